@@ -1,0 +1,197 @@
+"""Releases: immutable, self-describing directories, and the CURRENT pointer.
+
+A release is written under a temporary name, checksummed, fsynced and renamed
+into place; ``CURRENT`` names the live one and is replaced atomically (write
+new file, fsync, rename, fsync the directory), so a reader sees the old release
+or the new one, never a mixture.
+
+Layout of a database directory ``DB``::
+
+    DB/registry.duckdb                      samples, batches, releases
+    DB/calls/batch=NAME/chrom=C/bin=B/*.parquet   sparse non-reference calls
+    DB/gaps/batch=NAME/chrom=C/*.parquet    per-sample no-call intervals
+    DB/releases/ID/release.json             metadata, strata, checksums
+    DB/releases/ID/variants/chrom=C/part-0.parquet   sorted variant table
+    DB/releases/ID/an.parquet               AN track (schema.an_schema)
+    DB/releases/ID/index/                   memory-mapped lookup index
+    DB/CURRENT                              the live release id
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from variantdb.genome import CONTIGS
+
+__all__ = [
+    "ReleaseNotFoundError",
+    "checksums",
+    "list_releases",
+    "next_release_id",
+    "read_current",
+    "read_release_meta",
+    "release_path",
+    "set_current",
+    "write_release",
+]
+
+RELEASE_ID = re.compile(r"^r\d{4,}$")
+
+
+class ReleaseNotFoundError(LookupError):
+    """A release id that names no published release."""
+
+
+def release_path(db: Path, release_id: str) -> Path:
+    """Return the directory of a release, refusing ids that are not ``r`` + digits."""
+    if not RELEASE_ID.match(release_id):
+        raise ReleaseNotFoundError(f"{release_id!r} is not a release id (e.g. r0001)")
+    return Path(db) / "releases" / release_id
+
+
+def read_current(db: Path) -> str | None:
+    """Return the id of the live release, or None before the first release."""
+    try:
+        text = (Path(db) / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def set_current(db: Path, release_id: str) -> None:
+    """Point ``CURRENT`` at a release atomically."""
+    db = Path(db)
+    if not (release_path(db, release_id) / "release.json").exists():
+        raise ReleaseNotFoundError(f"release {release_id} is not published in {db}")
+    tmp = db / f".CURRENT.{os.getpid()}"
+    with open(tmp, "w") as fh:
+        fh.write(release_id + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, db / "CURRENT")
+    _fsync_dir(db)
+
+
+def list_releases(db: Path) -> list[str]:
+    """Return the ids of published releases, oldest first."""
+    root = Path(db) / "releases"
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if RELEASE_ID.match(p.name) and (p / "release.json").exists())
+
+
+def next_release_id(db: Path) -> str:
+    """Return the id the next release will take."""
+    existing = [int(r[1:]) for r in list_releases(db)]
+    return f"r{(max(existing) + 1 if existing else 1):04d}"
+
+
+def read_release_meta(db: Path, release_id: str) -> dict[str, Any]:
+    """Return a release's ``release.json``."""
+    path = release_path(db, release_id) / "release.json"
+    try:
+        meta: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ReleaseNotFoundError(f"release {release_id} is not published in {db}") from None
+    return meta
+
+
+def checksums(root: Path) -> dict[str, str]:
+    """Return the SHA-256 of every file under ``root`` but ``release.json``, by relative path."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != "release.json":
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            out[str(path.relative_to(root))] = h.hexdigest()
+    return out
+
+
+def write_release(
+    db: Path,
+    release_id: str,
+    variants: Iterable[pa.Table],
+    an_track: pa.Table,
+    meta: dict[str, Any],
+    *,
+    make_current: bool = True,
+) -> Path:
+    """Write a release directory, build its index, and publish it.
+
+    Parameters
+    ----------
+    db
+        The database directory.
+    release_id
+        ``r`` followed by digits, see :func:`next_release_id`.
+    variants
+        The variant table (``schema.variants_schema()``) as tables of one contig
+        each, in contig order, each sorted by (pos, ref, alt).
+    an_track
+        The AN track (``schema.an_schema()``), sorted by contig and start.
+    meta
+        Metadata recorded in ``release.json`` (samples, batches, thresholds ...);
+        ``id``, ``n_variants``, ``contigs`` and ``checksums`` are added here.
+    make_current
+        Switch ``CURRENT`` to the new release. Default True.
+    """
+    from variantdb.index import build_index
+
+    db = Path(db)
+    final = release_path(db, release_id)
+    if final.exists():
+        raise FileExistsError(f"release {release_id} already exists in {db}")
+    tmp = final.parent / f".tmp-{release_id}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "variants").mkdir(parents=True)
+    n_variants = 0
+    contigs: dict[str, int] = {}
+    for table in variants:
+        if table.num_rows == 0:
+            continue
+        chrom = table.column("chrom")[0].as_py()
+        if chrom not in CONTIGS:
+            raise ValueError(f"unknown contig {chrom!r} in release table")
+        part = tmp / "variants" / f"chrom={chrom}"
+        part.mkdir()
+        pq.write_table(table, part / "part-0.parquet", row_group_size=1 << 17, compression="zstd")
+        n_variants += table.num_rows
+        contigs[chrom] = table.num_rows
+    pq.write_table(an_track, tmp / "an.parquet", compression="zstd")
+    build_index(tmp)
+    meta = {**meta, "id": release_id, "n_variants": n_variants, "contigs": contigs}
+    meta["checksums"] = checksums(tmp)
+    with open(tmp / "release.json", "w") as fh:
+        json.dump(meta, fh, indent=1, ensure_ascii=False, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    for path in tmp.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    if make_current:
+        set_current(db, release_id)
+    return final

@@ -1,0 +1,55 @@
+"""Every threshold and limit, declared once.
+
+The CLI, the docs and the ``/v1/releases`` metadata read these; a release
+records the values it was built with. Each can be overridden by an environment
+variable ``VARIANTDB_<NAME>`` (upper case), read when :func:`get_settings` is called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+
+__all__ = ["Settings", "get_settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Thresholds and limits of loading and serving."""
+
+    adj_min_gq: int = field(default=20, metadata={"doc": "adj: minimum genotype quality (GQ)"})
+    adj_min_dp: int = field(default=10, metadata={"doc": "adj: minimum depth (DP, MIN_DP in gVCF blocks)"})
+    adj_min_ab: float = field(
+        default=0.2, metadata={"doc": "adj: minimum allele balance AD[alt]/DP of heterozygous calls"}
+    )
+    call_bin_size: int = field(
+        default=10_000_000, metadata={"doc": "width in bp of the position bins partitioning stored calls"}
+    )
+    batch_rows: int = field(
+        default=200_000, metadata={"doc": "calls buffered before a Parquet row group is written"}
+    )
+    max_batch_ids: int = field(default=10_000, metadata={"doc": "most variant ids in one batch request"})
+    max_region_span: int = field(
+        default=5_000_000, metadata={"doc": "largest region (bp) one region query may cover"}
+    )
+    page_size: int = field(default=100, metadata={"doc": "default page size of region and gene queries"})
+    max_page_size: int = field(default=1000, metadata={"doc": "largest page size of region queries"})
+    reload_interval: float = field(
+        default=1.0, metadata={"doc": "seconds between checks of CURRENT by the service"}
+    )
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the settings as a plain dict (recorded in each release)."""
+        return dataclasses.asdict(self)
+
+
+def get_settings() -> Settings:
+    """Return the settings, with ``VARIANTDB_<NAME>`` environment overrides applied."""
+    overrides: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = os.environ.get(f"VARIANTDB_{f.name.upper()}")
+        if raw is not None:
+            kind = type(f.default)
+            overrides[f.name] = kind(raw)
+    return Settings(**overrides)  # type: ignore[arg-type]
