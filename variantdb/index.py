@@ -1,0 +1,460 @@
+"""The memory-mapped lookup index of a release.
+
+A lab asks "has this variant been seen, and how common is it?" millions of times
+a day; answering from Parquet would cost a file read per question. The index
+turns a release into a few flat numpy arrays that every service worker
+memory-maps, so they share one copy through the page cache and a lookup is a
+binary search plus a byte comparison.
+
+Files under ``release_dir/index/``::
+
+    keys.npy            int64 [n]: contig index << 32 | 1-based pos, sorted
+    allele_offsets.npy  int64 [n + 1]: row i's alleles are alleles[off[i]:off[i+1]]
+    alleles.npy         uint8: ``REF>ALT`` of every row, back to back
+    values.npy          structured [n]: the count fields of a row, side by side
+    an_starts.npy       int64 [m]: key of the first position of each AN segment
+    an_ends.npy         int64 [m]: key of the last position (inclusive)
+    an_values.npy       structured [m]: the AN columns of each segment
+    index.json          format version, row counts, field names, contig row ranges
+
+Notes
+-----
+Counts are stored row-major (one record per variant, each field in the narrowest
+integer type that holds the release's largest value, read from the Parquet
+statistics): a point lookup touches one or two pages instead of one page per
+column, which keeps both latency and resident memory down at 100M variants.
+``af`` fields are not stored; they are ``ac / an`` (None when ``an`` is 0),
+computed on read exactly as the release table defines them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from variantdb.genome import CONTIG_INDEX, CONTIGS
+from variantdb.schema import an_columns, variants_schema
+from variantdb.variant import Variant
+
+__all__ = [
+    "INDEX_VERSION",
+    "IndexFormatError",
+    "ReleaseIndex",
+    "build_index",
+    "count_fields",
+]
+
+INDEX_VERSION: Final = 1
+_SEP: Final = b">"
+_BATCH_ROWS: Final = 1 << 20
+_KEY_FIELDS: Final = ("chrom", "pos", "ref", "alt")
+
+
+class IndexFormatError(ValueError):
+    """A release whose tables break the release contract (unsorted, unknown contig, ...)."""
+
+
+def count_fields() -> list[str]:
+    """Return the stored count fields of a variant row, in table order (every non-``af`` number)."""
+    return [
+        f.name
+        for f in variants_schema()
+        if f.name not in _KEY_FIELDS and not (f.name == "af" or f.name.startswith("af_"))
+    ]
+
+
+def _key(chrom: str, pos: int) -> int:
+    return (CONTIG_INDEX[chrom] << 32) | pos
+
+
+def _narrow_dtype(lo: int, hi: int) -> str:
+    """Return the narrowest little-endian integer dtype holding ``[lo, hi]``."""
+    for kind in ("u1", "u2", "u4") if lo >= 0 else ("i1", "i2", "i4"):
+        info = np.iinfo(np.dtype(kind))
+        if info.min <= lo and hi <= info.max:
+            return "<" + kind if kind[1] != "1" else "|" + kind
+    return "<i8"
+
+
+def _column_ranges(files: list[Path], names: list[str]) -> dict[str, tuple[int, int]]:
+    """Read min/max of integer columns from Parquet statistics (no data pages read)."""
+    lo: dict[str, int] = dict.fromkeys(names, 0)
+    hi: dict[str, int] = dict.fromkeys(names, 0)
+    unknown: set[str] = set()
+    for path in files:
+        md = pq.ParquetFile(path).metadata
+        col_at = {md.schema.column(i).name: i for i in range(md.num_columns)}
+        for rg in range(md.num_row_groups):
+            group = md.row_group(rg)
+            if group.num_rows == 0:
+                continue
+            for name in names:
+                if name not in col_at:
+                    raise IndexFormatError(f"{path}: column {name!r} of variants_schema() is missing")
+                stats = group.column(col_at[name]).statistics
+                if stats is None or not stats.has_min_max:
+                    unknown.add(name)
+                    continue
+                lo[name] = min(lo[name], int(stats.min))
+                hi[name] = max(hi[name], int(stats.max))
+    for name in unknown:
+        # Without statistics, keep the schema's own type rather than guess.
+        lo[name], hi[name] = -(2**31), 2**31 - 1
+    return {n: (lo[n], hi[n]) for n in names}
+
+
+def _write_npy_from_raw(raw: Path, out: Path, size: int) -> None:
+    """Wrap a raw uint8 file in an ``.npy`` header (the length is only known at the end)."""
+    with open(out, "wb") as dst, open(raw, "rb") as src:
+        np.lib.format.write_array_header_1_0(dst, {"descr": "|u1", "fortran_order": False, "shape": (size,)})
+        shutil.copyfileobj(src, dst, 1 << 22)
+    raw.unlink()
+
+
+def _contig_files(release_dir: Path) -> list[tuple[str, Path]]:
+    root = release_dir / "variants"
+    found = {}
+    if root.exists():
+        for part in root.iterdir():
+            if part.is_dir() and part.name.startswith("chrom="):
+                chrom = part.name.removeprefix("chrom=")
+                if chrom not in CONTIG_INDEX:
+                    raise IndexFormatError(f"{part}: unknown contig {chrom!r}")
+                files = sorted(part.glob("*.parquet"))
+                if len(files) != 1:
+                    raise IndexFormatError(f"{part}: expected one part-0.parquet, found {len(files)}")
+                found[chrom] = files[0]
+    return [(c, found[c]) for c in CONTIGS if c in found]
+
+
+def build_index(release_dir: Path) -> None:
+    """Build the lookup index of a release directory into ``release_dir/index/``.
+
+    Parameters
+    ----------
+    release_dir
+        A release laid out as :mod:`variantdb.release` describes: sorted
+        ``variants/chrom=C/part-0.parquet`` tables and ``an.parquet``.
+
+    Raises
+    ------
+    IndexFormatError
+        A table that is not sorted by (pos, ref, alt), an unknown contig, or a
+        missing column: the release contract is broken and the index would lie.
+
+    Notes
+    -----
+    Streams the tables in batches of about a million rows into preallocated
+    memory-mapped arrays, so peak memory stays near one batch (a few hundred MB)
+    whatever the release size.
+    """
+    release_dir = Path(release_dir)
+    out = release_dir / "index"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir()
+    files = _contig_files(release_dir)
+    n = sum(pq.ParquetFile(p).metadata.num_rows for _, p in files)
+    fields = count_fields()
+    ranges = _column_ranges([p for _, p in files], fields)
+    vdtype = np.dtype([(f, _narrow_dtype(*ranges[f])) for f in fields])
+
+    keys = _open_out(out / "keys.npy", np.dtype("<i8"), (n,))
+    offsets = _open_out(out / "allele_offsets.npy", np.dtype("<i8"), (n + 1,))
+    values = _open_out(out / "values.npy", vdtype, (n,))
+    offsets[0] = 0
+    raw = out / "alleles.raw"
+    row = 0
+    base = 0
+    last_key = -1
+    last_alleles = b""
+    contig_rows: dict[str, list[int]] = {}
+    with open(raw, "wb") as allele_fh:
+        for chrom, path in files:
+            cidx = CONTIG_INDEX[chrom]
+            start_row = row
+            pf = pq.ParquetFile(path)
+            for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=["chrom", "pos", "ref", "alt", *fields]):
+                m = batch.num_rows
+                if m == 0:
+                    continue
+                if pc.any(pc.not_equal(batch.column("chrom"), chrom)).as_py():
+                    raise IndexFormatError(f"{path}: rows of another contig than {chrom}")
+                pos = batch.column("pos").to_numpy(zero_copy_only=False).astype(np.int64)
+                k = (np.int64(cidx) << np.int64(32)) | pos
+                if (m > 1 and bool(np.any(np.diff(k) < 0))) or int(k[0]) < last_key:
+                    raise IndexFormatError(f"{path}: variants are not sorted by position")
+                joined = pc.binary_join_element_wise(
+                    batch.column("ref"), batch.column("alt"), _SEP.decode()
+                ).cast(pa.large_string())
+                # Offsets and data of the freshly built array (offset 0, no nulls).
+                buf_off = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=m + 1)
+                data = joined.buffers()[2]
+                nbytes = int(buf_off[-1] - buf_off[0])
+                allele_fh.write(memoryview(data)[int(buf_off[0]) : int(buf_off[0]) + nbytes])
+                _check_allele_order(k, joined, last_key, last_alleles, path)
+                keys[row : row + m] = k
+                offsets[row + 1 : row + m + 1] = buf_off[1:] - buf_off[0] + base
+                for f in fields:
+                    col = batch.column(f)
+                    if col.null_count:
+                        raise IndexFormatError(f"{path}: column {f} has nulls")
+                    values[f][row : row + m] = col.to_numpy(zero_copy_only=False)
+                last_key = int(k[-1])
+                last_alleles = joined[m - 1].as_py().encode()
+                row += m
+                base += nbytes
+            contig_rows[chrom] = [start_row, row]
+    for arr in (keys, offsets, values):
+        arr.flush()
+    del keys, offsets, values
+    _write_npy_from_raw(raw, out / "alleles.npy", base)
+    an_info = _build_an(release_dir / "an.parquet", out)
+    meta = {
+        "version": INDEX_VERSION,
+        "n_variants": n,
+        "allele_bytes": base,
+        "fields": fields,
+        "dtypes": {f: vdtype[f].str for f in fields},
+        "contig_rows": contig_rows,
+        **an_info,
+    }
+    (out / "index.json").write_text(json.dumps(meta, indent=1))
+
+
+def _check_allele_order(k: np.ndarray, joined: pa.Array, last_key: int, last_alleles: bytes, path: Path) -> None:
+    """Refuse two rows with the same key and the same alleles (a duplicate would hide counts)."""
+    dup = np.flatnonzero(k[1:] == k[:-1])
+    if len(dup) == 0 and int(k[0]) != last_key:
+        return
+    strings = joined.to_pylist()
+    if int(k[0]) == last_key and strings[0].encode() == last_alleles:
+        raise IndexFormatError(f"{path}: duplicate variant {strings[0]} at key {last_key}")
+    for i in dup:
+        if strings[i] == strings[i + 1]:
+            raise IndexFormatError(f"{path}: duplicate variant {strings[i]} at row {i + 1} of a batch")
+
+
+def _open_out(path: Path, dtype: np.dtype[Any], shape: tuple[int]) -> np.memmap[Any, Any]:
+    arr: np.memmap[Any, Any] = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    return arr
+
+
+def _build_an(path: Path, out: Path) -> dict[str, Any]:
+    cols = an_columns()
+    n = pq.ParquetFile(path).metadata.num_rows if path.exists() else 0
+    ranges = _column_ranges([path], cols) if n else {c: (0, 0) for c in cols}
+    dtype = np.dtype([(c, _narrow_dtype(*ranges[c])) for c in cols])
+    starts = _open_out(out / "an_starts.npy", np.dtype("<i8"), (n,))
+    ends = _open_out(out / "an_ends.npy", np.dtype("<i8"), (n,))
+    values = _open_out(out / "an_values.npy", dtype, (n,))
+    row = 0
+    last_end = -1
+    if n:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS):
+            m = batch.num_rows
+            if m == 0:
+                continue
+            chrom_idx = np.array(
+                [CONTIG_INDEX.get(c, -1) for c in batch.column("chrom").to_pylist()], dtype=np.int64
+            )
+            if bool(np.any(chrom_idx < 0)):
+                raise IndexFormatError(f"{path}: unknown contig in the AN track")
+            s = (chrom_idx << 32) | batch.column("start").to_numpy(zero_copy_only=False).astype(np.int64)
+            e = (chrom_idx << 32) | batch.column("end").to_numpy(zero_copy_only=False).astype(np.int64)
+            if bool(np.any(e < s)) or bool(np.any(s[1:] <= e[:-1])) or int(s[0]) <= last_end:
+                raise IndexFormatError(f"{path}: AN segments are not sorted and disjoint")
+            starts[row : row + m] = s
+            ends[row : row + m] = e
+            for c in cols:
+                values[c][row : row + m] = batch.column(c).to_numpy(zero_copy_only=False)
+            last_end = int(e[-1])
+            row += m
+    for arr in (starts, ends, values):
+        arr.flush()
+    return {"an_segments": n, "an_fields": cols, "an_dtypes": {c: dtype[c].str for c in cols}}
+
+
+def _load(path: Path) -> np.ndarray[Any, Any]:
+    arr: np.ndarray[Any, Any] = np.load(path, mmap_mode="r", allow_pickle=False)
+    return arr
+
+
+def _mv(arr: np.ndarray[Any, Any], fmt: str) -> memoryview[int]:
+    """Return a flat memoryview of an array's bytes, as bytes (``B``) or int64 (``q``)."""
+    raw: memoryview[int] = memoryview(np.ascontiguousarray(arr)).cast("B")  # type: ignore[arg-type]
+    return raw if fmt == "B" else raw.cast("q")
+
+
+class ReleaseIndex:
+    """A release's lookup index, memory-mapped read-only.
+
+    Open with :meth:`open`. Every method is safe to call from many threads (the
+    arrays are read-only) and touches only the pages it needs.
+    """
+
+    def __init__(self, release_dir: Path) -> None:
+        d = Path(release_dir) / "index"
+        meta_path = d / "index.json"
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{d}: no index; build it with variantdb.index.build_index")
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        if self.meta.get("version") != INDEX_VERSION:
+            raise IndexFormatError(f"{d}: index version {self.meta.get('version')}, expected {INDEX_VERSION}")
+        self.release_dir = Path(release_dir)
+        self.keys = _load(d / "keys.npy")
+        self.allele_offsets = _load(d / "allele_offsets.npy")
+        self.alleles = _load(d / "alleles.npy")
+        self.values = _load(d / "values.npy")
+        self.an_starts = _load(d / "an_starts.npy")
+        self.an_ends = _load(d / "an_ends.npy")
+        self.an_values = _load(d / "an_values.npy")
+        # memoryviews give bisect and slicing at C speed without numpy's per-call overhead.
+        self._keys_mv = _mv(self.keys, "q")
+        self._off_mv = _mv(self.allele_offsets, "q")
+        self._alleles_mv = _mv(self.alleles, "B")
+        self._an_starts_mv = _mv(self.an_starts, "q")
+        self._an_ends_mv = _mv(self.an_ends, "q")
+        self.fields: list[str] = list(self.meta["fields"])
+        self.an_fields: list[str] = list(self.meta["an_fields"])
+        self.n_variants = int(self.meta["n_variants"])
+
+    @classmethod
+    def open(cls, release_dir: Path) -> ReleaseIndex:
+        """Memory-map the index of a release directory.
+
+        Parameters
+        ----------
+        release_dir
+            ``DB/releases/<id>``, with ``index/`` built by :func:`build_index`.
+        """
+        return cls(release_dir)
+
+    def __len__(self) -> int:
+        return self.n_variants
+
+    def find(self, chrom: str, pos: int, ref: str, alt: str) -> int | None:
+        """Return the row of an exact (normalized) variant, or None when it is not in the release.
+
+        Parameters
+        ----------
+        chrom
+            Canonical contig (``chr1`` ... ``chrM``).
+        pos
+            1-based position (VCF ``POS``).
+        ref, alt
+            Normalized alleles; compared byte for byte with the stored ones.
+        """
+        cidx = CONTIG_INDEX.get(chrom)
+        if cidx is None or not 0 < pos < (1 << 32):
+            return None
+        key = (cidx << 32) | pos
+        keys = self._keys_mv
+        i = bisect_left(keys, key)
+        n = len(keys)
+        if i == n or keys[i] != key:
+            return None
+        want = f"{ref}>{alt}".encode()
+        off = self._off_mv
+        alleles = self._alleles_mv
+        while i < n and keys[i] == key:
+            a, b = off[i], off[i + 1]
+            if b - a == len(want) and alleles[a:b] == want:
+                return i
+            i += 1
+        return None
+
+    def lookup(self, variant: Variant) -> int | None:
+        """Return the row of a normalized :class:`~variantdb.variant.Variant`, or None if unseen."""
+        return self.find(variant.chrom, variant.pos, variant.ref, variant.alt)
+
+    def counts(self, row: int) -> dict[str, int]:
+        """Return the stored count fields of a row as ``{field: int}`` (no ``af``; see :meth:`record`)."""
+        return dict(zip(self.fields, self.values[row].item(), strict=True))
+
+    def count_tuple(self, row: int) -> tuple[int, ...]:
+        """Return the stored count fields of a row in :attr:`fields` order (fastest form)."""
+        t: tuple[int, ...] = self.values[row].item()
+        return t
+
+    def variant_at(self, row: int) -> Variant:
+        """Return the variant stored at a row."""
+        key = self._keys_mv[row]
+        a, b = self._off_mv[row], self._off_mv[row + 1]
+        ref, _, alt = bytes(self._alleles_mv[a:b]).decode().partition(">")
+        return Variant(CONTIGS[key >> 32], key & 0xFFFFFFFF, ref, alt)
+
+    def record(self, row: int) -> dict[str, Any]:
+        """Return a row as the release table holds it: chrom, pos, ref, alt, every count and ``af``.
+
+        Notes
+        -----
+        ``af`` fields are ``ac / an`` and None where ``an`` is 0, the release
+        table's definition, so the record equals the Parquet row.
+        """
+        v = self.variant_at(row)
+        out: dict[str, Any] = {"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt}
+        out.update(self.counts(row))
+        for f in self.fields:
+            if f == "ac" or f.startswith("ac_"):
+                suffix = f[2:]
+                an = out["an" + suffix]
+                out["af" + suffix] = out[f] / an if an else None
+        return out
+
+    def an_at(self, chrom: str, pos: int) -> dict[str, int] | None:
+        """Return the AN columns at a 1-based position, or None where the track has no segment.
+
+        A segment with AN 0 means "no data here"; None means the release did not
+        load this position at all (e.g. a contig that was not loaded).
+        """
+        t = self.an_tuple(chrom, pos)
+        return None if t is None else dict(zip(self.an_fields, t, strict=True))
+
+    def an_tuple(self, chrom: str, pos: int) -> tuple[int, ...] | None:
+        """Return the AN columns at a position in :attr:`an_fields` order, or None (see :meth:`an_at`)."""
+        cidx = CONTIG_INDEX.get(chrom)
+        if cidx is None or not 0 < pos < (1 << 32):
+            return None
+        key = (cidx << 32) | pos
+        i = bisect_right(self._an_starts_mv, key) - 1
+        if i < 0 or self._an_ends_mv[i] < key:
+            return None
+        t: tuple[int, ...] = self.an_values[i].item()
+        return t
+
+    def region_rows(self, chrom: str, start: int, end: int) -> tuple[int, int]:
+        """Return the row range ``[lo, hi)`` of variants whose 1-based ``pos`` lies in ``[start, end]``.
+
+        Parameters
+        ----------
+        chrom
+            Canonical contig.
+        start, end
+            1-based, inclusive.
+        """
+        cidx = CONTIG_INDEX[chrom]
+        lo = bisect_left(self._keys_mv, (cidx << 32) | max(start, 0))
+        hi = bisect_right(self._keys_mv, (cidx << 32) | min(max(end, 0), 0xFFFFFFFF))
+        return lo, max(lo, hi)
+
+    def iter_records(self, lo: int, hi: int) -> Iterator[dict[str, Any]]:
+        """Yield :meth:`record` for rows ``lo`` to ``hi - 1``."""
+        for row in range(lo, hi):
+            yield self.record(row)
+
+    def close(self) -> None:
+        """Drop the memory maps (they close when the last view is released)."""
+        for name in ("_keys_mv", "_off_mv", "_alleles_mv", "_an_starts_mv", "_an_ends_mv"):
+            mv = getattr(self, name, None)
+            if mv is not None:
+                mv.release()
