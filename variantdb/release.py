@@ -24,7 +24,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,7 @@ def write_release(
     db: Path,
     release_id: str,
     variants: Iterable[pa.Table],
-    an_track: pa.Table,
+    an_track: pa.Table | Callable[[], pa.Table],
     meta: dict[str, Any],
     *,
     make_current: bool = True,
@@ -148,7 +148,9 @@ def write_release(
         The variant table (``schema.variants_schema()``) as tables of one contig
         each, in contig order, each sorted by (pos, ref, alt).
     an_track
-        The AN track (``schema.an_schema()``), sorted by contig and start.
+        The AN track (``schema.an_schema()``), sorted by contig and start, or a
+        function returning it, called once ``variants`` is consumed (so a
+        producer can build both in one streaming pass).
     meta
         Metadata recorded in ``release.json`` (samples, batches, thresholds ...);
         ``id``, ``n_variants``, ``contigs`` and ``checksums`` are added here.
@@ -178,7 +180,8 @@ def write_release(
         pq.write_table(table, part / "part-0.parquet", row_group_size=1 << 17, compression="zstd")
         n_variants += table.num_rows
         contigs[chrom] = table.num_rows
-    pq.write_table(an_track, tmp / "an.parquet", compression="zstd")
+    track = an_track() if callable(an_track) else an_track
+    pq.write_table(track, tmp / "an.parquet", compression="zstd")
     build_index(tmp)
     meta = {**meta, "id": release_id, "n_variants": n_variants, "contigs": contigs}
     meta["checksums"] = checksums(tmp)

@@ -1,0 +1,326 @@
+"""Load one batch of genomes and publish a release that includes it.
+
+The order of work makes a refused or interrupted load change nothing that
+readers see:
+
+1. validate the manifest and every file while writing calls and no-call
+   intervals into ``DB/staging/<batch>/``;
+2. aggregate the stored batches plus the staged one into a new release
+   directory (not yet current);
+3. record the batch, its samples and the release in the registry, in one
+   transaction;
+4. move the staged files into ``calls/`` and ``gaps/``, then switch ``CURRENT``.
+
+A failure before step 3 leaves the registry, the stored calls and ``CURRENT``
+as they were (the staging folder and unreferenced release are removed); a crash
+after step 3 is rolled forward by :func:`recover` at the start of the next write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import variantdb
+from loaders.vcf import FileReport, LoadError, PartWriter, read_vcf
+from variantdb.aggregate import aggregate_contig, call_files_for, cohort_stats, compute_an_track, make_cohort
+from variantdb.genome import CONTIGS
+from variantdb.manifest import SampleRecord, read_manifest
+from variantdb.registry import Registry, write_lock
+from variantdb.release import next_release_id, read_current, set_current, write_release
+from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS
+from variantdb.settings import Settings, get_settings
+from variantdb.variant import Reference
+
+__all__ = ["LoadReport", "load_batch", "publish_release", "recover"]
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class LoadReport:
+    """What a load read, skipped and published."""
+
+    batch: str
+    release: str | None = None
+    samples: int = 0
+    files: list[FileReport] = field(default_factory=list)
+    seconds: float = 0.0
+    n_variants: int = 0
+
+    def totals(self) -> dict[str, Any]:
+        """Return the sums over files."""
+        skipped: Counter[str] = Counter()
+        other: Counter[str] = Counter()
+        for f in self.files:
+            skipped.update(f.skipped)
+            other.update(f.other_contigs)
+        return {
+            "records": sum(f.records for f in self.files),
+            "reference_blocks": sum(f.reference_blocks for f in self.files),
+            "variant_records": sum(f.variants for f in self.files),
+            "calls": sum(f.calls for f in self.files),
+            "genotypes": sum(f.genotypes for f in self.files),
+            "skipped": dict(skipped),
+            "other_contigs": dict(other),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "batch": self.batch,
+            "release": self.release,
+            "samples": self.samples,
+            "seconds": round(self.seconds, 3),
+            "n_variants": self.n_variants,
+            "totals": self.totals(),
+            "files": [f.as_dict() for f in self.files],
+        }
+
+
+def _noop(stage: str, advance: int, total: int | None) -> None:
+    return None
+
+
+def recover(db: Path) -> None:
+    """Finish or undo a write that was interrupted, from what the registry says.
+
+    Staged batches the registry knows are moved into place (the crash came after
+    the commit); others are deleted. Release folders the registry does not know
+    are deleted, and ``CURRENT`` is pointed at the newest recorded release.
+    """
+    db = Path(db)
+    staging = db / "staging"
+    with Registry(db) as reg:
+        known_batches = set(reg.batch_names())
+        known_releases = [r["id"] for r in reg.releases()]
+    if staging.exists():
+        for folder in staging.iterdir():
+            if folder.name in known_batches:
+                for kind in ("calls", "gaps"):
+                    src = folder / kind
+                    dst = db / kind / f"batch={folder.name}"
+                    if src.exists() and not dst.exists():
+                        dst.parent.mkdir(parents=True, exist_ok=True)
+                        src.rename(dst)
+            shutil.rmtree(folder, ignore_errors=True)
+    root = db / "releases"
+    if root.exists():
+        for folder in root.iterdir():
+            if folder.name not in known_releases:
+                shutil.rmtree(folder, ignore_errors=True)
+    if known_releases and read_current(db) != known_releases[-1]:
+        set_current(db, known_releases[-1])
+
+
+def load_batch(
+    db: Path,
+    manifest: Path,
+    reference: Path | None = None,
+    batch_name: str | None = None,
+    progress: bool | Progress = False,
+    settings: Settings | None = None,
+) -> LoadReport:
+    """Validate and ingest one batch, then publish a release that includes it.
+
+    Parameters
+    ----------
+    db
+        Database directory; created if missing.
+    manifest
+        The batch's manifest (see :func:`variantdb.manifest.read_manifest`).
+    reference
+        A GRCh38 FASTA with ``.fai``: REF is checked and indels left-aligned.
+        Default None: alleles are only trimmed.
+    batch_name
+        Default: the manifest's file name without suffix.
+    progress
+        A callback ``(stage, advance, total)``, or False for none. Default False.
+    settings
+        Default :func:`variantdb.settings.get_settings`.
+
+    Raises
+    ------
+    LoadError, variantdb.manifest.ManifestError
+        For bad input; nothing is changed then.
+    """
+    db = Path(db)
+    manifest = Path(manifest)
+    settings = settings or get_settings()
+    report_progress: Progress = progress if callable(progress) else _noop
+    name = batch_name or manifest.name.split(".")[0]
+    if not name or "/" in name or name.startswith("."):
+        raise LoadError(f"batch name {name!r} is not usable as a folder name")
+    started = time.perf_counter()
+    with write_lock(db):
+        records = read_manifest(manifest)
+        recover(db)
+        ref = Reference(reference) if reference is not None else None
+        staging = db / "staging" / name
+        try:
+            with Registry(db) as reg:
+                if reg.has_batch(name):
+                    raise LoadError(f"batch {name!r} is already loaded in {db}; give another --batch name")
+                existing = reg.existing_sample_ids([r.sample_id for r in records])
+                if existing:
+                    shown = ", ".join(f"{s} (batch {b})" for s, b in list(existing.items())[:10])
+                    raise LoadError(f"{manifest}: sample id(s) already loaded: {shown}")
+                first_idx = reg.next_sample_idx()
+            sample_idx = {r.sample_id: first_idx + i for i, r in enumerate(records)}
+            if staging.exists():
+                shutil.rmtree(staging)
+            report = LoadReport(batch=name, samples=len(records))
+            _ingest(records, sample_idx, staging, settings, ref, report, report_progress)
+            with Registry(db) as reg:
+                samples = reg.samples()
+                batches = reg.batch_names()
+            new_rows = _sample_rows(records, first_idx, name)
+            all_samples = pa.concat_tables([samples, new_rows.cast(samples.schema)])
+            release_id = next_release_id(db)
+            meta = publish_release(
+                db,
+                release_id,
+                all_samples,
+                [*(db / "calls" / f"batch={b}" for b in batches), staging / "calls"],
+                [*(db / "gaps" / f"batch={b}" for b in batches), staging / "gaps"],
+                [*batches, name],
+                settings,
+                reference,
+                report_progress,
+            )
+            report.release = release_id
+            report.n_variants = int(meta["n_variants"])
+            report.seconds = time.perf_counter() - started
+            with Registry(db) as reg:
+                reg.add_batch(name, manifest, records, first_idx, report.as_dict(), meta)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            recover(db)
+            raise
+        finally:
+            if ref is not None:
+                ref.close()
+        # Committed: move the staged files into place and go live.
+        for kind in ("calls", "gaps"):
+            dst = db / kind / f"batch={name}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            (staging / kind).rename(dst)
+        shutil.rmtree(staging, ignore_errors=True)
+        set_current(db, release_id)
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def _ingest(
+    records: list[SampleRecord],
+    sample_idx: dict[str, int],
+    staging: Path,
+    settings: Settings,
+    ref: Reference | None,
+    report: LoadReport,
+    progress: Progress,
+) -> None:
+    by_file: dict[Path, list[SampleRecord]] = defaultdict(list)
+    for r in records:
+        by_file[r.vcf].append(r)
+    (staging / "calls").mkdir(parents=True)
+    (staging / "gaps").mkdir(parents=True)
+    progress("read", 0, len(by_file))
+    for n, (path, samples) in enumerate(by_file.items()):
+        calls = PartWriter(staging / "calls", CALLS_SCHEMA, f"{n:05d}", settings.call_bin_size, settings.batch_rows)
+        gaps = PartWriter(staging / "gaps", GAPS_SCHEMA, f"{n:05d}", None, settings.batch_rows)
+        try:
+            report.files.append(
+                read_vcf(path, samples, sample_idx, calls, gaps, settings, ref, lambda k: progress("records", k, None))
+            )
+        finally:
+            calls.close()
+            gaps.close()
+        progress("read", 1, len(by_file))
+
+
+def _sample_rows(records: list[SampleRecord], first_idx: int, batch: str) -> pa.Table:
+    return pa.table(
+        {
+            "sample_idx": pa.array([first_idx + i for i in range(len(records))], pa.int32()),
+            "sample_id": [r.sample_id for r in records],
+            "batch": [batch] * len(records),
+            "vcf": [str(r.vcf) for r in records],
+            "sex": [r.sex for r in records],
+            "region": [r.region for r in records],
+            "patient_group": [r.patient_group for r in records],
+            "family_id": [r.family_id for r in records],
+            "father_id": [r.father_id for r in records],
+            "mother_id": [r.mother_id for r in records],
+            "technology": [r.technology for r in records],
+            "capture_bed": [None if r.capture_bed is None else str(r.capture_bed) for r in records],
+            "consent": [r.consent for r in records],
+            "received": pa.array([r.received for r in records], pa.date32()),
+            "withdrawn": [False] * len(records),
+        }
+    )
+
+
+def publish_release(
+    db: Path,
+    release_id: str,
+    samples: pa.Table,
+    call_dirs: list[Path],
+    gap_dirs: list[Path],
+    batches: list[str],
+    settings: Settings,
+    reference: Path | None,
+    progress: Progress = _noop,
+) -> dict[str, Any]:
+    """Aggregate calls and no-call intervals into a release directory (not made current).
+
+    Returns
+    -------
+    dict
+        The release metadata written to ``release.json``.
+    """
+    cohort = make_cohort(samples)
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    con.register("cohort", cohort.table)
+    tracks: list[pa.Table] = []
+    progress("aggregate", 0, len(CONTIGS))
+
+    def tables() -> Any:
+        for chrom in CONTIGS:
+            gap_files = call_files_for(gap_dirs, chrom)
+            gaps = pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read() if gap_files else GAPS_SCHEMA.empty_table()
+            track = compute_an_track(chrom, gaps, cohort)
+            tracks.append(track)
+            yield aggregate_contig(con, chrom, call_files_for(call_dirs, chrom), track, cohort)
+            progress("aggregate", 1, len(CONTIGS))
+
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    meta: dict[str, Any] = {
+        "created": created.isoformat(),
+        "code_version": variantdb.__version__,
+        "batches": batches,
+        "n_samples": cohort.size,
+        "reference": None if reference is None else str(Path(reference).resolve()),
+        "groups": GROUPS,
+        "strata": [{"key": s.key, "kind": s.kind, "value": s.value, "label": s.label} for s in cohort.strata],
+        "settings": settings.as_dict(),
+        "stats": cohort_stats(samples, cohort),
+    }
+    release_dir = write_release(
+        db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
+    )
+    con.close()
+    meta = json.loads((release_dir / "release.json").read_text())
+    return meta

@@ -1,0 +1,184 @@
+"""The ``variantdb`` command: load, export, info, serve.
+
+The service is started by import string (``api.main:create_app_from_env``) so
+that ``loaders`` never imports ``api``; both import only the core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from loaders.export import FORMATS, RegionError, export_release
+from loaders.vcf import LoadError
+from variantdb.manifest import ManifestError
+from variantdb.registry import DatabaseLockedError, Registry
+from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="variantdb",
+    help="A national variant and allele-frequency database: load batches, publish releases, serve look-ups.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+DbOpt = Annotated[Path, typer.Option("--db", help="Database directory.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def load(
+    db: DbOpt,
+    manifest: Annotated[Path, typer.Option("--manifest", help="Batch manifest (TSV).")],
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="GRCh38 FASTA (.fai beside it): check REF, left-align indels.")
+    ] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="Batch name. Default: the manifest's file name.")] = None,
+    quiet: QuietOpt = False,
+    report_json: Annotated[
+        Path | None, typer.Option("--report", help="Also write the load report as JSON to this file.")
+    ] = None,
+) -> None:
+    """Validate and ingest one batch, then publish a new release that includes it."""
+    from loaders.batch import load_batch
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def on_progress(stage: str, advance: int, total: int | None) -> None:
+        label = {"read": "files read", "records": "records", "aggregate": "contigs aggregated"}[stage]
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(label, total=total)
+        progress.update(tasks[stage], advance=advance, total=total if total is not None else None)
+
+    try:
+        with progress:
+            report = load_batch(db, manifest, reference, batch, progress=on_progress)
+    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError) as e:
+        _fail(str(e))
+        return
+    data = report.as_dict()
+    if report_json is not None:
+        report_json.write_text(json.dumps(data, indent=1, default=str))
+    if not quiet:
+        t = data["totals"]
+        out.print(
+            f"loaded batch [bold]{report.batch}[/]: {report.samples} samples, {t['records']:,} records, "
+            f"{t['calls']:,} calls in {report.seconds:.1f} s; published release [bold]{report.release}[/] "
+            f"with {report.n_variants:,} variants",
+            highlight=False,
+        )
+        if t["skipped"]:
+            out.print("skipped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(t["skipped"].items())))
+        if t["other_contigs"]:
+            shown = ", ".join(f"{k} {v:,}" for k, v in sorted(t["other_contigs"].items())[:20])
+            out.print(f"records on other contigs (not loaded): {shown}")
+
+
+@app.command()
+def export(
+    db: DbOpt,
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "tsv",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file. Default: standard output.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="chr1:1-1000 (1-based, inclusive).")] = None,
+    release: Annotated[str | None, typer.Option("--release", help="Release id. Default: the current one.")] = None,
+) -> None:
+    """Write the current release's variant table, one row per normalized variant."""
+    try:
+        n = export_release(db, fmt, output, region, release)
+    except (RegionError, ReleaseNotFoundError, ValueError) as e:
+        _fail(str(e))
+        return
+    if output is not None:
+        err.print(f"wrote {n:,} variants to {output}", highlight=False)
+
+
+@app.command()
+def info(db: DbOpt, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Summarize the database: releases, batches, samples, variants."""
+    if not (db / "registry.duckdb").exists():
+        _fail(f"{db} is not a variantdb database (no registry.duckdb); create one with `variantdb load`")
+    with Registry(db, read_only=True) as reg:
+        summary = reg.summary()
+    current = read_current(db)
+    summary["current_release"] = current
+    if current is not None:
+        meta = read_release_meta(db, current)
+        summary["variants"] = meta["n_variants"]
+        summary["stats"] = meta["stats"]
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+        return
+    out.print(f"database [bold]{db}[/]", highlight=False)
+    out.print(
+        f"current release: {current or '(none)'}; samples: {summary['samples']:,} "
+        f"(withdrawn {summary['withdrawn']:,}); variants: {summary.get('variants', 0):,}",
+        highlight=False,
+    )
+    table = Table("release", "created", "samples", "variants", "batches")
+    for r in summary["releases"]:
+        table.add_row(r["id"], str(r["created"]), f"{r['n_samples']:,}", f"{r['n_variants']:,}", ", ".join(r["batches"]))
+    out.print(table)
+    table = Table("batch", "loaded", "samples")
+    for b in summary["batches"]:
+        table.add_row(b["name"], str(b["loaded_at"]), f"{b['n_samples']:,}")
+    out.print(table)
+
+
+@app.command()
+def serve(
+    db: DbOpt,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API and web page for the database's current release."""
+    import uvicorn
+
+    if read_current(db) is None:
+        _fail(f"{db} has no release to serve; load a batch first (variantdb load)")
+    os.environ["VARIANTDB_DB"] = str(db.resolve())
+    uvicorn.run(
+        "api.main:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def main() -> None:
+    """Run the CLI."""
+    app(prog_name="variantdb")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

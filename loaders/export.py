@@ -1,0 +1,202 @@
+"""Write a release's variant table as TSV, Parquet or a sites-only VCF.
+
+Columns and INFO fields carry the release's own names (``ac``, ``an``, ``af``,
+``homozygote_count`` ... for adj; ``ac_raw`` ... for raw); the VCF uses gnomAD's
+INFO names (``AC``, ``AN``, ``AF``, ``nhomalt``, ``AC_raw`` ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
+from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta, release_path
+
+__all__ = ["FORMATS", "RegionError", "export_release", "parse_region", "vcf_info_name"]
+
+FORMATS = ("tsv", "vcf", "parquet")
+_REGION = re.compile(r"^(?P<chrom>[\w.]+)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]+))?)?$")
+
+
+class RegionError(ValueError):
+    """A region that is not ``CHROM[:START[-END]]`` on a GRCh38 contig."""
+
+
+def parse_region(text: str) -> tuple[str, int, int]:
+    """Parse ``chr1:1-1000`` (1-based, inclusive), ``chr1:1000`` or ``chr1``.
+
+    Returns
+    -------
+    (chrom, start, end)
+        Canonical contig, 1-based inclusive bounds clipped to the contig.
+    """
+    m = _REGION.match(text.strip())
+    if not m:
+        raise RegionError(f"region {text!r} is not CHROM, CHROM:POS or CHROM:START-END (e.g. chr1:1-1000)")
+    try:
+        chrom = canonical_contig(m["chrom"])
+    except UnknownContigError as e:
+        raise RegionError(str(e)) from None
+    length = CONTIG_LENGTHS[chrom]
+    start = int(m["start"].replace(",", "")) if m["start"] else 1
+    end = int(m["end"].replace(",", "")) if m["end"] else (start if m["start"] else length)
+    if start < 1 or end < start:
+        raise RegionError(f"region {text!r}: start must be >= 1 and end >= start")
+    return chrom, start, min(end, length)
+
+
+def vcf_info_name(column: str) -> str:
+    """Return the gnomAD-style INFO name of a variant-table column."""
+    for ours, theirs in (
+        ("homozygote_count", "nhomalt"),
+        ("hemizygote_count", "nhemi"),
+        ("n_carriers", "ncarriers"),
+        ("ac", "AC"),
+        ("an", "AN"),
+        ("af", "AF"),
+    ):
+        if column == ours or column.startswith(ours + "_"):
+            return theirs + column[len(ours) :]
+    return column
+
+
+def _tables(db: Path, release: str, region: tuple[str, int, int] | None) -> Iterator[pa.Table]:
+    root = release_path(db, release) / "variants"
+    for chrom in CONTIGS:
+        if region is not None and chrom != region[0]:
+            continue
+        part = root / f"chrom={chrom}" / "part-0.parquet"
+        if not part.exists():
+            continue
+        if region is None:
+            pf = pq.ParquetFile(part)
+            for i in range(pf.num_row_groups):
+                yield pf.read_row_group(i)
+        else:
+            dataset = ds.dataset(part, format="parquet")
+            expr = (ds.field("pos") >= region[1]) & (ds.field("pos") <= region[2])
+            yield dataset.to_table(filter=expr)
+
+
+def export_release(
+    db: Path,
+    fmt: str,
+    out: Path | None,
+    region: str | None = None,
+    release: str | None = None,
+) -> int:
+    """Write the variant table of a release; return the number of variants written.
+
+    Parameters
+    ----------
+    db
+        Database directory.
+    fmt
+        ``tsv``, ``vcf`` or ``parquet``.
+    out
+        Output file; None writes TSV or VCF to standard output. A ``.gz`` VCF is
+        bgzipped and tabix-indexed.
+    region
+        ``chr1:1-1000`` (1-based, inclusive). Default: the whole release.
+    release
+        Release id. Default: the current release.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    release = release or read_current(db)
+    if release is None:
+        raise ReleaseNotFoundError(f"{db} has no release yet; load a batch first")
+    meta = read_release_meta(db, release)
+    reg = parse_region(region) if region else None
+    if fmt == "parquet":
+        if out is None:
+            raise ValueError("parquet export needs -o FILE")
+        return _export_parquet(db, release, reg, out)
+    if fmt == "tsv":
+        return _export_tsv(db, release, reg, out)
+    return _export_vcf(db, release, reg, out, meta)
+
+
+def _export_parquet(db: Path, release: str, reg: tuple[str, int, int] | None, out: Path) -> int:
+    from variantdb.schema import variants_schema
+
+    n = 0
+    with pq.ParquetWriter(out, variants_schema(), compression="zstd") as writer:
+        for table in _tables(db, release, reg):
+            writer.write_table(table)
+            n += table.num_rows
+    return n
+
+
+def _export_tsv(db: Path, release: str, reg: tuple[str, int, int] | None, out: Path | None) -> int:
+    import sys
+
+    sink: Any = pa.OSFile(str(out), "wb") if out is not None else pa.PythonFile(sys.stdout.buffer, mode="w")
+    n = 0
+    from variantdb.schema import variants_schema
+
+    schema = variants_schema()
+    # Arrow quotes header names whatever the quoting style; write the header ourselves.
+    sink.write(("\t".join(schema.names) + "\n").encode())
+    writer = pacsv.CSVWriter(
+        sink, schema, write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False)
+    )
+    try:
+        for table in _tables(db, release, reg):
+            writer.write_table(table)
+            n += table.num_rows
+    finally:
+        writer.close()
+        if out is not None:
+            sink.close()
+        else:
+            sys.stdout.flush()
+    return n
+
+
+def _export_vcf(
+    db: Path, release: str, reg: tuple[str, int, int] | None, out: Path | None, meta: dict[str, Any]
+) -> int:
+    import pysam
+
+    from variantdb.schema import variants_schema
+
+    header = pysam.VariantHeader()
+    header.add_line("##fileformat=VCFv4.2")
+    header.add_line(f"##variantdb_release={release}")
+    header.add_line("##reference=GRCh38")
+    for chrom in CONTIGS:
+        header.contigs.add(chrom, length=CONTIG_LENGTHS[chrom])
+    schema = variants_schema()
+    cols = [f for f in schema if f.name not in ("chrom", "pos", "ref", "alt")]
+    for f in cols:
+        kind = "Float" if pa.types.is_floating(f.type) else "Integer"
+        desc = f.metadata[b"description"].decode().replace('"', "'")
+        header.info.add(vcf_info_name(f.name), 1 if kind == "Integer" else "A", kind, desc)
+    compressed = out is not None and str(out).endswith(".gz")
+    mode = "wz" if compressed else "w"
+    n = 0
+    with pysam.VariantFile(str(out) if out is not None else "-", mode, header=header) as vf:
+        for table in _tables(db, release, reg):
+            data = table.to_pydict()
+            for i in range(table.num_rows):
+                rec = vf.new_record(
+                    contig=data["chrom"][i], start=data["pos"][i] - 1, alleles=(data["ref"][i], data["alt"][i])
+                )
+                for f in cols:
+                    value = data[f.name][i]
+                    if value is not None:
+                        rec.info[vcf_info_name(f.name)] = value
+                vf.write(rec)
+                n += 1
+    if compressed:
+        pysam.tabix_index(str(out), preset="vcf", force=True)
+    return n

@@ -1,0 +1,545 @@
+"""Read one VCF/BCF/gVCF into sparse calls and no-call intervals.
+
+cyvcf2 parses the file (bgzipped, plain-gzipped, uncompressed VCF and BCF); this
+module validates each record, splits multi-allelic records into biallelic
+variants with genotypes recoded as ``bcftools norm -m -any`` does, normalizes
+each variant with :func:`variantdb.variant.normalize`, applies real ploidy,
+judges ``adj``, and streams the results to Parquet through :class:`PartWriter`.
+
+Coverage rules (what AN counts, see README "How counts are made"):
+
+- plain VCF: a sample is called everywhere except where its genotype is a
+  no-call; a site absent from its VCF is taken as reference.
+- gVCF: a sample is called only where a reference block ``[POS, END]`` or a
+  called variant record covers the site (a variant record covers its POS and
+  the positions its alleles normalize to), as ``bcftools merge --gvcf`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cyvcf2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig, is_par, ploidy
+from variantdb.manifest import SampleRecord, looks_like_cpr
+from variantdb.settings import Settings
+from variantdb.variant import InvalidVariantError, Reference, normalize
+
+__all__ = ["FileReport", "LoadError", "PartWriter", "read_vcf"]
+
+_SEX_CODE = {"XX": 0, "XY": 1, "unknown": 2}
+_SEXES = ("XX", "XY", "unknown")
+_SYMBOLIC_REF = {"<NON_REF>", "<*>"}
+_ACGTN = frozenset("ACGTN")
+
+
+class LoadError(ValueError):
+    """Bad input: the message names the file, the record, the field and the value."""
+
+
+@dataclass
+class FileReport:
+    """What was read from one file, and what was skipped and why."""
+
+    path: str
+    samples: int = 0
+    gvcf: bool = False
+    records: int = 0
+    reference_blocks: int = 0
+    variants: int = 0
+    calls: int = 0
+    genotypes: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    other_contigs: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "path": self.path,
+            "samples": self.samples,
+            "gvcf": self.gvcf,
+            "records": self.records,
+            "reference_blocks": self.reference_blocks,
+            "variants": self.variants,
+            "calls": self.calls,
+            "genotypes": self.genotypes,
+            "skipped": dict(self.skipped),
+            "other_contigs": dict(self.other_contigs),
+            "notes": self.notes,
+        }
+
+
+class PartWriter:
+    """Buffer rows of one Arrow schema and write them as Parquet files under a folder.
+
+    Rows are partitioned ``chrom=C/`` (and ``bin=B/`` when ``bin_size`` is given),
+    one file per partition and writer, named ``part-<tag>.parquet``.
+    """
+
+    def __init__(self, root: Path, schema: pa.Schema, tag: str, bin_size: int | None, flush_rows: int) -> None:
+        self.root = root
+        self.schema = schema
+        self.tag = tag
+        self.bin_size = bin_size
+        self.flush_rows = flush_rows
+        self._cols: dict[tuple[str, int], dict[str, list[Any]]] = {}
+        self._writers: dict[tuple[str, int], pq.ParquetWriter] = {}
+        self.rows = 0
+
+    def add(self, chrom: str, pos: int, row: Sequence[Any]) -> None:
+        """Add one row (values in schema order, ``chrom`` included)."""
+        key = (chrom, pos // self.bin_size if self.bin_size else 0)
+        cols = self._cols.get(key)
+        if cols is None:
+            cols = self._cols[key] = {name: [] for name in self.schema.names}
+        for name, value in zip(self.schema.names, row, strict=True):
+            cols[name].append(value)
+        self.rows += 1
+        if len(cols["chrom"]) >= self.flush_rows:
+            self._flush(key)
+
+    def _flush(self, key: tuple[str, int]) -> None:
+        cols = self._cols.pop(key, None)
+        if not cols or not cols["chrom"]:
+            return
+        table = pa.table(cols, schema=self.schema)
+        writer = self._writers.get(key)
+        if writer is None:
+            folder = self.root / f"chrom={key[0]}"
+            if self.bin_size:
+                folder = folder / f"bin={key[1]}"
+            folder.mkdir(parents=True, exist_ok=True)
+            writer = pq.ParquetWriter(folder / f"part-{self.tag}.parquet", self.schema, compression="zstd")
+            self._writers[key] = writer
+        writer.write_table(table)
+
+    def close(self) -> None:
+        """Write what is buffered and close every file."""
+        for key in list(self._cols):
+            self._flush(key)
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+
+class _Coverage:
+    """Covered intervals of one gVCF sample on one contig, merged as they arrive."""
+
+    __slots__ = ("end", "runs", "start")
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[int, int]] = []
+        self.start = -1
+        self.end = -2
+
+    def add(self, start: int, end: int) -> None:
+        if self.start <= start <= self.end + 1:
+            self.end = max(self.end, end)
+            return
+        if self.start >= 0:
+            self.runs.append((self.start, self.end))
+        self.start, self.end = start, end
+
+    def merged(self) -> list[tuple[int, int]]:
+        runs = [*self.runs, (self.start, self.end)] if self.start >= 0 else list(self.runs)
+        runs.sort()
+        out: list[tuple[int, int]] = []
+        for s, e in runs:
+            if out and s <= out[-1][1] + 1:
+                out[-1] = (out[-1][0], max(out[-1][1], e))
+            else:
+                out.append((s, e))
+        return out
+
+
+def _complement(runs: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
+    """Return the parts of ``[lo, hi]`` not in the sorted, merged ``runs``."""
+    out = []
+    cur = lo
+    for s, e in runs:
+        if s > cur:
+            out.append((cur, min(s - 1, hi)))
+        cur = max(cur, e + 1)
+        if cur > hi:
+            break
+    if cur <= hi:
+        out.append((cur, hi))
+    return out
+
+
+def _subtract(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Return ``a`` minus ``b`` (both sorted and merged)."""
+    out = []
+    j = 0
+    for s, e in a:
+        cur = s
+        while j < len(b) and b[j][1] < cur:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] <= e:
+            if b[k][0] > cur:
+                out.append((cur, b[k][0] - 1))
+            cur = max(cur, b[k][1] + 1)
+            k += 1
+        if cur <= e:
+            out.append((cur, e))
+    return out
+
+
+def _fmt_int(rec: cyvcf2.Variant, name: str, formats: set[str]) -> np.ndarray | None:
+    """Return a FORMAT integer field as an int64 array (missing as -1), or None if absent."""
+    if name not in formats:
+        return None
+    arr = rec.format(name)
+    if arr is None:
+        return None
+    arr = np.asarray(arr, dtype=np.int64)
+    arr[arr < -(1 << 30)] = -1  # htslib's missing / vector-end sentinels
+    return arr
+
+
+def _record_id(path: Path, n: int, rec: cyvcf2.Variant | None) -> str:
+    where = f"{path}: record {n}"
+    if rec is not None:
+        where += f" ({rec.CHROM}:{rec.POS})"
+    return where
+
+
+def read_vcf(
+    path: Path,
+    samples: Sequence[SampleRecord],
+    sample_idx: dict[str, int],
+    calls: PartWriter,
+    gaps: PartWriter,
+    settings: Settings,
+    reference: Reference | None = None,
+    progress: Any = None,
+) -> FileReport:
+    """Stream one VCF/BCF/gVCF into ``calls`` and ``gaps``.
+
+    Parameters
+    ----------
+    path
+        The file. Its samples must be exactly the manifest rows that name it.
+    samples
+        Manifest rows whose ``vcf`` is this file.
+    sample_idx
+        Registry number of each sample id.
+    calls, gaps
+        Writers of :data:`~variantdb.schema.CALLS_SCHEMA` and :data:`~variantdb.schema.GAPS_SCHEMA` rows.
+    settings
+        adj thresholds.
+    reference
+        Check REF and left-align indels against it. Default None (trim only).
+    progress
+        Called with the number of records read since the last call, if given.
+
+    Raises
+    ------
+    LoadError
+        Naming file, record, field and value.
+    """
+    report = FileReport(path=str(path))
+    try:
+        vcf = cyvcf2.VCF(str(path), gts012=False, strict_gt=False, lazy=True, threads=1)
+    except OSError as e:
+        raise LoadError(f"{path}: cannot read as VCF/BCF: missing or broken header ({e})") from None
+    except Exception as e:
+        raise LoadError(f"{path}: cannot open: {e}") from None
+    try:
+        _check_header(path, vcf, samples)
+        order = [next(s for s in samples if s.sample_id == name) for name in vcf.samples]
+        report.samples = len(order)
+        raw_header = vcf.raw_header
+        report.gvcf = "ID=NON_REF" in raw_header or "<*>" in raw_header
+        _read_records(path, vcf, order, sample_idx, calls, gaps, settings, reference, report, progress)
+    finally:
+        with contextlib.suppress(Exception):
+            vcf.close()
+    return report
+
+
+def _check_header(path: Path, vcf: cyvcf2.VCF, samples: Sequence[SampleRecord]) -> None:
+    names = list(vcf.samples)
+    if not names:
+        raise LoadError(f"{path}: the header names no samples (a sites-only VCF has no genotypes to load)")
+    for name in names:
+        if looks_like_cpr(name):
+            raise LoadError(
+                f"{path}: header sample {name!r} looks like a Danish CPR number; only pseudonyms may be loaded"
+            )
+    if len(set(names)) != len(names):
+        dup = [n for n, c in Counter(names).items() if c > 1]
+        raise LoadError(f"{path}: the header names sample(s) {dup} twice")
+    expected = {s.sample_id for s in samples}
+    extra = [n for n in names if n not in expected]
+    missing = sorted(expected - set(names))
+    if extra:
+        raise LoadError(
+            f"{path}: sample(s) {extra[:10]} are in the VCF header but not in the manifest for this file; "
+            "add them to the manifest or remove them from the VCF"
+        )
+    if missing:
+        raise LoadError(
+            f"{path}: manifest sample(s) {missing[:10]} are not in the VCF header (it has {names[:10]})"
+        )
+    try:
+        seqnames, seqlens = list(vcf.seqnames), list(vcf.seqlens)
+    except Exception:
+        seqnames, seqlens = [], []
+    for name, length in zip(seqnames, seqlens, strict=False):
+        try:
+            chrom = canonical_contig(name)
+        except UnknownContigError:
+            continue
+        if length and length > 0 and length != CONTIG_LENGTHS[chrom]:
+            raise LoadError(
+                f"{path}: header contig {name} has length {length}, GRCh38 {chrom} has "
+                f"{CONTIG_LENGTHS[chrom]}: the file looks aligned to another build"
+            )
+
+
+def _read_records(
+    path: Path,
+    vcf: cyvcf2.VCF,
+    order: list[SampleRecord],
+    sample_idx: dict[str, int],
+    calls: PartWriter,
+    gaps: PartWriter,
+    settings: Settings,
+    reference: Reference | None,
+    report: FileReport,
+    progress: Any,
+) -> None:
+    n = len(order)
+    idx = np.array([sample_idx[s.sample_id] for s in order], dtype=np.int64)
+    sex = np.array([_SEX_CODE[s.sex] for s in order], dtype=np.int64)
+    gvcf = report.gvcf
+    cov_raw: dict[str, list[_Coverage]] = {}
+    cov_adj: dict[str, list[_Coverage]] = {}
+    ploidy_cache: dict[tuple[str, bool], np.ndarray] = {}
+    min_gq, min_dp, min_ab = settings.adj_min_gq, settings.adj_min_dp, settings.adj_min_ab
+    recno = 0
+    rec: cyvcf2.Variant | None = None
+    it = iter(vcf)
+    pending = 0
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            break
+        except Exception as e:
+            raise LoadError(
+                f"{path}: record {recno + 1} (after {recno} good records): corrupt or truncated input ({e})"
+            ) from None
+        recno += 1
+        pending += 1
+        if progress is not None and pending >= 10_000:
+            progress(pending)
+            pending = 0
+        report.records += 1
+        raw_chrom = rec.CHROM
+        try:
+            chrom = canonical_contig(raw_chrom)
+        except UnknownContigError:
+            report.other_contigs[raw_chrom] += 1
+            continue
+        pos = int(rec.POS)
+        ref = rec.REF
+        length = CONTIG_LENGTHS[chrom]
+        if pos < 1 or pos > length:
+            raise LoadError(
+                f"{_record_id(path, recno, rec)}: field POS: value {pos} is outside GRCh38 {chrom} (1-{length})"
+            )
+        if not ref or not set(ref.upper()) <= _ACGTN:
+            raise LoadError(f"{_record_id(path, recno, rec)}: field REF: value {ref!r} is not made of A, C, G, T, N")
+        ref = ref.upper()
+        alts = list(rec.ALT)
+        end_info = rec.INFO.get("END") if gvcf else None
+        real_alts: list[tuple[int, str]] = []
+        for k, alt in enumerate(alts, start=1):
+            if alt in _SYMBOLIC_REF:
+                continue
+            if alt == "*":
+                report.skipped["star_alleles"] += 1
+                continue
+            if alt.startswith("<") or "[" in alt or "]" in alt:
+                report.skipped["symbolic_alleles"] += 1
+                continue
+            up = alt.upper()
+            if not set(up) <= _ACGTN or up == ".":
+                raise LoadError(
+                    f"{_record_id(path, recno, rec)}: field ALT: value {alt!r} is not made of A, C, G, T, N"
+                )
+            real_alts.append((k, up))
+        if not real_alts and not (gvcf and alts and all(a in _SYMBOLIC_REF for a in alts)):
+            if not alts:
+                report.skipped["records_without_alt"] += 1
+            continue
+
+        pkey = (chrom, is_par(chrom, pos))
+        exp = ploidy_cache.get(pkey)
+        if exp is None:
+            exp = np.array([ploidy(s, chrom, pos) for s in _SEXES], dtype=np.int64)[sex]
+            ploidy_cache[pkey] = exp
+
+        gt = rec.genotype.array() if n else np.zeros((0, 3), dtype=np.int16)
+        alleles = np.asarray(gt[:, :-1], dtype=np.int64)
+        gt_ploidy = (alleles != -2).sum(axis=1)
+        missing = (alleles == -1).any(axis=1) | (gt_ploidy == 0)
+        # Recode to the ploidy the sample's sex gives here (see genome.ploidy).
+        a0 = alleles[:, 0]
+        a1 = alleles[:, 1] if alleles.shape[1] > 1 else np.full(n, -2, dtype=np.int64)
+        haploid_from_diploid = (exp == 1) & (gt_ploidy == 2)
+        het_in_haploid = haploid_from_diploid & (a0 != a1) & ~missing
+        diploid_from_haploid = (exp == 2) & (gt_ploidy == 1) & ~missing
+        if het_in_haploid.any():
+            report.skipped["heterozygous_calls_in_haploid_regions"] += int(het_in_haploid.sum())
+        if diploid_from_haploid.any():
+            report.skipped["haploid_calls_in_diploid_regions"] += int(diploid_from_haploid.sum())
+        polyploid = gt_ploidy > 2
+        if polyploid.any():
+            report.skipped["polyploid_calls"] += int(polyploid.sum())
+        nocall = missing | het_in_haploid | diploid_from_haploid | polyploid
+        a1 = np.where(haploid_from_diploid | (exp == 1), -2, a1)
+        counted = exp > 0
+        called = ~nocall & counted
+
+        # adj: GQ, DP (MIN_DP in reference blocks) and allele balance of hets.
+        formats = set(rec.FORMAT)
+        gq = np.asarray(rec.gt_quals, dtype=np.float64) if "GQ" in formats else None
+        is_block = not real_alts
+        dp = None
+        if is_block and "MIN_DP" in formats:
+            dp = _fmt_int(rec, "MIN_DP", formats)
+        if dp is None:
+            dp = _fmt_int(rec, "DP", formats)
+        dp1 = None if dp is None else dp[:, 0]
+        adj = called.copy()
+        if gq is not None:
+            adj &= gq >= min_gq
+        if dp1 is not None:
+            adj &= dp1 >= min_dp
+        ad = None if is_block else _fmt_int(rec, "AD", formats)
+        if ad is not None and not is_block:
+            het = called & (a1 >= 0) & (a0 != a1)
+            if het.any():
+                denom = dp1 if dp1 is not None else np.where(ad >= 0, ad, 0).sum(axis=1)
+                denom = np.maximum(denom, 0)
+                ok = np.ones(n, dtype=bool)
+                for a in (a0, a1):
+                    k = np.clip(a, 0, ad.shape[1] - 1)
+                    ad_a = np.take_along_axis(ad, k[:, None], axis=1)[:, 0]
+                    frac = np.divide(ad_a, denom, out=np.zeros(n), where=denom > 0)
+                    ok &= (a <= 0) | (frac >= min_ab)
+                adj &= ~het | ok
+
+        if is_block:
+            report.reference_blocks += 1
+            end = int(end_info) if end_info is not None else pos
+            if end < pos or end > length:
+                raise LoadError(
+                    f"{_record_id(path, recno, rec)}: field INFO/END: value {end} is outside {pos}-{length}"
+                )
+            _cover(cov_raw, cov_adj, chrom, n, called, adj, pos, end)
+            continue
+
+        report.variants += 1
+        report.genotypes += int(counted.sum())
+        filter_pass = rec.FILTER is None or rec.FILTER in ("PASS", ".")
+        lo = hi = pos
+        for k, alt in real_alts:
+            try:
+                v = normalize(chrom, pos, ref, alt, reference)
+            except InvalidVariantError as e:
+                raise LoadError(f"{_record_id(path, recno, rec)}: {e}") from None
+            lo, hi = min(lo, v.pos), max(hi, v.pos)
+            dosage = (a0 == k).astype(np.int64) + (a1 == k)
+            carriers = np.flatnonzero(called & (dosage > 0))
+            dropped = (~counted) & (dosage > 0)
+            if dropped.any():
+                report.skipped["calls_where_sex_gives_no_allele"] += int(dropped.sum())
+            if carriers.size == 0:
+                continue
+            report.calls += int(carriers.size)
+            ad_k = ad[:, k] if ad is not None and k < ad.shape[1] else None
+            for i in carriers.tolist():
+                calls.add(
+                    v.chrom,
+                    v.pos,
+                    (
+                        int(idx[i]),
+                        v.chrom,
+                        v.pos,
+                        v.ref,
+                        v.alt,
+                        int(dosage[i]),
+                        int(exp[i]),
+                        bool(adj[i]),
+                        filter_pass,
+                        None if gq is None or gq[i] < 0 else min(int(gq[i]), 32767),
+                        None if dp1 is None or dp1[i] < 0 else int(dp1[i]),
+                        None if ad_k is None or ad_k[i] < 0 else int(ad_k[i]),
+                    ),
+                )
+        if gvcf:
+            _cover(cov_raw, cov_adj, chrom, n, called, adj, lo, hi)
+        else:
+            for i in np.flatnonzero(counted & ~adj).tolist():
+                gaps.add(chrom, lo, (int(idx[i]), chrom, lo, hi, bool(nocall[i])))
+    if progress is not None and pending:
+        progress(pending)
+    if gvcf:
+        _write_gvcf_gaps(idx, cov_raw, cov_adj, gaps)
+
+
+def _cover(
+    cov_raw: dict[str, list[_Coverage]],
+    cov_adj: dict[str, list[_Coverage]],
+    chrom: str,
+    n: int,
+    called: np.ndarray,
+    adj: np.ndarray,
+    start: int,
+    end: int,
+) -> None:
+    raw = cov_raw.get(chrom)
+    if raw is None:
+        raw = cov_raw[chrom] = [_Coverage() for _ in range(n)]
+        cov_adj[chrom] = [_Coverage() for _ in range(n)]
+    adjc = cov_adj[chrom]
+    for i in np.flatnonzero(called).tolist():
+        raw[i].add(start, end)
+        if adj[i]:
+            adjc[i].add(start, end)
+
+
+def _write_gvcf_gaps(
+    idx: np.ndarray,
+    cov_raw: dict[str, list[_Coverage]],
+    cov_adj: dict[str, list[_Coverage]],
+    gaps: PartWriter,
+) -> None:
+    """Write, per sample and contig, where a gVCF gives no call (raw) or no confident call (adj only)."""
+    for chrom in CONTIGS:
+        length = CONTIG_LENGTHS[chrom]
+        for i, sidx in enumerate(idx.tolist()):
+            if chrom not in cov_raw:
+                gaps.add(chrom, 1, (sidx, chrom, 1, length, True))
+                continue
+            raw = cov_raw[chrom][i].merged()
+            adj = cov_adj[chrom][i].merged()
+            for s, e in _complement(raw, 1, length):
+                gaps.add(chrom, s, (sidx, chrom, s, e, True))
+            for s, e in _subtract(raw, adj):
+                gaps.add(chrom, s, (sidx, chrom, s, e, False))

@@ -1,0 +1,284 @@
+"""Counts per variant and stratum, from stored calls and no-call intervals.
+
+Allele counts (AC, homozygotes, hemizygotes, carriers) are sums over the sparse
+calls, done by DuckDB one contig at a time so memory stays bounded. Allele
+numbers (AN) come from the per-sample no-call intervals: every included sample
+contributes its ploidy (sex, contig, PAR) everywhere, minus the intervals where
+it has no (confident) call. The result is a piecewise-constant AN track over
+the whole genome; a variant's AN is the track's value at its position, so a
+position with no variant still has an AN ("absent among N called alleles").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from variantdb.genome import CONTIG_LENGTHS, SEXES, ploidy_segments
+from variantdb.schema import (
+    GROUPS,
+    Stratum,
+    an_columns,
+    an_schema,
+    strata,
+    variants_schema,
+)
+
+__all__ = ["Cohort", "aggregate_contig", "call_files_for", "cohort_stats", "compute_an_track", "make_cohort"]
+
+# Which samples and calls each group counts: (founders only, adj only).
+_GROUP_RULES: dict[str, tuple[bool, bool]] = {"": (True, True), "_raw": (True, False), "_all": (False, True)}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """The samples a release counts, with what the aggregation needs to know of each."""
+
+    sample_idx: np.ndarray  # sorted registry numbers
+    sex: np.ndarray  # index into genome.SEXES
+    founder: np.ndarray  # bool
+    member: np.ndarray  # bool, (n_samples, n_strata)
+    strata: tuple[Stratum, ...]
+    table: pa.Table  # sample_idx, founder, st_0..st_{S-1}: joined in SQL
+
+    @property
+    def size(self) -> int:
+        """Number of samples."""
+        return len(self.sample_idx)
+
+    def weights(self, raw_gap: bool) -> np.ndarray:
+        """Return per sample the AN columns one allele of a no-call interval takes away.
+
+        Columns are :func:`variantdb.schema.an_columns`. A raw gap (no call) removes
+        the sample from every group; an adj-only gap (a call below the thresholds)
+        leaves the raw group untouched.
+        """
+        f = self.founder.astype(np.int32)
+        cols = [f, f if raw_gap else np.zeros_like(f), np.ones_like(f)]
+        cols += [f * self.member[:, j] for j in range(len(self.strata))]
+        return np.stack(cols, axis=1).astype(np.int32)
+
+
+def make_cohort(samples: pa.Table) -> Cohort:
+    """Build the cohort of a release from registry sample rows (withdrawn ones already dropped).
+
+    Notes
+    -----
+    Founders follow PLINK: a sample whose father and mother are both absent from
+    the included samples. A parent arriving in a later batch makes the child a
+    non-founder from that release on.
+    """
+    rows = sorted(samples.to_pylist(), key=lambda r: r["sample_idx"])
+    ids = {r["sample_id"] for r in rows}
+    st = strata()
+    idx = np.array([r["sample_idx"] for r in rows], dtype=np.int64)
+    sex = np.array([SEXES.index(r["sex"]) for r in rows], dtype=np.int64)
+    founder = np.array([r["father_id"] not in ids and r["mother_id"] not in ids for r in rows], dtype=bool)
+    member = np.zeros((len(rows), len(st)), dtype=bool)
+    for j, s in enumerate(st):
+        for i, r in enumerate(rows):
+            member[i, j] = r[s.kind] == s.value
+    cols: dict[str, Any] = {"sample_idx": pa.array(idx, pa.int32()), "founder": pa.array(founder)}
+    for j in range(len(st)):
+        cols[f"st_{j}"] = pa.array(member[:, j])
+    return Cohort(idx, sex, founder, member, st, pa.table(cols))
+
+
+def cohort_stats(samples: pa.Table, cohort: Cohort) -> dict[str, Any]:
+    """Return the genome counts a release publishes: by sex, region, patient group, month received."""
+    rows = samples.to_pylist()
+
+    def count(key: str) -> dict[str, int]:
+        return dict(sorted(Counter((r[key] or "unknown") for r in rows).items()))
+
+    months = Counter(
+        (r["received"].strftime("%Y-%m") if isinstance(r["received"], dt.date) else "unknown") for r in rows
+    )
+    return {
+        "n_samples": len(rows),
+        "n_founders": int(cohort.founder.sum()),
+        "by_sex": count("sex"),
+        "by_region": count("region"),
+        "by_patient_group": count("patient_group"),
+        "by_technology": count("technology"),
+        "by_month_received": dict(sorted(months.items())),
+    }
+
+
+def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
+    """Return the AN track of one contig.
+
+    Parameters
+    ----------
+    chrom
+        Canonical contig.
+    gaps
+        Rows of :data:`~variantdb.schema.GAPS_SCHEMA` for this contig (any sample;
+        those not in the cohort are ignored).
+    cohort
+        The included samples.
+
+    Returns
+    -------
+    pyarrow.Table
+        :func:`~variantdb.schema.an_schema` rows: segments tiling ``[1, length]``,
+        adjacent segments with equal values merged.
+    """
+    length = CONTIG_LENGTHS[chrom]
+    ncol = len(an_columns())
+    segs = ploidy_segments(chrom)
+    sex_ploidy = np.array([[p[s] for s in SEXES] for _, _, p in segs], dtype=np.int32)  # (n_seg, 3)
+    seg_starts = np.array([s for s, _, _ in segs], dtype=np.int64)
+    w_raw = cohort.weights(raw_gap=True)
+    w_adj = cohort.weights(raw_gap=False)
+    # Base: every sample's ploidy in every segment.
+    base = np.zeros((len(segs), ncol), dtype=np.int64)
+    for k in range(len(segs)):
+        base[k] = (w_raw * sex_ploidy[k, cohort.sex][:, None]).sum(axis=0)
+
+    g_idx = gaps.column("sample_idx").to_numpy().astype(np.int64)
+    rows = np.searchsorted(cohort.sample_idx, g_idx)
+    rows = np.minimum(rows, max(cohort.size - 1, 0))
+    keep = (cohort.sample_idx[rows] == g_idx) if cohort.size else np.zeros(len(g_idx), dtype=bool)
+    rows = rows[keep]
+    starts = gaps.column("start").to_numpy().astype(np.int64)[keep]
+    ends = gaps.column("end").to_numpy().astype(np.int64)[keep]
+    raw = gaps.column("raw").to_numpy(zero_copy_only=False).astype(bool)[keep]
+
+    ev_pos: list[np.ndarray] = [seg_starts, np.array([length + 1])]
+    ev_w: list[np.ndarray] = [np.zeros((len(seg_starts) + 1, ncol), dtype=np.int64)]
+    for k, (s0, e0, _) in enumerate(segs):
+        s = np.maximum(starts, s0)
+        e = np.minimum(ends, e0)
+        inside = s <= e
+        if not inside.any():
+            continue
+        r = rows[inside]
+        w = np.where(raw[inside][:, None], w_raw[r], w_adj[r]).astype(np.int64)
+        w *= sex_ploidy[k, cohort.sex[r]][:, None]
+        ev_pos += [s[inside], e[inside] + 1]
+        ev_w += [w, -w]
+    pos = np.concatenate(ev_pos)
+    weights = np.concatenate(ev_w)
+    bp, inverse = np.unique(pos, return_inverse=True)
+    diff = np.zeros((len(bp), ncol), dtype=np.int64)
+    np.add.at(diff, inverse, weights)
+    deficit = np.cumsum(diff, axis=0)[:-1]
+    seg_of = np.searchsorted(seg_starts, bp[:-1], side="right") - 1
+    an = base[seg_of] - deficit
+    starts_out = bp[:-1]
+    ends_out = bp[1:] - 1
+    # Merge runs of identical rows.
+    change = np.ones(len(an), dtype=bool)
+    change[1:] = (an[1:] != an[:-1]).any(axis=1)
+    first = np.flatnonzero(change)
+    last = np.append(first[1:] - 1, len(an) - 1)
+    cols: dict[str, Any] = {
+        "chrom": pa.array([chrom] * len(first), pa.string()),
+        "start": pa.array(starts_out[first], pa.int32()),
+        "end": pa.array(ends_out[last], pa.int32()),
+    }
+    for j, name in enumerate(an_columns()):
+        cols[name] = pa.array(an[first, j], pa.int32())
+    return pa.table(cols, schema=an_schema())
+
+
+def _count_sql(n_strata: int) -> str:
+    exprs = []
+    for suffix, (founders, adj) in _GROUP_RULES.items():
+        cond = " AND ".join(["true", *(["s.founder"] if founders else []), *(["c.adj"] if adj else [])])
+        exprs += _count_exprs(cond, suffix)
+    for j in range(n_strata):
+        exprs += _count_exprs(f"s.founder AND c.adj AND s.st_{j}", f"__s{j}", stratum=True)
+    return (
+        "SELECT c.pos, c.ref, c.alt, "
+        + ", ".join(exprs)
+        + " FROM read_parquet(?) c JOIN cohort s ON c.sample_idx = s.sample_idx"
+        " GROUP BY c.pos, c.ref, c.alt ORDER BY c.pos, c.ref, c.alt"
+    )
+
+
+def _count_exprs(cond: str, suffix: str, stratum: bool = False) -> list[str]:
+    out = [
+        f"coalesce(sum(c.dosage) FILTER (WHERE {cond}), 0)::INTEGER AS ac{suffix}",
+        f"count(*) FILTER (WHERE {cond} AND c.ploidy = 2 AND c.dosage = 2)::INTEGER AS homozygote_count{suffix}",
+        f"count(*) FILTER (WHERE {cond} AND c.ploidy = 1)::INTEGER AS hemizygote_count{suffix}",
+    ]
+    if not stratum:
+        out.append(f"count(*) FILTER (WHERE {cond})::INTEGER AS n_carriers{suffix}")
+    return out
+
+
+def aggregate_contig(
+    con: duckdb.DuckDBPyConnection, chrom: str, call_files: list[str], track: pa.Table, cohort: Cohort
+) -> pa.Table:
+    """Return the variant table of one contig, sorted by (pos, ref, alt).
+
+    Parameters
+    ----------
+    con
+        A DuckDB connection where the cohort's table is registered as ``cohort``.
+    chrom
+        Canonical contig.
+    call_files
+        Parquet files of calls on this contig (any batch).
+    track
+        The contig's AN track (:func:`compute_an_track`).
+    cohort
+        The included samples.
+    """
+    schema = variants_schema()
+    if not call_files:
+        return schema.empty_table()
+    counts = con.sql(_count_sql(len(cohort.strata)), params=[call_files]).to_arrow_table()
+    n = counts.num_rows
+    pos = counts.column("pos").to_numpy()
+    seg = np.searchsorted(track.column("start").to_numpy(), pos, side="right") - 1
+    cols: dict[str, Any] = {
+        "chrom": pa.array([chrom] * n, pa.string()),
+        "pos": counts.column("pos"),
+        "ref": counts.column("ref"),
+        "alt": counts.column("alt"),
+    }
+
+    def put(name: str, src: str, an_col: str) -> None:
+        ac = counts.column(f"ac{src}").to_numpy()
+        an = track.column(an_col).to_numpy()[seg]
+        values: dict[str, Any] = {
+            "ac": ac,
+            "an": an,
+            "af": pa.array(np.divide(ac, an, out=np.zeros(n), where=an > 0), mask=an == 0),
+            "homozygote_count": counts.column(f"homozygote_count{src}"),
+            "hemizygote_count": counts.column(f"hemizygote_count{src}"),
+            "n_carriers": counts.column(f"n_carriers{src}") if f"n_carriers{src}" in counts.column_names else None,
+        }
+        for field_name, value in values.items():
+            if value is not None:
+                cols[f"{field_name}{name}"] = value
+
+    for suffix in GROUPS:
+        put(suffix, suffix, f"an{suffix}")
+    for j, s in enumerate(cohort.strata):
+        put(f"_{s.key}", f"__s{j}", f"an_{s.key}")
+    arrays = [
+        cols[f.name].cast(f.type) if isinstance(cols[f.name], pa.ChunkedArray) else pa.array(cols[f.name], f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def call_files_for(dirs: list[Path], chrom: str) -> list[str]:
+    """Return the calls (or gaps) Parquet files of one contig under several batch folders."""
+    out: list[str] = []
+    for d in dirs:
+        part = d / f"chrom={chrom}"
+        if part.exists():
+            out += sorted(str(p) for p in part.rglob("*.parquet"))
+    return out

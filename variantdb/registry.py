@@ -1,0 +1,218 @@
+"""The registry: samples, batches and releases, in an embedded DuckDB file.
+
+Only the one writing process (a load, a withdrawal) opens it read-write, under
+an exclusive lock file; readers such as the service never touch it and read
+the release files instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from variantdb.manifest import SampleRecord
+
+__all__ = ["DatabaseLockedError", "Registry", "write_lock"]
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS samples (
+    sample_idx INTEGER PRIMARY KEY,
+    sample_id VARCHAR NOT NULL UNIQUE,
+    batch VARCHAR NOT NULL,
+    vcf VARCHAR NOT NULL,
+    sex VARCHAR NOT NULL,
+    region VARCHAR,
+    patient_group VARCHAR,
+    family_id VARCHAR,
+    father_id VARCHAR,
+    mother_id VARCHAR,
+    technology VARCHAR NOT NULL,
+    capture_bed VARCHAR,
+    consent VARCHAR NOT NULL,
+    received DATE,
+    withdrawn BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS batches (
+    name VARCHAR PRIMARY KEY,
+    loaded_at TIMESTAMP NOT NULL,
+    manifest VARCHAR NOT NULL,
+    n_samples INTEGER NOT NULL,
+    report JSON
+);
+CREATE TABLE IF NOT EXISTS releases (
+    id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    n_samples INTEGER NOT NULL,
+    n_variants BIGINT NOT NULL,
+    batches JSON NOT NULL
+);
+"""
+
+
+class DatabaseLockedError(RuntimeError):
+    """Another process is writing to the database."""
+
+
+@contextmanager
+def write_lock(db: Path) -> Iterator[None]:
+    """Hold the database's exclusive writer lock (``DB/.lock``) for the block."""
+    db.mkdir(parents=True, exist_ok=True)
+    fd = os.open(db / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DatabaseLockedError(
+                f"{db} is being written by another process (a load or withdrawal); try again when it ends"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class Registry:
+    """Samples, batches and releases of one database.
+
+    Parameters
+    ----------
+    db
+        The database directory; the registry is ``db/registry.duckdb``.
+    read_only
+        Open without write access. Default False.
+    """
+
+    def __init__(self, db: Path, read_only: bool = False) -> None:
+        self.db = Path(db)
+        path = self.db / "registry.duckdb"
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"{self.db} is not a variantdb database (no registry.duckdb)")
+        self.con = duckdb.connect(str(path), read_only=read_only)
+        if not read_only:
+            self.con.execute(_DDL)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def next_sample_idx(self) -> int:
+        """Return the first unused sample number."""
+        row = self.con.execute("SELECT coalesce(max(sample_idx) + 1, 0) FROM samples").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def existing_sample_ids(self, ids: Sequence[str]) -> dict[str, str]:
+        """Return ``{sample_id: batch}`` for those of ``ids`` already loaded."""
+        rows = self.con.execute(
+            "SELECT sample_id, batch FROM samples WHERE list_contains(?, sample_id)", [list(ids)]
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def has_batch(self, name: str) -> bool:
+        """Tell whether a batch of that name is loaded."""
+        return self.con.execute("SELECT count(*) FROM batches WHERE name = ?", [name]).fetchone() == (1,)
+
+    def batch_names(self) -> list[str]:
+        """Return loaded batch names, oldest first."""
+        return [r[0] for r in self.con.execute("SELECT name FROM batches ORDER BY loaded_at, name").fetchall()]
+
+    def samples(self, include_withdrawn: bool = False) -> pa.Table:
+        """Return the samples table as Arrow, ordered by sample number."""
+        where = "" if include_withdrawn else "WHERE NOT withdrawn"
+        return self.con.sql(f"SELECT * FROM samples {where} ORDER BY sample_idx").to_arrow_table()
+
+    def add_batch(
+        self,
+        name: str,
+        manifest: Path,
+        records: Sequence[SampleRecord],
+        first_idx: int,
+        report: dict[str, Any],
+        release: dict[str, Any] | None,
+    ) -> None:
+        """Record a batch, its samples and the release that includes it, in one transaction."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.executemany(
+                "INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)",
+                [
+                    [
+                        first_idx + i,
+                        r.sample_id,
+                        name,
+                        str(r.vcf),
+                        r.sex,
+                        r.region,
+                        r.patient_group,
+                        r.family_id,
+                        r.father_id,
+                        r.mother_id,
+                        r.technology,
+                        None if r.capture_bed is None else str(r.capture_bed),
+                        r.consent,
+                        r.received,
+                    ]
+                    for i, r in enumerate(records)
+                ],
+            )
+            self.con.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                [name, now, str(manifest), len(records), json.dumps(report, default=str)],
+            )
+            if release is not None:
+                self.add_release(release, _in_transaction=True)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def add_release(self, release: dict[str, Any], _in_transaction: bool = False) -> None:
+        """Record a published release."""
+        self.con.execute(
+            "INSERT INTO releases VALUES (?, ?, ?, ?, ?)",
+            [
+                release["id"],
+                release["created"],
+                release["n_samples"],
+                release["n_variants"],
+                json.dumps(release["batches"]),
+            ],
+        )
+
+    def releases(self) -> list[dict[str, Any]]:
+        """Return recorded releases, oldest first."""
+        cur = self.con.execute("SELECT id, created_at, n_samples, n_variants, batches FROM releases ORDER BY id")
+        return [
+            {"id": r[0], "created": r[1], "n_samples": r[2], "n_variants": r[3], "batches": json.loads(r[4])}
+            for r in cur.fetchall()
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """Return counts for ``variantdb info``."""
+        one = lambda sql: self.con.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "samples": one("SELECT count(*) FROM samples WHERE NOT withdrawn"),
+            "withdrawn": one("SELECT count(*) FROM samples WHERE withdrawn"),
+            "batches": [
+                {"name": r[0], "loaded_at": r[1], "n_samples": r[2]}
+                for r in self.con.execute(
+                    "SELECT name, loaded_at, n_samples FROM batches ORDER BY loaded_at"
+                ).fetchall()
+            ],
+            "releases": self.releases(),
+        }
