@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from variantdb.genome import CONTIGS, CONTIG_LENGTHS
+from variantdb.genome import CONTIG_LENGTHS, CONTIGS
 from variantdb.release import write_release
 from variantdb.schema import GROUPS, an_columns, an_schema, strata, variants_schema
 

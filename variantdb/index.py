@@ -183,7 +183,9 @@ def build_index(release_dir: Path) -> None:
             cidx = CONTIG_INDEX[chrom]
             start_row = row
             pf = pq.ParquetFile(path)
-            for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=["chrom", "pos", "ref", "alt", *fields]):
+            for batch in pf.iter_batches(
+                batch_size=_BATCH_ROWS, columns=["chrom", "pos", "ref", "alt", *fields]
+            ):
                 m = batch.num_rows
                 if m == 0:
                     continue
@@ -231,7 +233,9 @@ def build_index(release_dir: Path) -> None:
     (out / "index.json").write_text(json.dumps(meta, indent=1))
 
 
-def _check_allele_order(k: np.ndarray, joined: pa.Array, last_key: int, last_alleles: bytes, path: Path) -> None:
+def _check_allele_order(
+    k: np.ndarray, joined: pa.Array, last_key: int, last_alleles: bytes, path: Path
+) -> None:
     """Refuse two rows with the same key and the same alleles (a duplicate would hide counts)."""
     dup = np.flatnonzero(k[1:] == k[:-1])
     if len(dup) == 0 and int(k[0]) != last_key:

@@ -1,0 +1,84 @@
+"""Answering one variant id against one open release: parse, normalize, search, build the record.
+
+Shared by the single, batch, region and gene routes so every path answers the
+same record for the same variant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.deps import OpenRelease
+from api.errors import APIError
+from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
+
+__all__ = ["invalid_variant_error", "record_for_query", "record_for_row", "record_for_variant"]
+
+
+def invalid_variant_error(text: str, exc: InvalidVariantError) -> APIError:
+    """Return the 400 error of an id that cannot be parsed or normalized."""
+    return APIError(400, "invalid_variant", f"variant id {text[:200]!r}: {exc}")
+
+
+def _message(seen: bool, ac: int, an: int) -> str:
+    if seen:
+        return f"seen: {ac:,} of {an:,} called alleles"
+    if an:
+        return f"absent among {an:,} called alleles"
+    return "no data here: no alleles were called at this position in this release"
+
+
+def _head(query: str, v: Variant, rel: OpenRelease, seen: bool) -> dict[str, Any]:
+    return {
+        "query": query,
+        "variant_id": format_variant_id(v),
+        "chrom": v.chrom,
+        "pos": v.pos,
+        "ref": v.ref,
+        "alt": v.alt,
+        "spdi": to_spdi(v),
+        "normalization": rel.reference_note,
+        "release": rel.id,
+        "seen": seen,
+    }
+
+
+def record_for_variant(rel: OpenRelease, v: Variant, query: str) -> dict[str, Any]:
+    """Return the record of a normalized variant (seen or not)."""
+    row = rel.index.find(v.chrom, v.pos, v.ref, v.alt)
+    out = _head(query, v, rel, row is not None)
+    if row is not None:
+        counts = rel.layout.seen(rel.index.count_tuple(row))
+    else:
+        counts = rel.layout.unseen(rel.index.an_tuple(v.chrom, v.pos))
+    an = counts["an"]
+    out["coverage"] = "called" if an else "no_data"
+    out["message"] = _message(row is not None, counts["ac"], an)
+    out.update(counts)
+    return out
+
+
+def record_for_query(rel: OpenRelease, text: str) -> dict[str, Any]:
+    """Parse and normalize an id with the loader's code, then return its record.
+
+    Raises
+    ------
+    APIError
+        400 ``invalid_variant`` when the id cannot be parsed or normalized.
+    """
+    try:
+        v = parse_variant_id(text, rel.reference)
+    except InvalidVariantError as e:
+        raise invalid_variant_error(text, e) from None
+    return record_for_variant(rel, v, text)
+
+
+def record_for_row(rel: OpenRelease, row: int) -> dict[str, Any]:
+    """Return the record of the variant stored at a row (region and gene pages)."""
+    v = rel.index.variant_at(row)
+    out = _head(format_variant_id(v), v, rel, True)
+    counts = rel.layout.seen(rel.index.count_tuple(row))
+    out["coverage"] = "called" if counts["an"] else "no_data"
+    out["message"] = _message(True, counts["ac"], counts["an"])
+    out.update(counts)
+    return out

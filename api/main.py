@@ -1,0 +1,68 @@
+"""Build the FastAPI app; nothing else lives here.
+
+``create_app(db)`` for tests and embedding; ``create_app_from_env()`` for
+``uvicorn.run("api.main:create_app_from_env", factory=True)``, reading the
+database directory from ``VARIANTDB_DB``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+
+import variantdb
+from api.deps import ReleaseStore
+from api.errors import install_error_handlers
+from api.metrics import Metrics, MetricsMiddleware
+from api.responses import ORJSONResponse
+from api.routes import health, regions, releases, variants
+from variantdb.settings import Settings, get_settings
+
+__all__ = ["create_app", "create_app_from_env"]
+
+_DESCRIPTION = """\
+Has this variant been seen before in our population, and how common is it?
+
+Positions are 1-based (VCF POS) everywhere except SPDI ids, which are 0-based
+as the standard says. Counts follow gnomAD's names: `ac`, `an`, `af`,
+`homozygote_count`, `hemizygote_count`, plus `n_carriers`; the top-level figures
+are adj genotypes of founders, `raw` and `all` the other groups, `strata` by sex,
+region and patient group. Every error has the shape
+`{"error": {"status", "code", "message", "details"}}`.
+"""
+
+
+def create_app(db: Path, settings: Settings | None = None) -> FastAPI:
+    """Return the service app for a database directory.
+
+    Parameters
+    ----------
+    db
+        The database directory (holding ``CURRENT`` and ``releases/``).
+    settings
+        Limits; default :func:`variantdb.settings.get_settings`.
+    """
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="variantdb",
+        version=variantdb.__version__,
+        description=_DESCRIPTION,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.store = ReleaseStore(Path(db), settings)
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    for module in (variants, regions, releases, health):
+        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Return the app for the database named by the environment variable ``VARIANTDB_DB``."""
+    db = os.environ.get("VARIANTDB_DB")
+    if not db:
+        raise RuntimeError("set VARIANTDB_DB to the database directory (variantdb serve --db DB does this)")
+    return create_app(Path(db))

@@ -1,0 +1,209 @@
+"""Response and request models of the API, derived from :mod:`variantdb.schema`.
+
+Field descriptions come from the schema's own (``COUNT_FIELDS``), and a test
+checks the count fields against ``COUNT_FIELDS`` and ``STRATUM_FIELDS`` so the
+models and the release tables cannot drift. The routes build responses as plain
+dicts (see :mod:`api.records`) for speed; these models document them in OpenAPI
+and validate real responses in the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from variantdb.schema import COUNT_FIELDS
+
+__all__ = [
+    "BatchRequest",
+    "BatchResult",
+    "ErrorBody",
+    "ErrorPublic",
+    "GenePublic",
+    "GroupCounts",
+    "Health",
+    "RegionPage",
+    "RegionPublic",
+    "ReleasePublic",
+    "ReleasesPublic",
+    "StatsPublic",
+    "StratumCounts",
+    "VariantError",
+    "VariantPublic",
+]
+
+
+def _doc(name: str) -> str:
+    return COUNT_FIELDS[name][1]
+
+
+class GroupCounts(BaseModel):
+    """Counts of one group (adj founders, raw founders, or all samples)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ac: int = Field(description=_doc("ac"))
+    an: int = Field(description=_doc("an"))
+    af: float | None = Field(description=_doc("af"))
+    homozygote_count: int = Field(description=_doc("homozygote_count"))
+    hemizygote_count: int = Field(description=_doc("hemizygote_count"))
+    n_carriers: int = Field(description=_doc("n_carriers"))
+
+
+class StratumCounts(BaseModel):
+    """Adj founder counts within one stratum (sex, region or patient group)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="stratum key, the suffix of the release table's columns, e.g. sex_xx")
+    kind: str = Field(description="sex, region or patient_group")
+    value: str = Field(description="the manifest value, e.g. XX, Hovedstaden, Hereditary heart disease")
+    ac: int = Field(description=_doc("ac"))
+    an: int = Field(description=_doc("an"))
+    af: float | None = Field(description=_doc("af"))
+    homozygote_count: int = Field(description=_doc("homozygote_count"))
+    hemizygote_count: int = Field(description=_doc("hemizygote_count"))
+
+
+class VariantPublic(BaseModel):
+    """The frequency record of one variant in one release.
+
+    The top-level counts are the adj founder group (gnomAD's headline figures).
+    For a variant not in the release ``seen`` is false, ``ac`` is 0 and ``an`` is
+    the number of alleles called at the position (0: no data here).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(description="the id as given")
+    variant_id: str = Field(description="the normalized id, CHROM-POS-REF-ALT (1-based POS)")
+    chrom: str = Field(description="canonical contig")
+    pos: int = Field(description="1-based position of the normalized variant (VCF POS)")
+    ref: str = Field(description="normalized reference allele")
+    alt: str = Field(description="normalized alternate allele")
+    spdi: str = Field(description="SPDI form (0-based position)")
+    normalization: str = Field(
+        description="how the query was normalized (left-aligned with a reference or only trimmed)"
+    )
+    release: str = Field(description="the release id to cite")
+    seen: bool = Field(description="true when the variant is in the release with the exact REF and ALT")
+    coverage: Literal["called", "no_data"] = Field(
+        description="called: alleles were called at the position (an > 0); no_data: none were"
+    )
+    message: str = Field(description="the answer in words, e.g. 'absent among 23,456 called alleles'")
+    ac: int = Field(description=_doc("ac"))
+    an: int = Field(description=_doc("an"))
+    af: float | None = Field(description=_doc("af"))
+    homozygote_count: int = Field(description=_doc("homozygote_count"))
+    hemizygote_count: int = Field(description=_doc("hemizygote_count"))
+    n_carriers: int = Field(description=_doc("n_carriers"))
+    raw: GroupCounts = Field(description="every called genotype of founders (gnomAD raw)")
+    all: GroupCounts = Field(description="adj genotypes of all samples, founders and relatives")
+    strata: list[StratumCounts] = Field(description="adj founder counts by sex, region and patient group")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the service."""
+
+    status: int = Field(description="HTTP status")
+    code: str = Field(description="stable machine-readable code, e.g. invalid_variant")
+    message: str = Field(description="what was wrong and what to do about it")
+    details: list[dict[str, JsonValue]] | None = Field(default=None, description="structured details, if any")
+
+
+class ErrorPublic(BaseModel):
+    """Every error response: ``{"error": {...}}``."""
+
+    error: ErrorBody
+
+
+class VariantError(BaseModel):
+    """An id of a batch request that could not be parsed: the batch answers the others."""
+
+    query: str
+    error: ErrorBody
+
+
+class BatchRequest(BaseModel):
+    """Up to ``max_batch_ids`` (10,000) variant ids, in any accepted form."""
+
+    model_config = ConfigDict(extra="forbid")
+    variants: list[str] = Field(description="variant ids; the response keeps their order")
+
+
+class BatchResult(BaseModel):
+    """The records of a batch request, in request order."""
+
+    release: str
+    count: int
+    data: list[VariantPublic | VariantError]
+
+
+class RegionPublic(BaseModel):
+    """A region, 1-based inclusive."""
+
+    chrom: str
+    start: int
+    end: int
+
+
+class GenePublic(BaseModel):
+    """A gene locus from the shipped GRCh38 gene table (1-based inclusive)."""
+
+    symbol: str
+    gene_id: str
+    chrom: str
+    start: int
+    end: int
+    strand: str
+    gene_type: str
+    other_loci: list[str] = Field(
+        description="gene ids of other loci with the same symbol (query them by id)"
+    )
+
+
+class RegionPage(BaseModel):
+    """One page of the variants whose position lies in a region, in release order."""
+
+    release: str
+    region: RegionPublic
+    gene: GenePublic | None = None
+    total: int = Field(description="variants in the whole region")
+    count: int = Field(description="variants in this page")
+    data: list[VariantPublic]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+class ReleasePublic(BaseModel):
+    """A release's metadata (release.json without checksums)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    current: bool
+    created: str | None = None
+    n_variants: int
+    contigs: dict[str, int]
+
+
+class ReleasesPublic(BaseModel):
+    """Published releases, oldest first."""
+
+    current: str | None
+    count: int
+    data: list[ReleasePublic]
+
+
+class StatsPublic(BaseModel):
+    """Genomes in a release by region, patient group, sex and month received (as the release recorded them)."""
+
+    release: str
+    samples: JsonValue = Field(description="samples in the release, as release.json records them")
+    batches: JsonValue = Field(description="load batches in the release, as release.json records them")
+    stats: dict[str, JsonValue]
+
+
+class Health(BaseModel):
+    """Liveness and the release being served."""
+
+    status: Literal["ok", "no_release"]
+    release: str | None
+    n_variants: int | None
+    normalization: str | None

@@ -1,0 +1,115 @@
+"""Turning index rows into the JSON records of the API, without pydantic on the hot path.
+
+The layout (which tuple position feeds which output field) is computed once per
+release from the index's own field list, so a release built with another set
+of strata is still served correctly. The shapes match :mod:`api.models`; a test
+validates real responses against those models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from variantdb.index import ReleaseIndex
+from variantdb.schema import strata
+
+__all__ = ["RecordLayout"]
+
+_GROUP_NAMES = {"": None, "_raw": "raw", "_all": "all"}
+_COUNT = ("ac", "an", "homozygote_count", "hemizygote_count", "n_carriers")
+_STRATUM = ("ac", "an", "homozygote_count", "hemizygote_count")
+
+
+def _af(ac: int, an: int) -> float | None:
+    return ac / an if an else None
+
+
+class RecordLayout:
+    """Positions of every output field in a release's count tuples, and the record builders."""
+
+    def __init__(self, index: ReleaseIndex) -> None:
+        pos = {name: i for i, name in enumerate(index.fields)}
+        an_pos = {name: i for i, name in enumerate(index.an_fields)}
+        self.groups: list[tuple[str | None, tuple[int, ...], int | None]] = []
+        for suffix, name in _GROUP_NAMES.items():
+            if f"ac{suffix}" in pos:
+                self.groups.append(
+                    (name, tuple(pos[f"{c}{suffix}"] for c in _COUNT), an_pos.get(f"an{suffix}"))
+                )
+        known = {s.key: s for s in strata()}
+        keys = [f[3:] for f in index.fields if f.startswith("ac_") and f not in ("ac_raw", "ac_all")]
+        self.strata: list[tuple[dict[str, str], tuple[int, ...], int | None]] = []
+        for key in keys:
+            s = known.get(key)
+            info = (
+                {"id": key, "kind": s.kind, "value": s.value}
+                if s
+                else {"id": key, "kind": key.split("_", 1)[0], "value": key.split("_", 1)[-1]}
+            )
+            self.strata.append((info, tuple(pos[f"{c}_{key}"] for c in _STRATUM), an_pos.get(f"an_{key}")))
+
+    def seen(self, t: tuple[int, ...]) -> dict[str, Any]:
+        """Return the count part of a record of a variant in the release, from its count tuple."""
+        out: dict[str, Any] = {}
+        for name, (i_ac, i_an, i_hom, i_hemi, i_car), _ in self.groups:
+            ac, an = t[i_ac], t[i_an]
+            g = {
+                "ac": ac,
+                "an": an,
+                "af": ac / an if an else None,
+                "homozygote_count": t[i_hom],
+                "hemizygote_count": t[i_hemi],
+                "n_carriers": t[i_car],
+            }
+            if name is None:
+                out.update(g)
+            else:
+                out[name] = g
+        out["strata"] = [
+            {
+                **info,
+                "ac": t[i_ac],
+                "an": t[i_an],
+                "af": t[i_ac] / t[i_an] if t[i_an] else None,
+                "homozygote_count": t[i_hom],
+                "hemizygote_count": t[i_hemi],
+            }
+            for info, (i_ac, i_an, i_hom, i_hemi), _ in self.strata
+        ]
+        return out
+
+    def unseen(self, an_t: tuple[int, ...] | None) -> dict[str, Any]:
+        """Return the count part of a record of a variant not in the release: AC 0, AN from the track.
+
+        ``an_t`` None (no AN segment at the position) is answered as AN 0: no data here.
+        """
+        out: dict[str, Any] = {}
+        for name, _, i_an in self.groups:
+            an = an_t[i_an] if an_t is not None and i_an is not None else 0
+            g = {
+                "ac": 0,
+                "an": an,
+                "af": 0.0 if an else None,
+                "homozygote_count": 0,
+                "hemizygote_count": 0,
+                "n_carriers": 0,
+            }
+            if name is None:
+                out.update(g)
+            else:
+                out[name] = g
+        strata_out = []
+        for info, _, i_an in self.strata:
+            an = an_t[i_an] if an_t is not None and i_an is not None else 0
+            strata_out.append(
+                {
+                    **info,
+                    "ac": 0,
+                    "an": an,
+                    "af": 0.0 if an else None,
+                    "homozygote_count": 0,
+                    "hemizygote_count": 0,
+                }
+            )
+        out["strata"] = strata_out
+        return out

@@ -1,0 +1,186 @@
+"""``/v1/regions`` and ``/v1/genes``: the variants in a region or gene, paged with an explicit cursor.
+
+A page holds at most ``limit`` variants (default ``page_size``, at most
+``max_page_size``) and a ``next_cursor`` while more remain, so nothing is ever
+truncated silently. The cursor names the release it was issued by, so paging
+on while ``CURRENT`` switches stays within one release. A region wider than
+``max_region_span`` is refused with 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from api.deps import OpenRelease, SettingsDep, StoreDep
+from api.errors import APIError
+from api.lookup import record_for_row
+from api.models import ErrorPublic, RegionPage
+from variantdb.genes import GeneNotFoundError, find_gene
+from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig
+from variantdb.settings import Settings
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["regions"])
+
+_REGION = re.compile(r"^(?P<chrom>[\w.]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "malformed or oversized region, or a bad cursor"},
+    404: {"model": ErrorPublic, "description": "unknown release or gene"},
+    422: {"model": ErrorPublic, "description": "invalid query parameters"},
+}
+
+_Cursor = Query(default=None, max_length=200, description="next_cursor of the previous page")
+_Release = Query(default=None, max_length=64, description="pin a release id; default: the current release")
+
+
+def _limit(settings: Settings, limit: int | None) -> int:
+    if limit is None:
+        return settings.page_size
+    if not 1 <= limit <= settings.max_page_size:
+        raise APIError(
+            400, "invalid_limit", f"limit must be between 1 and {settings.max_page_size}, got {limit}"
+        )
+    return limit
+
+
+def _encode_cursor(release: str, row: int) -> str:
+    return base64.urlsafe_b64encode(f"{release}:{row}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        release, row = text.split(":")
+        return release, int(row)
+    except (ValueError, UnicodeDecodeError):
+        raise APIError(
+            400, "invalid_cursor", "the cursor is not one this service issued; start again without it"
+        ) from None
+
+
+def parse_region(text: str, settings: Settings) -> tuple[str, int, int]:
+    """Parse ``chrom:start-end`` (1-based inclusive; commas allowed), refusing spans over the limit."""
+    m = _REGION.match(text.strip())
+    if not m:
+        raise APIError(
+            400,
+            "invalid_region",
+            f"region {text[:100]!r} is not CHROM:START-END (1-based, e.g. chr1:55516000-55517000)",
+        )
+    try:
+        chrom = canonical_contig(m["chrom"])
+    except UnknownContigError as e:
+        raise APIError(400, "invalid_region", str(e)) from None
+    start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
+    length = CONTIG_LENGTHS[chrom]
+    if not 1 <= start <= end:
+        raise APIError(
+            400, "invalid_region", f"region {text[:100]!r}: need 1 <= start <= end (1-based inclusive)"
+        )
+    if start > length:
+        raise APIError(400, "invalid_region", f"region start {start} is past the end of {chrom} ({length})")
+    span = end - start + 1
+    if span > settings.max_region_span:
+        raise APIError(
+            400,
+            "region_too_large",
+            f"region spans {span:,} bp; the limit is {settings.max_region_span:,} bp: split it into smaller regions",
+        )
+    return chrom, start, min(end, length)
+
+
+def _page(
+    store: StoreDep,
+    settings: Settings,
+    release: str | None,
+    chrom: str,
+    start: int,
+    end: int,
+    cursor: str | None,
+    limit: int | None,
+    gene: dict[str, Any] | None = None,
+) -> Response:
+    n = _limit(settings, limit)
+    first: int | None = None
+    if cursor is not None:
+        cur_release, first = _decode_cursor(cursor)
+        if release is not None and release != cur_release:
+            raise APIError(
+                400, "invalid_cursor", f"the cursor belongs to release {cur_release}, not {release}"
+            )
+        release = cur_release
+    rel: OpenRelease = store.get(release)
+    lo, hi = rel.index.region_rows(chrom, start, end)
+    if first is not None:
+        if not lo <= first <= hi:
+            raise APIError(
+                400, "invalid_cursor", "the cursor does not belong to this region; start again without it"
+            )
+        lo_page = first
+    else:
+        lo_page = lo
+    stop = min(hi, lo_page + n)
+    data = [record_for_row(rel, row) for row in range(lo_page, stop)]
+    body = {
+        "release": rel.id,
+        "region": {"chrom": chrom, "start": start, "end": end},
+        "gene": gene,
+        "total": hi - lo,
+        "count": len(data),
+        "data": data,
+        "next_cursor": _encode_cursor(rel.id, stop) if stop < hi else None,
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/regions/{region}", response_model=RegionPage, responses=_ERRORS)
+async def get_region(
+    store: StoreDep,
+    settings: SettingsDep,
+    region: str = Path(
+        description="CHROM:START-END, 1-based inclusive, e.g. chr1:55516000-55517000", max_length=200
+    ),
+    cursor: str | None = _Cursor,
+    limit: int | None = Query(
+        default=None, description="variants per page (default page_size, at most max_page_size)"
+    ),
+    release: str | None = _Release,
+) -> Response:
+    """Return the variants whose position lies in a region, one page at a time."""
+    chrom, start, end = parse_region(region, settings)
+    return _page(store, settings, release, chrom, start, end, cursor, limit)
+
+
+@router.get("/genes/{symbol}", response_model=RegionPage, responses=_ERRORS)
+async def get_gene(
+    store: StoreDep,
+    settings: SettingsDep,
+    symbol: str = Path(description="HGNC symbol (MYH7) or Ensembl gene id (ENSG00000092054)", max_length=100),
+    cursor: str | None = _Cursor,
+    limit: int | None = Query(
+        default=None, description="variants per page (default page_size, at most max_page_size)"
+    ),
+    release: str | None = _Release,
+) -> Response:
+    """Return the variants within a gene's span (GRCh38 gene table shipped with variantdb), paged."""
+    try:
+        loci = find_gene(symbol)
+    except GeneNotFoundError as e:
+        raise APIError(404, "gene_not_found", str(e)) from None
+    g = loci[0]
+    span = g.end - g.start + 1
+    if span > settings.max_region_span:
+        raise APIError(
+            400,
+            "region_too_large",
+            f"gene {g.symbol} spans {span:,} bp, over the limit {settings.max_region_span:,}; query it as regions",
+        )
+    gene = {**g._asdict(), "other_loci": [o.gene_id for o in loci[1:]]}
+    return _page(store, settings, release, g.chrom, g.start, g.end, cursor, limit, gene)
