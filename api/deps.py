@@ -74,7 +74,9 @@ def _open_release(db: Path, release_id: str) -> OpenRelease:
             note = f"trimmed only: the release's reference {ref_path} is not readable by the service"
     else:
         note = "trimmed only: the release has no reference FASTA, so indels are not left-aligned"
-    return OpenRelease(release_id, path, meta, index, RecordLayout(index), reference, note)
+    described = meta.get("strata")
+    layout = RecordLayout(index, described if isinstance(described, list) else None)
+    return OpenRelease(release_id, path, meta, index, layout, reference, note)
 
 
 class ReleaseStore:

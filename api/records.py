@@ -27,7 +27,7 @@ def _af(ac: int, an: int) -> float | None:
 class RecordLayout:
     """Positions of every output field in a release's count tuples, and the record builders."""
 
-    def __init__(self, index: ReleaseIndex) -> None:
+    def __init__(self, index: ReleaseIndex, described: list[dict[str, str]] | None = None) -> None:
         pos = {name: i for i, name in enumerate(index.fields)}
         an_pos = {name: i for i, name in enumerate(index.an_fields)}
         self.groups: list[tuple[str | None, tuple[int, ...], int | None]] = []
@@ -36,16 +36,15 @@ class RecordLayout:
                 self.groups.append(
                     (name, tuple(pos[f"{c}{suffix}"] for c in _COUNT), an_pos.get(f"an{suffix}"))
                 )
-        known = {s.key: s for s in strata()}
+        # The release's own description of its strata wins over today's vocabulary.
+        known = {s.key: {"id": s.key, "kind": s.kind, "value": s.value} for s in strata()}
+        for d in described or []:
+            if isinstance(d, dict) and {"key", "kind", "value"} <= d.keys():
+                known[d["key"]] = {"id": d["key"], "kind": d["kind"], "value": d["value"]}
         keys = [f[3:] for f in index.fields if f.startswith("ac_") and f not in ("ac_raw", "ac_all")]
         self.strata: list[tuple[dict[str, str], tuple[int, ...], int | None]] = []
         for key in keys:
-            s = known.get(key)
-            info = (
-                {"id": key, "kind": s.kind, "value": s.value}
-                if s
-                else {"id": key, "kind": key.split("_", 1)[0], "value": key.split("_", 1)[-1]}
-            )
+            info = known.get(key) or {"id": key, "kind": key.split("_", 1)[0], "value": key.split("_", 1)[-1]}
             self.strata.append((info, tuple(pos[f"{c}_{key}"] for c in _STRATUM), an_pos.get(f"an_{key}")))
 
     def seen(self, t: tuple[int, ...]) -> dict[str, Any]:

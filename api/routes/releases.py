@@ -55,7 +55,7 @@ async def get_stats(rel: ReleaseDep) -> Response:
     return json_response(
         {
             "release": rel.id,
-            "samples": rel.meta.get("samples"),
+            "samples": rel.meta.get("n_samples", rel.meta.get("samples")),
             "batches": rel.meta.get("batches"),
             "stats": stats,
         }

@@ -1,0 +1,42 @@
+"""Shared pytest fixtures. Each section belongs to one area; keep edits additive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+# ---------------------------------------------------------------------------
+# Lookup service (issue 3): a fixture database built by the real loader.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def api_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small seeded synthetic cohort (multi-sample VCF, FASTA, manifest); returns its directory."""
+    from benchmarks.cohort import generate_cohort
+
+    out = tmp_path_factory.mktemp("api_cohort")
+    generate_cohort(out, 40, 400, 7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def api_db(api_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with one release loaded by loaders.batch.load_batch from ``api_cohort``."""
+    from loaders.batch import load_batch
+
+    db = tmp_path_factory.mktemp("api_db")
+    load_batch(db, api_cohort / "manifest.tsv", reference=api_cohort / "ref.fa", batch_name="b1")
+    return db
+
+
+@pytest.fixture(scope="session")
+def api_client(api_db: Path) -> Iterator[TestClient]:
+    """An in-process HTTP client of the service on ``api_db``."""
+    from api.main import create_app
+
+    with TestClient(create_app(api_db)) as client:
+        yield client
