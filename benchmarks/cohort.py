@@ -437,9 +437,13 @@ def _genotypes(
     lo = np.minimum(hap[..., 0], second)
     hi = np.maximum(hap[..., 0], second)
     # Every site gets at least one counted carrier, else it would not be a variant.
+    # A founder is picked when one can be, so trios stay Mendelian-consistent.
     carried = (hi > 0) & (cnt > 0) & ~nocall
+    founder = np.array([s.father < 0 and s.mother < 0 for s in samples])
     for s in np.flatnonzero(~carried.any(axis=1)):
-        eligible = np.flatnonzero(cnt[s] > 0)
+        eligible = np.flatnonzero((cnt[s] > 0) & founder)
+        if eligible.size == 0:
+            eligible = np.flatnonzero(cnt[s] > 0)
         if eligible.size == 0:
             continue
         e = int(eligible[rng.integers(eligible.size)])

@@ -1,0 +1,383 @@
+"""Cross-checks of the loader against bcftools, variant by variant, equality not closeness.
+
+For each group of the release (``""``: adj founders, ``"_raw"``: raw founders,
+``"_all"``: adj, all samples) the same input goes through bcftools:
+
+- plain VCFs: ``+setGT`` (adj only: a genotype failing GQ, DP or allele balance
+  becomes a no-call) then ``norm -m -any -f REF`` per input, ``merge -0 -m none``
+  (a site absent from a single-sample VCF is reference), ``+fixploidy`` with the
+  manifest's sexes (ploidy from sex, as the loader counts it; unknown sex counts
+  nothing outside the PARs of X and Y), ``view -s`` founders, then ``+fill-tags``
+  for AC, AN, AC_Hom and AC_Hemi;
+- gVCFs: ``merge --gvcf FASTA``, ``+setGT`` (MIN_DP for reference blocks),
+  ``norm -m -any -f FASTA``, ``+fill-tags``.
+
+``ac``, ``an``, ``homozygote_count`` (AC_Hom / 2) and ``hemizygote_count``
+(AC_Hemi) of every variant must equal bcftools', and the release must hold
+exactly the variants bcftools sees carried.
+
+The adj filter runs before ``norm`` on purpose: a het of two alt alleles (1/2)
+passes adj only when both alleles' AD/DP reach the threshold (gnomAD's rule),
+which bcftools can only judge while both alleles are in the one record.
+
+Also: :func:`variantdb.variant.normalize` equals ``bcftools norm -m -any -f``
+on generated repeat indels and on the NA12878 chr21 Platinum calls.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pysam
+import pytest
+
+from benchmarks.cohort import generate_cohort
+from loaders.batch import load_batch
+from variantdb.genome import CONTIG_LENGTHS, CONTIGS, ploidy_segments
+from variantdb.manifest import read_manifest
+from variantdb.release import read_current, release_path
+from variantdb.settings import Settings
+from variantdb.variant import Reference, normalize
+
+DATA = Path(__file__).parent / "data"
+GVCF_DIR = DATA / "gvcf-1kg-chr22"
+NA12878 = DATA / "na12878-chr21" / "PG_NA12878_hg38-chr21.vcf.gz"
+
+Key = tuple[str, int, str, str]
+Counts = dict[Key, tuple[int, int, int, int]]  # ac, an, homozygote_count, hemizygote_count
+_FIELDS = ("ac", "an", "homozygote_count", "hemizygote_count")
+_SEX_LETTER = {"XX": "F", "XY": "M", "unknown": "U"}
+
+
+def _bcftools(*args: str | Path) -> str:
+    """Run bcftools and return its stdout; fail the test with its stderr."""
+    proc = subprocess.run(["bcftools", *map(str, args)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"bcftools {' '.join(map(str, args))} failed:\n{proc.stderr}")
+    return proc.stdout
+
+
+def _adj_expr(gvcf: bool, max_alts: int = 8) -> str:
+    """The adj thresholds as a bcftools expression selecting genotypes that FAIL them."""
+    s = Settings()
+    if gvcf:
+        # Reference blocks are judged on MIN_DP, variant records on DP.
+        dp = f'(FMT/MIN_DP!="." & FMT/MIN_DP<{s.adj_min_dp}) | (FMT/MIN_DP="." & FMT/DP<{s.adj_min_dp})'
+    else:
+        dp = f"FMT/DP<{s.adj_min_dp}"
+    ab = " | ".join(f'(GT~"{k}" & FMT/AD[:{k}]/FMT/DP<{s.adj_min_ab})' for k in range(1, max_alts + 1))
+    return f'FMT/GQ<{s.adj_min_gq} | {dp} | (GT="het" & ({ab}))'
+
+
+def _ploidy_files(tmp: Path, manifest: Path) -> tuple[Path, Path]:
+    """Write +fixploidy's sex file (from the manifest) and ploidy file (from variantdb.genome)."""
+    sexes = tmp / "sexes.txt"
+    sexes.write_text("".join(f"{r.sample_id}\t{_SEX_LETTER[r.sex]}\n" for r in read_manifest(manifest)))
+    lines = []
+    for chrom in ("chrX", "chrY", "chrM"):
+        for start, end, by_sex in ploidy_segments(chrom):
+            for sex, letter in _SEX_LETTER.items():
+                lines.append(f"{chrom}\t{start}\t{end}\t{letter}\t{by_sex[sex]}\n")
+    lines += [f"*\t*\t*\t{letter}\t2\n" for letter in _SEX_LETTER.values()]
+    ploidy = tmp / "ploidy.txt"
+    ploidy.write_text("".join(lines))
+    return sexes, ploidy
+
+
+def _fill_tags_counts(vcf: Path, samples: list[str] | None, tmp: Path) -> Counts:
+    """AC, AN, AC_Hom / 2, AC_Hemi per biallelic record, over ``samples`` (None: all)."""
+    src: str | Path = vcf
+    if samples is not None:
+        sub = tmp / f"sub-{vcf.name}.bcf"
+        _bcftools("view", "-s", ",".join(samples), "-Ob", "-o", sub, vcf)
+        src = sub
+    tagged = tmp / f"tagged-{vcf.name}.bcf"
+    _bcftools("+fill-tags", "-Ob", "-o", tagged, src, "--", "-t", "AC,AN,AC_Hom,AC_Hemi")
+    out: Counts = {}
+    text = _bcftools("query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%AC\t%AN\t%AC_Hom\t%AC_Hemi\n", tagged)
+    for line in text.splitlines():
+        chrom, pos, ref, alt, ac, an, hom, hemi = line.split("\t")
+        if alt in ("*", "<NON_REF>", "<*>", "."):
+            continue
+        key = (chrom, int(pos), ref, alt)
+        assert key not in out, f"bcftools gave {key} twice"
+        out[key] = (int(ac), int(an), int(hom) // 2, int(hemi))
+    return out
+
+
+def _release_counts(db: Path, suffix: str) -> Counts:
+    """Read the current release's Parquet and return the counts of one group."""
+    rid = read_current(db)
+    assert rid is not None, "no release was published"
+    out: Counts = {}
+    for part in sorted((release_path(db, rid) / "variants").glob("chrom=*/*.parquet")):
+        t = pq.read_table(part).to_pydict()
+        cols = [t[f"{f}{suffix}"] for f in _FIELDS]
+        for i, (chrom, pos, ref, alt) in enumerate(zip(t["chrom"], t["pos"], t["ref"], t["alt"], strict=True)):
+            out[(chrom, pos, ref, alt)] = tuple(int(c[i] or 0) for c in cols)  # type: ignore[assignment]
+    return out
+
+
+def _assert_same(ours: Counts, theirs: Counts, carried: Iterable[Key], label: str) -> None:
+    """Equal key sets (bcftools' carried variants) and equal counts, listing the first differences."""
+    carried = set(carried)
+    missing = sorted(carried - ours.keys())
+    extra = sorted(ours.keys() - carried)
+    diffs = [
+        f"{k}: ours {dict(zip(_FIELDS, ours[k], strict=True))} bcftools {dict(zip(_FIELDS, theirs[k], strict=True))}"
+        for k in sorted(carried & ours.keys())
+        if ours[k] != theirs[k]
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} variants bcftools has but the release lacks, e.g. {missing[:5]}")
+    if extra:
+        problems.append(f"{len(extra)} variants in the release that bcftools lacks, e.g. {extra[:5]}")
+    if diffs:
+        problems.append(f"{len(diffs)} of {len(carried)} variants differ, e.g.\n  " + "\n  ".join(diffs[:10]))
+    assert not problems, f"[{label}] " + "\n".join(problems)
+
+
+def _founders(manifest: Path) -> tuple[list[str], list[str]]:
+    """Return (all sample ids, founders): founders have no parent present in the manifest."""
+    rows = read_manifest(manifest)
+    ids = [r.sample_id for r in rows]
+    present = set(ids)
+    founders = [r.sample_id for r in rows if r.father_id not in present and r.mother_id not in present]
+    return ids, founders
+
+
+def _peer_plain(manifest: Path, ref: Path, tmp: Path, adj: bool) -> Path:
+    """bcftools: [+setGT adj] -> norm -m -any -f per input -> merge -0 -> +fixploidy; return the BCF."""
+    vcfs = sorted({r.vcf for r in read_manifest(manifest)})
+    tag = "adj" if adj else "raw"
+    normed = []
+    for i, vcf in enumerate(vcfs):
+        src: Path = vcf
+        if adj:
+            src = tmp / f"{tag}-setgt-{i}.bcf"
+            _bcftools("+setGT", "-Ob", "-o", src, vcf, "--", "-t", "q", "-n", ".", "-i", _adj_expr(False))
+        dst = tmp / f"{tag}-norm-{i}.bcf"
+        _bcftools("norm", "-m", "-any", "-f", ref, "-Ob", "-o", dst, src)
+        _bcftools("index", "-f", dst)
+        normed.append(dst)
+    if len(normed) == 1:
+        merged = normed[0]
+    else:
+        listing = tmp / f"{tag}-inputs.txt"
+        listing.write_text("".join(f"{p}\n" for p in normed))
+        merged = tmp / f"{tag}-merged.bcf"
+        _bcftools("merge", "-0", "-m", "none", "-l", listing, "-Ob", "-o", merged)
+    sexes, ploidy = _ploidy_files(tmp, manifest)
+    fixed = tmp / f"{tag}.bcf"
+    _bcftools("+fixploidy", "-Ob", "-o", fixed, merged, "--", "-s", sexes, "-p", ploidy)
+    return fixed
+
+
+def _check_against_bcftools(db: Path, manifest: Path, peer_raw: Path, peer_adj: Path, tmp: Path) -> None:
+    _ids, founders = _founders(manifest)
+    all_raw = _fill_tags_counts(peer_raw, None, tmp)
+    carried = [k for k, v in all_raw.items() if v[0] > 0]
+    _assert_same(_release_counts(db, "_raw"), _fill_tags_counts(peer_raw, founders, tmp), carried, "raw founders")
+    _assert_same(_release_counts(db, ""), _fill_tags_counts(peer_adj, founders, tmp), carried, "adj founders")
+    _assert_same(_release_counts(db, "_all"), _fill_tags_counts(peer_adj, None, tmp), carried, "adj all samples")
+
+
+def _cross_check_cohort(tmp: Path, n_samples: int, n_sites: int, seed: int, layout: str) -> None:
+    manifest = generate_cohort(
+        tmp / "cohort", n_samples, n_sites, seed, layout=layout, trio_fraction=0.3, duo_fraction=0.1,
+        unknown_sex_fraction=0.05,
+    )  # fmt: skip
+    ref = tmp / "cohort" / "ref.fa"
+    db = tmp / "db"
+    load_batch(db, manifest, reference=ref, batch_name="b1")
+    work = tmp / "peer"
+    work.mkdir()
+    peer_raw = _peer_plain(manifest, ref, work, adj=False)
+    peer_adj = _peer_plain(manifest, ref, work, adj=True)
+    _check_against_bcftools(db, manifest, peer_raw, peer_adj, work)
+
+
+# --------------------------------------------------------------------------- generated cohorts
+
+
+def test_small_multisample_cohort_equals_bcftools(tmp_path: Path) -> None:
+    _cross_check_cohort(tmp_path, n_samples=24, n_sites=400, seed=11, layout="multi")
+
+
+@pytest.mark.slow
+def test_multisample_cohort_equals_bcftools(tmp_path: Path) -> None:
+    _cross_check_cohort(tmp_path, n_samples=300, n_sites=6000, seed=12, layout="multi")
+
+
+@pytest.mark.slow
+def test_single_sample_vcfs_equal_bcftools_merge(tmp_path: Path) -> None:
+    _cross_check_cohort(tmp_path, n_samples=80, n_sites=3000, seed=13, layout="single")
+
+
+# --------------------------------------------------------------------------- gVCFs
+
+
+def _peer_gvcf(files: list[Path], fasta: Path, tmp: Path, adj: bool) -> Path:
+    """bcftools: merge --gvcf FASTA -> [+setGT adj] -> norm -m -any -f FASTA; return the BCF."""
+    tag = "adj" if adj else "raw"
+    listing = tmp / "gvcfs.txt"
+    listing.write_text("".join(f"{p}\n" for p in files))
+    merged = tmp / "merged.bcf"
+    if not merged.exists():
+        _bcftools("merge", "--gvcf", fasta, "-l", listing, "-Ob", "-o", merged)
+    src = merged
+    if adj:
+        src = tmp / "merged-adj.bcf"
+        _bcftools("+setGT", "-Ob", "-o", src, merged, "--", "-t", "q", "-n", ".", "-i", _adj_expr(True))
+    out = tmp / f"{tag}.bcf"
+    _bcftools("norm", "-m", "-any", "-f", fasta, "-Ob", "-o", out, src)
+    return out
+
+
+def _fasta_from_gvcfs(files: list[Path], out: Path) -> Path:
+    """A FASTA holding the REF bases the files carry, N elsewhere (enough for merge --gvcf and norm)."""
+    seqs: dict[str, bytearray] = {}
+    for path in files:
+        with pysam.VariantFile(str(path)) as vf:
+            for rec in vf:
+                seq = seqs.setdefault(rec.chrom, bytearray())
+                end = rec.pos - 1 + len(rec.ref)
+                if len(seq) < end + 1000:
+                    seq.extend(b"N" * (end + 1000 - len(seq)))
+                seq[rec.pos - 1 : end] = rec.ref.upper().encode()
+    with open(out, "w") as fh:
+        for chrom in sorted(seqs, key=lambda c: CONTIGS.index(c) if c in CONTIGS else 99):
+            fh.write(f">{chrom}\n")
+            data = seqs[chrom].decode()
+            for i in range(0, len(data), 60):
+                fh.write(data[i : i + 60] + "\n")
+    pysam.faidx(str(out))
+    return out
+
+
+def _gvcf_cross_check(tmp: Path, manifest: Path, files: list[Path], fasta: Path) -> None:
+    db = tmp / "db"
+    load_batch(db, manifest, reference=fasta, batch_name="gvcf")
+    work = tmp / "peer"
+    work.mkdir()
+    peer_raw = _peer_gvcf(files, fasta, work, adj=False)
+    peer_adj = _peer_gvcf(files, fasta, work, adj=True)
+    _check_against_bcftools(db, manifest, peer_raw, peer_adj, work)
+
+
+@pytest.mark.slow
+def test_real_gvcfs_equal_bcftools_merge_gvcf(tmp_path: Path) -> None:
+    files = sorted(GVCF_DIR.glob("*.g.vcf.gz"))
+    assert len(files) == 50
+    fasta = _fasta_from_gvcfs(files, tmp_path / "ref.fa")
+    manifest = tmp_path / "manifest.tsv"
+    rows = ["sample_id\tvcf\tsex"]
+    for f in files:
+        with pysam.VariantFile(str(f)) as vf:
+            (sample,) = list(vf.header.samples)
+        rows.append(f"{sample}\t{f}\tunknown")  # chr22 only: sex does not change ploidy
+    manifest.write_text("\n".join(rows) + "\n")
+    _gvcf_cross_check(tmp_path, manifest, files, fasta)
+
+
+def test_real_gvcfs_few_samples_equal_bcftools(tmp_path: Path) -> None:
+    files = sorted(GVCF_DIR.glob("*.g.vcf.gz"))[:6]
+    fasta = _fasta_from_gvcfs(files, tmp_path / "ref.fa")
+    manifest = tmp_path / "manifest.tsv"
+    rows = ["sample_id\tvcf\tsex"]
+    for f in files:
+        with pysam.VariantFile(str(f)) as vf:
+            (sample,) = list(vf.header.samples)
+        rows.append(f"{sample}\t{f}\tunknown")
+    manifest.write_text("\n".join(rows) + "\n")
+    _gvcf_cross_check(tmp_path, manifest, files, fasta)
+
+
+@pytest.mark.slow
+def test_generated_gvcfs_equal_bcftools_merge_gvcf(tmp_path: Path) -> None:
+    manifest = generate_cohort(tmp_path / "cohort", 40, 1500, 14, layout="single", gvcf=True, trio_fraction=0.3)
+    rows = read_manifest(manifest)
+    files = [r.vcf for r in rows]
+    fasta = tmp_path / "cohort" / "ref.fa"
+    db = tmp_path / "db"
+    load_batch(db, manifest, reference=fasta, batch_name="gvcf")
+    work = tmp_path / "peer"
+    work.mkdir()
+    peer_raw = _peer_gvcf(files, fasta, work, adj=False)
+    peer_adj = _peer_gvcf(files, fasta, work, adj=True)
+    sexes, ploidy = _ploidy_files(work, manifest)
+    fixed = []
+    for p in (peer_raw, peer_adj):
+        out = p.with_name(f"fixed-{p.name}")
+        _bcftools("+fixploidy", "-Ob", "-o", out, p, "--", "-s", sexes, "-p", ploidy)
+        fixed.append(out)
+    _check_against_bcftools(db, manifest, fixed[0], fixed[1], work)
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+def _bcftools_norm_keys(vcf: Path, fasta: Path) -> list[Key]:
+    text = _bcftools("norm", "-m", "-any", "-f", fasta, vcf)
+    out = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        chrom, pos, _id, ref, alt = line.split("\t")[:5]
+        if alt in ("*", ".") or alt.startswith("<"):
+            continue
+        out.append((chrom, int(pos), ref, alt))
+    return sorted(out)
+
+
+def _our_norm_keys(vcf: Path, fasta: Path) -> list[Key]:
+    reference = Reference(fasta)
+    out = []
+    with pysam.VariantFile(str(vcf)) as vf:
+        for rec in vf:
+            for alt in rec.alts or ():
+                if alt == "*" or alt.startswith("<"):
+                    continue
+                v = normalize(rec.chrom, rec.pos, rec.ref, alt, reference)
+                out.append((rec.chrom, v.pos, v.ref, v.alt))
+    reference.close()
+    return sorted(out)
+
+
+def test_normalize_equals_bcftools_norm_on_generated_repeat_indels(tmp_path: Path) -> None:
+    manifest = generate_cohort(tmp_path, 4, 3000, 21, indel_rate=0.6, multiallelic_rate=0.15)
+    vcf, fasta = manifest.parent / "vcf" / "cohort.vcf.gz", manifest.parent / "ref.fa"
+    theirs, ours = _bcftools_norm_keys(vcf, fasta), _our_norm_keys(vcf, fasta)
+    trimmed = set()
+    with pysam.VariantFile(str(vcf)) as vf:
+        for rec in vf:
+            trimmed |= {tuple(normalize(rec.chrom, rec.pos, rec.ref, alt)) for alt in rec.alts or ()}
+    moved = set(theirs) - trimmed
+    assert len(moved) > 100, "the generator should write many indels that are not left-aligned"
+    assert ours == theirs
+
+
+def test_normalize_equals_bcftools_norm_on_na12878_chr21(tmp_path: Path) -> None:
+    # No GRCh38 FASTA ships with the tests: one built from the REF bases the calls
+    # carry (N elsewhere) is what both normalizers see, so trimming, splitting and
+    # any left shift inside known bases are compared; shifts into N stop both.
+    fasta = _fasta_from_gvcfs([NA12878], tmp_path / "chr21.fa")
+    ours, theirs = _our_norm_keys(NA12878, fasta), _bcftools_norm_keys(NA12878, fasta)
+    assert len(theirs) > 65_000
+    assert ours == theirs
+
+
+def test_test_data_is_bundled() -> None:
+    # The cross-checks read only tests/data, never ../shared.
+    assert (GVCF_DIR / "LICENSE-hail").exists()
+    assert NA12878.exists() and (NA12878.parent / "LICENSE-happy.txt").exists()
+    with gzip.open(NA12878, "rt") as fh:
+        assert fh.readline().startswith("##fileformat=VCF")
+    assert shutil.which("bcftools"), "bcftools is needed (apt-get install bcftools)"
+    assert CONTIG_LENGTHS["chr21"] == 46709983
