@@ -238,11 +238,22 @@ def _ingest(
     (staging / "gaps").mkdir(parents=True)
     progress("read", 0, len(by_file))
     for n, (path, samples) in enumerate(by_file.items()):
-        calls = PartWriter(staging / "calls", CALLS_SCHEMA, f"{n:05d}", settings.call_bin_size, settings.batch_rows)
+        calls = PartWriter(
+            staging / "calls", CALLS_SCHEMA, f"{n:05d}", settings.call_bin_size, settings.batch_rows
+        )
         gaps = PartWriter(staging / "gaps", GAPS_SCHEMA, f"{n:05d}", None, settings.batch_rows)
         try:
             report.files.append(
-                read_vcf(path, samples, sample_idx, calls, gaps, settings, ref, lambda k: progress("records", k, None))
+                read_vcf(
+                    path,
+                    samples,
+                    sample_idx,
+                    calls,
+                    gaps,
+                    settings,
+                    ref,
+                    lambda k: progress("records", k, None),
+                )
             )
         finally:
             calls.close()
@@ -300,7 +311,11 @@ def publish_release(
     def tables() -> Any:
         for chrom in CONTIGS:
             gap_files = call_files_for(gap_dirs, chrom)
-            gaps = pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read() if gap_files else GAPS_SCHEMA.empty_table()
+            gaps = (
+                pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read()
+                if gap_files
+                else GAPS_SCHEMA.empty_table()
+            )
             track = compute_an_track(chrom, gaps, cohort)
             tracks.append(track)
             yield aggregate_contig(con, chrom, call_files_for(call_dirs, chrom), track, cohort)

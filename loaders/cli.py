@@ -49,9 +49,12 @@ def load(
     db: DbOpt,
     manifest: Annotated[Path, typer.Option("--manifest", help="Batch manifest (TSV).")],
     reference: Annotated[
-        Path | None, typer.Option("--reference", help="GRCh38 FASTA (.fai beside it): check REF, left-align indels.")
+        Path | None,
+        typer.Option("--reference", help="GRCh38 FASTA (.fai beside it): check REF, left-align indels."),
     ] = None,
-    batch: Annotated[str | None, typer.Option("--batch", help="Batch name. Default: the manifest's file name.")] = None,
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="Batch name. Default: the manifest's file name.")
+    ] = None,
     quiet: QuietOpt = False,
     report_json: Annotated[
         Path | None, typer.Option("--report", help="Also write the load report as JSON to this file.")
@@ -105,9 +108,13 @@ def load(
 def export(
     db: DbOpt,
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "tsv",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output file. Default: standard output.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output file. Default: standard output.")
+    ] = None,
     region: Annotated[str | None, typer.Option("--region", help="chr1:1-1000 (1-based, inclusive).")] = None,
-    release: Annotated[str | None, typer.Option("--release", help="Release id. Default: the current one.")] = None,
+    release: Annotated[
+        str | None, typer.Option("--release", help="Release id. Default: the current one.")
+    ] = None,
 ) -> None:
     """Write the current release's variant table, one row per normalized variant."""
     try:
@@ -143,7 +150,9 @@ def info(db: DbOpt, as_json: Annotated[bool, typer.Option("--json", help="Print 
     )
     table = Table("release", "created", "samples", "variants", "batches")
     for r in summary["releases"]:
-        table.add_row(r["id"], str(r["created"]), f"{r['n_samples']:,}", f"{r['n_variants']:,}", ", ".join(r["batches"]))
+        table.add_row(
+            r["id"], str(r["created"]), f"{r['n_samples']:,}", f"{r['n_variants']:,}", ", ".join(r["batches"])
+        )
     out.print(table)
     table = Table("batch", "loaded", "samples")
     for b in summary["batches"]:

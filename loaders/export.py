@@ -147,7 +147,9 @@ def _export_tsv(db: Path, release: str, reg: tuple[str, int, int] | None, out: P
     # Arrow quotes header names whatever the quoting style; write the header ourselves.
     sink.write(("\t".join(schema.names) + "\n").encode())
     writer = pacsv.CSVWriter(
-        sink, schema, write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False)
+        sink,
+        schema,
+        write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False),
     )
     try:
         for table in _tables(db, release, reg):
@@ -189,7 +191,9 @@ def _export_vcf(
             data = table.to_pydict()
             for i in range(table.num_rows):
                 rec = vf.new_record(
-                    contig=data["chrom"][i], start=data["pos"][i] - 1, alleles=(data["ref"][i], data["alt"][i])
+                    contig=data["chrom"][i],
+                    start=data["pos"][i] - 1,
+                    alleles=(data["ref"][i], data["alt"][i]),
                 )
                 for f in cols:
                     value = data[f.name][i]

@@ -86,7 +86,9 @@ class PartWriter:
     one file per partition and writer, named ``part-<tag>.parquet``.
     """
 
-    def __init__(self, root: Path, schema: pa.Schema, tag: str, bin_size: int | None, flush_rows: int) -> None:
+    def __init__(
+        self, root: Path, schema: pa.Schema, tag: str, bin_size: int | None, flush_rows: int
+    ) -> None:
         self.root = root
         self.schema = schema
         self.tag = tag
@@ -260,8 +262,6 @@ def read_vcf(
         _check_header(path, vcf, samples)
         order = [next(s for s in samples if s.sample_id == name) for name in vcf.samples]
         report.samples = len(order)
-        raw_header = vcf.raw_header
-        report.gvcf = "ID=NON_REF" in raw_header or "<*>" in raw_header
         _read_records(path, vcf, order, sample_idx, calls, gaps, settings, reference, report, progress)
     finally:
         with contextlib.suppress(Exception):
@@ -324,7 +324,9 @@ def _read_records(
     n = len(order)
     idx = np.array([sample_idx[s.sample_id] for s in order], dtype=np.int64)
     sex = np.array([_SEX_CODE[s.sex] for s in order], dtype=np.int64)
-    gvcf = report.gvcf
+    # A gVCF is told by its records, not its header: every record of a gVCF
+    # carries <NON_REF> (GATK) or <*> (bcftools), a plain VCF none.
+    gvcf: bool | None = None
     cov_raw: dict[str, list[_Coverage]] = {}
     cov_adj: dict[str, list[_Coverage]] = {}
     ploidy_cache: dict[tuple[str, bool], np.ndarray] = {}
@@ -362,9 +364,13 @@ def _read_records(
                 f"{_record_id(path, recno, rec)}: field POS: value {pos} is outside GRCh38 {chrom} (1-{length})"
             )
         if not ref or not set(ref.upper()) <= _ACGTN:
-            raise LoadError(f"{_record_id(path, recno, rec)}: field REF: value {ref!r} is not made of A, C, G, T, N")
+            raise LoadError(
+                f"{_record_id(path, recno, rec)}: field REF: value {ref!r} is not made of A, C, G, T, N"
+            )
         ref = ref.upper()
         alts = list(rec.ALT)
+        if gvcf is None:
+            gvcf = report.gvcf = any(a in _SYMBOLIC_REF for a in alts)
         end_info = rec.INFO.get("END") if gvcf else None
         real_alts: list[tuple[int, str]] = []
         for k, alt in enumerate(alts, start=1):

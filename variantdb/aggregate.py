@@ -257,7 +257,9 @@ def aggregate_contig(
             "af": pa.array(np.divide(ac, an, out=np.zeros(n), where=an > 0), mask=an == 0),
             "homozygote_count": counts.column(f"homozygote_count{src}"),
             "hemizygote_count": counts.column(f"hemizygote_count{src}"),
-            "n_carriers": counts.column(f"n_carriers{src}") if f"n_carriers{src}" in counts.column_names else None,
+            "n_carriers": counts.column(f"n_carriers{src}")
+            if f"n_carriers{src}" in counts.column_names
+            else None,
         }
         for field_name, value in values.items():
             if value is not None:
@@ -268,7 +270,9 @@ def aggregate_contig(
     for j, s in enumerate(cohort.strata):
         put(f"_{s.key}", f"__s{j}", f"an_{s.key}")
     arrays = [
-        cols[f.name].cast(f.type) if isinstance(cols[f.name], pa.ChunkedArray) else pa.array(cols[f.name], f.type)
+        cols[f.name].cast(f.type)
+        if isinstance(cols[f.name], pa.ChunkedArray)
+        else pa.array(cols[f.name], f.type)
         for f in schema
     ]
     return pa.Table.from_arrays(arrays, schema=schema)

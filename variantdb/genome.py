@@ -134,9 +134,7 @@ def canonical_contig(name: str) -> str:
     try:
         return _ALIASES[name.upper()]
     except KeyError:
-        raise UnknownContigError(
-            f"contig {name!r} is not a GRCh38 primary contig (1-22, X, Y, M)"
-        ) from None
+        raise UnknownContigError(f"contig {name!r} is not a GRCh38 primary contig (1-22, X, Y, M)") from None
 
 
 def contig_key(contig: str, pos: int) -> int:

@@ -164,11 +164,11 @@ def _validate_row(
     if sid is None:
         errs.append("sample_id is empty")
     elif looks_like_cpr(sid):
-        errs.append(
-            f"sample_id {sid!r} looks like a Danish CPR number; only pseudonyms may be loaded"
-        )
+        errs.append(f"sample_id {sid!r} looks like a Danish CPR number; only pseudonyms may be loaded")
     elif not _ID.match(sid):
-        errs.append(f"sample_id {sid!r} must be 1-64 letters, digits or ._:- (starting with a letter or digit)")
+        errs.append(
+            f"sample_id {sid!r} must be 1-64 letters, digits or ._:- (starting with a letter or digit)"
+        )
     for parent in ("father_id", "mother_id", "family_id"):
         value = v.get(parent)
         if value is not None and looks_like_cpr(value):

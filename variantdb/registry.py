@@ -128,7 +128,9 @@ class Registry:
 
     def batch_names(self) -> list[str]:
         """Return loaded batch names, oldest first."""
-        return [r[0] for r in self.con.execute("SELECT name FROM batches ORDER BY loaded_at, name").fetchall()]
+        return [
+            r[0] for r in self.con.execute("SELECT name FROM batches ORDER BY loaded_at, name").fetchall()
+        ]
 
     def samples(self, include_withdrawn: bool = False) -> pa.Table:
         """Return the samples table as Arrow, ordered by sample number."""
@@ -196,7 +198,9 @@ class Registry:
 
     def releases(self) -> list[dict[str, Any]]:
         """Return recorded releases, oldest first."""
-        cur = self.con.execute("SELECT id, created_at, n_samples, n_variants, batches FROM releases ORDER BY id")
+        cur = self.con.execute(
+            "SELECT id, created_at, n_samples, n_variants, batches FROM releases ORDER BY id"
+        )
         return [
             {"id": r[0], "created": r[1], "n_samples": r[2], "n_variants": r[3], "batches": json.loads(r[4])}
             for r in cur.fetchall()

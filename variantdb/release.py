@@ -95,7 +95,9 @@ def list_releases(db: Path) -> list[str]:
     root = Path(db) / "releases"
     if not root.exists():
         return []
-    return sorted(p.name for p in root.iterdir() if RELEASE_ID.match(p.name) and (p / "release.json").exists())
+    return sorted(
+        p.name for p in root.iterdir() if RELEASE_ID.match(p.name) and (p / "release.json").exists()
+    )
 
 
 def next_release_id(db: Path) -> str:

@@ -21,8 +21,8 @@ __all__ = [
     "GROUPS",
     "STRATUM_FIELDS",
     "Stratum",
-    "an_schema",
     "an_columns",
+    "an_schema",
     "load_vocabulary",
     "strata",
     "variants_schema",
@@ -122,7 +122,9 @@ def load_vocabulary(name: str) -> dict[str, str]:
 def strata() -> tuple[Stratum, ...]:
     """Return every stratum, in the column order of the release tables."""
     out = [Stratum(f"sex_{s.lower()}", "sex", s, s) for s in ("XX", "XY")]
-    out += [Stratum(f"region_{code}", "region", name, name) for name, code in load_vocabulary("regions").items()]
+    out += [
+        Stratum(f"region_{code}", "region", name, name) for name, code in load_vocabulary("regions").items()
+    ]
     out += [
         Stratum(f"group_{code}", "patient_group", name, name)
         for name, code in load_vocabulary("patient_groups").items()
@@ -152,7 +154,9 @@ def variants_schema() -> pa.Schema:
     for s in strata():
         for name in STRATUM_FIELDS:
             type_, doc = COUNT_FIELDS[name]
-            fields.append(_f(f"{name}_{s.key}", type_, f"{doc}; adj founders with {s.kind} {s.value}", name == "af"))
+            fields.append(
+                _f(f"{name}_{s.key}", type_, f"{doc}; adj founders with {s.kind} {s.value}", name == "af")
+            )
     return pa.schema(fields, metadata={"description": "allele counts of a release, one row per variant"})
 
 
@@ -167,5 +171,8 @@ def an_schema() -> pa.Schema:
         _f("start", pa.int32(), "first position of the segment (1-based)", False),
         _f("end", pa.int32(), "last position of the segment (1-based, inclusive)", False),
     ]
-    fields += [_f(c, pa.int32(), "called alleles over the segment, group as in the variant table", False) for c in an_columns()]
+    fields += [
+        _f(c, pa.int32(), "called alleles over the segment, group as in the variant table", False)
+        for c in an_columns()
+    ]
     return pa.schema(fields, metadata={"description": "AN at every position of a release"})

@@ -143,9 +143,7 @@ def normalize(chrom: str, pos: int, ref: str, alt: str, reference: Reference | N
     if reference is not None:
         actual = reference.fetch(chrom, pos, pos + len(ref) - 1)
         if actual != ref and not _n_compatible(ref, actual):
-            raise InvalidVariantError(
-                f"REF {ref} at {chrom}:{pos} does not match the reference ({actual})"
-            )
+            raise InvalidVariantError(f"REF {ref} at {chrom}:{pos} does not match the reference ({actual})")
     if reference is None:
         while len(ref) > 1 and len(alt) > 1 and ref[-1] == alt[-1]:
             ref, alt = ref[:-1], alt[:-1]

@@ -1,0 +1,355 @@
+"""Loading batches: counts on a tiny hand-checked cohort, and every bad input refused without a trace."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from loaders.batch import load_batch
+from loaders.vcf import LoadError
+from tests.vcfdata import write_fasta, write_manifest, write_vcf
+from variantdb.genome import CONTIGS as CONTIG_ORDER
+from variantdb.manifest import ManifestError
+from variantdb.release import read_current, read_release_meta
+
+SAMPLES = ["F", "M", "C", "U"]
+MANIFEST = [
+    {"sample_id": "F", "vcf": "cohort.vcf.gz", "sex": "XY", "region": "Hovedstaden", "family_id": "fam1"},
+    {"sample_id": "M", "vcf": "cohort.vcf.gz", "sex": "XX", "region": "Hovedstaden", "family_id": "fam1"},
+    {
+        "sample_id": "C",
+        "vcf": "cohort.vcf.gz",
+        "sex": "XX",
+        "region": "Hovedstaden",
+        "family_id": "fam1",
+        "father_id": "F",
+        "mother_id": "M",
+        "patient_group": "Rare disease in children",
+    },
+    {"sample_id": "U", "vcf": "cohort.vcf.gz", "sex": "XY", "region": "Sjælland", "received": "2026-03-02"},
+]
+G = "GT:GQ:DP:AD"
+RECORDS = [
+    # multi-allelic: M is 1/2, U a no-call
+    f"chr1 100 . A C,T 50 PASS . {G} 0/1:30:20:10,10,0 1/2:30:20:0,10,10 0/0:30:20:20,0,0 ./.:.:.:.",
+    # deletion: F hom but GQ 10 (not adj), M het with allele balance 5/30 (not adj)
+    f"chr1 200 . AT A 50 PASS . {G} 1/1:10:20:0,20 0/1:50:30:25,5 0/1:50:30:15,15 0/0:99:30:30,0",
+    # not loaded: a star allele, a symbolic allele
+    f"chr1 300 . A *,<DEL> 50 PASS . {G} 0/1:40:20:10,10,0 0/0:40:20:20,0,0 0/0:40:20:20,0,0 0/0:40:20:20,0,0",
+    # chrX outside the PARs: F haploid, U diploid hom (recoded haploid), C hom
+    f"chrX 5000000 . G A 50 PASS . {G} 1:40:20:0,20 0/1:40:20:10,10 1/1:40:20:0,20 1/1:40:20:0,20",
+    # chrY: only XY samples count
+    f"chrY 3000000 . C T 50 PASS . {G} 1:40:20:0,20 .:.:.:. .:.:.:. 0:40:20:20,0",
+    # chrM: haploid, U a no-call
+    f"chrM 100 . A G 50 PASS . {G} 1:40:20:0,20 0:40:20:20,0 1:40:20:0,20 .:.:.:.",
+    # not loaded: an unplaced contig
+    f"chr1_KI270706v1_random 10 . A C 50 PASS . {G} 0/1:40:20:10,10 0/0:40:20:20,0 0/0:40:20:20,0 0/0:40:20:20,0",
+]
+CONTIGS = {
+    "chr1": 248956422,
+    "chr1_KI270706v1_random": 175055,
+    "chrX": 156040895,
+    "chrY": 57227415,
+    "chrM": 16569,
+}
+COLUMNS = [
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "ac",
+    "an",
+    "homozygote_count",
+    "hemizygote_count",
+    "n_carriers",
+    "ac_raw",
+    "an_raw",
+    "homozygote_count_raw",
+    "ac_all",
+    "an_all",
+    "homozygote_count_all",
+]
+# Worked by hand: founders are F, M, U; C is their child.
+EXPECTED = [
+    ("chr1", 100, "A", "C", 2, 4, 0, 0, 2, 2, 4, 0, 2, 6, 0),
+    ("chr1", 100, "A", "T", 1, 4, 0, 0, 1, 1, 4, 0, 1, 6, 0),
+    ("chr1", 200, "AT", "A", 0, 2, 0, 0, 0, 3, 6, 1, 1, 4, 0),
+    ("chrX", 5000000, "G", "A", 3, 4, 0, 2, 3, 3, 4, 0, 5, 6, 1),
+    ("chrY", 3000000, "C", "T", 1, 2, 0, 1, 1, 1, 2, 0, 1, 2, 0),
+    ("chrM", 100, "A", "G", 1, 2, 0, 1, 1, 1, 2, 0, 2, 3, 0),
+]
+
+
+def release_rows(db: Path, columns: list[str] = COLUMNS) -> list[tuple[object, ...]]:
+    release = read_current(db)
+    assert release is not None
+    files = sorted((db / "releases" / release / "variants").rglob("*.parquet"))
+    wanted = list(dict.fromkeys(["chrom", *columns]))
+    table = pa.concat_tables([pq.read_table(f, columns=wanted) for f in files])
+    order = {c: i for i, c in enumerate(CONTIG_ORDER)}
+    chroms = table.column("chrom").to_pylist()
+    table = table.take(sorted(range(table.num_rows), key=lambda i: order[chroms[i]]))
+    return list(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+
+
+def make_batch(
+    folder: Path, records: list[str] = RECORDS, manifest: list[dict[str, str]] = MANIFEST, **kw: object
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_vcf(folder / "cohort.vcf.gz", SAMPLES, records, CONTIGS, **kw)  # type: ignore[arg-type]
+    return write_manifest(folder / "manifest.tsv", manifest)
+
+
+def tree_digest(db: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(db)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(db.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def test_counts_match_hand_worked_table(tmp_path: Path) -> None:
+    report = load_batch(tmp_path / "db", make_batch(tmp_path / "in"))
+    assert release_rows(tmp_path / "db") == EXPECTED
+    totals = report.as_dict()["totals"]
+    assert totals["other_contigs"] == {"chr1_KI270706v1_random": 1}
+    assert totals["skipped"]["star_alleles"] == 1
+    assert totals["skipped"]["symbolic_alleles"] == 1
+
+
+def test_strata_count_adj_founders_by_sex_and_region(tmp_path: Path) -> None:
+    load_batch(tmp_path / "db", make_batch(tmp_path / "in"))
+    cols = [
+        "pos",
+        "ac_sex_xx",
+        "an_sex_xx",
+        "ac_sex_xy",
+        "an_sex_xy",
+        "ac_region_sjaelland",
+        "an_region_sjaelland",
+    ]
+    rows = release_rows(tmp_path / "db", cols)
+    # chr1:100 A>C: M (XX) carries 1 of 2; F (XY) 1 of 2; U (Sjælland, XY) is a no-call.
+    assert rows[0] == (100, 1, 2, 1, 2, 0, 0)
+    # chrX: XY alleles F 1 + U 1 (both carriers); XX founders: M, 1 of 2.
+    assert rows[3] == (5000000, 1, 2, 2, 2, 1, 1)
+
+
+def test_absent_variant_has_an_from_the_track(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    load_batch(db, make_batch(tmp_path / "in"))
+    track = pq.read_table(db / "releases" / "r0001" / "an.parquet").to_pylist()
+    chr1 = [t for t in track if t["chrom"] == "chr1"]
+    # Founders are diploid on chr1 everywhere but where U is a no-call (chr1:100).
+    assert [(t["start"], t["end"], t["an"], t["an_raw"]) for t in chr1] == [
+        (1, 99, 6, 6),
+        (100, 100, 4, 4),
+        (101, 199, 6, 6),
+        (200, 200, 2, 6),
+        (201, 248956422, 6, 6),
+    ]
+
+
+@pytest.mark.parametrize("compress", ["bgzip", "gzip", "none"])
+def test_reads_bgzipped_plain_gzipped_and_uncompressed(tmp_path: Path, compress: str) -> None:
+    manifest = make_batch(tmp_path / "in", compress=compress)
+    load_batch(tmp_path / "db", manifest)
+    assert release_rows(tmp_path / "db") == EXPECTED
+
+
+def test_reads_bcf(tmp_path: Path) -> None:
+    import pysam
+
+    make_batch(tmp_path / "in")
+    with pysam.VariantFile(str(tmp_path / "in" / "cohort.vcf.gz")) as src:
+        with pysam.VariantFile(str(tmp_path / "in" / "cohort.bcf"), "wb", header=src.header) as dst:
+            for rec in src:
+                dst.write(rec)
+    manifest = write_manifest(tmp_path / "in" / "bcf.tsv", [{**r, "vcf": "cohort.bcf"} for r in MANIFEST])
+    load_batch(tmp_path / "db", manifest)
+    assert release_rows(tmp_path / "db") == EXPECTED
+
+
+def test_gvcf_counts_only_where_blocks_cover(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fmt = "GT:GQ:DP:MIN_DP:AD"
+    write_vcf(
+        folder / "a.g.vcf.gz",
+        ["A"],
+        [
+            f"chr1 1 . N <NON_REF> . . END=99 {fmt} 0/0:30:20:15:.",
+            f"chr1 100 . A C,<NON_REF> 50 . . {fmt} 0/1:40:20:.:10,10,0",
+            f"chr1 101 . C <NON_REF> . . END=150 {fmt} 0/0:5:3:2:.",
+        ],
+        {"chr1": 248956422},
+    )
+    write_vcf(
+        folder / "b.g.vcf.gz",
+        ["B"],
+        [f"chr1 50 . A <NON_REF> . . END=120 {fmt} 0/0:50:30:25:."],
+        {"chr1": 248956422},
+    )
+    manifest = write_manifest(
+        folder / "m.tsv",
+        [
+            {"sample_id": "A", "vcf": "a.g.vcf.gz", "sex": "XX"},
+            {"sample_id": "B", "vcf": "b.g.vcf.gz", "sex": "XY"},
+        ],
+    )
+    load_batch(tmp_path / "db", manifest)
+    assert release_rows(tmp_path / "db", ["pos", "ac", "an", "an_raw"]) == [(100, 1, 4, 4)]
+    track = pq.read_table(tmp_path / "db" / "releases" / "r0001" / "an.parquet").to_pylist()
+    got = [(t["start"], t["end"], t["an"], t["an_raw"]) for t in track if t["chrom"] == "chr1"]
+    assert got == [(1, 49, 2, 2), (50, 100, 4, 4), (101, 120, 2, 4), (121, 150, 0, 2), (151, 248956422, 0, 0)]
+    chr2 = [t for t in track if t["chrom"] == "chr2"]
+    assert [(t["start"], t["an_raw"]) for t in chr2] == [(1, 0)]
+
+
+def test_left_aligns_and_checks_ref_with_reference(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    seq = "G" * 9 + "CAAAAAT" + "G" * 84  # chr1:10 is C, chr1:11-15 AAAAA
+    fasta = write_fasta(folder / "ref.fa", {"chr1": seq})
+    # A deletion of one A written at the right end of the homopolymer.
+    write_vcf(
+        folder / "a.vcf.gz", ["A"], [f"chr1 15 . AT T 50 PASS . {G} 0/1:40:20:10,10"], {"chr1": 248956422}
+    )
+    manifest = write_manifest(folder / "m.tsv", [{"sample_id": "A", "vcf": "a.vcf.gz", "sex": "XX"}])
+    load_batch(tmp_path / "db", manifest, reference=fasta)
+    assert release_rows(tmp_path / "db", ["pos", "ref", "alt", "ac"]) == [(10, "CA", "C", 1)]
+
+
+def test_ref_mismatch_with_reference_names_both_bases(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fasta = write_fasta(folder / "ref.fa", {"chr1": "ACGT" * 25})
+    write_vcf(
+        folder / "a.vcf.gz", ["A"], [f"chr1 2 . G T 50 PASS . {G} 0/1:40:20:10,10"], {"chr1": 248956422}
+    )
+    manifest = write_manifest(folder / "m.tsv", [{"sample_id": "A", "vcf": "a.vcf.gz", "sex": "XX"}])
+    with pytest.raises(LoadError, match=r"a\.vcf\.gz: record 1 \(chr1:2\).*REF G .*reference \(C\)"):
+        load_batch(tmp_path / "db", manifest, reference=fasta)
+
+
+# --- bad input: each refused with file, record and value named; nothing changes -------------
+
+
+def _truncate(folder: Path) -> None:
+    records = [
+        f"chr1 {100 + i} . A C 50 PASS . {G} 0/1:40:20:10,10 0/0:40:20:20,0 0/0:40:20:20,0 0/0:40:20:20,0"
+        for i in range(20000)
+    ]
+    write_vcf(folder / "cohort.vcf.gz", SAMPLES, records, CONTIGS)
+    data = (folder / "cohort.vcf.gz").read_bytes()
+    (folder / "cohort.vcf.gz").write_bytes(data[: len(data) // 2])
+
+
+def _corrupt_gzip(folder: Path) -> None:
+    data = bytearray(gzip.compress(b"##fileformat=VCFv4.2\n" * 1000))
+    data[200:260] = b"\x00" * 60
+    (folder / "cohort.vcf.gz").write_bytes(bytes(data))
+
+
+BAD_INPUTS = {
+    "truncated compression": (_truncate, r"cohort\.vcf\.gz: record \d+ .*corrupt or truncated"),
+    "corrupt compression": (_corrupt_gzip, r"cohort\.vcf\.gz: cannot"),
+    "broken header": (lambda f: (f / "cohort.vcf.gz").write_text("not a vcf\n"), r"cohort\.vcf\.gz: cannot"),
+    "vcf sample not in manifest": (
+        lambda f: write_vcf(f / "cohort.vcf.gz", [*SAMPLES, "X9"], [], CONTIGS),
+        r"\['X9'\] are in the VCF header but not in the manifest",
+    ),
+    "manifest sample not in vcf": (
+        lambda f: write_vcf(f / "cohort.vcf.gz", SAMPLES[:3], [], CONTIGS),
+        r"manifest sample\(s\) \['U'\] are not in the VCF header",
+    ),
+    "wrong build": (
+        lambda f: write_vcf(f / "cohort.vcf.gz", SAMPLES, [], {"chr1": 249250621}),
+        r"contig chr1 has length 249250621, GRCh38 chr1 has 248956422",
+    ),
+    "non-ACGTN alt": (
+        lambda f: write_vcf(
+            f / "cohort.vcf.gz",
+            SAMPLES,
+            [f"chr1 5 . A Z 50 PASS . {G} 0/1:40:20:1,1 0/0:4:2:2,0 0/0:4:2:2,0 0/0:4:2:2,0"],
+            CONTIGS,
+        ),
+        r"record 1 \(chr1:5\): field ALT: value 'Z'",
+    ),
+    "non-ACGTN ref": (
+        lambda f: write_vcf(
+            f / "cohort.vcf.gz",
+            SAMPLES,
+            [f"chr1 5 . R A 50 PASS . {G} 0/1:40:20:1,1 0/0:4:2:2,0 0/0:4:2:2,0 0/0:4:2:2,0"],
+            CONTIGS,
+        ),
+        r"record 1 \(chr1:5\): field REF: value 'R'",
+    ),
+    "pos out of range": (
+        lambda f: write_vcf(
+            f / "cohort.vcf.gz",
+            SAMPLES,
+            [f"chrM 17000 . A C 50 PASS . {G} 1:40:20:1,1 0:4:2:2,0 0:4:2:2,0 0:4:2:2,0"],
+            CONTIGS,
+        ),
+        r"record 1 \(chrM:17000\): field POS: value 17000 is outside GRCh38 chrM \(1-16569\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_refused_and_changes_nothing(tmp_path: Path, case: str) -> None:
+    db = tmp_path / "db"
+    good = make_batch(tmp_path / "first", manifest=[{**MANIFEST[0], "sample_id": "P1"}], records=[])
+    write_vcf(
+        tmp_path / "first" / "cohort.vcf.gz", ["P1"], [f"chr1 7 . A G 50 PASS . {G} 0/1:40:20:10,10"], CONTIGS
+    )
+    load_batch(db, good, batch_name="first")
+    before = tree_digest(db)
+    folder = tmp_path / "bad"
+    manifest = make_batch(folder)
+    make, message = BAD_INPUTS[case]
+    make(folder)
+    with pytest.raises(LoadError, match=message):
+        load_batch(db, manifest, batch_name="second")
+    after = tree_digest(db)
+    assert {k: v for k, v in after.items() if not k.startswith("registry")} == {
+        k: v for k, v in before.items() if not k.startswith("registry")
+    }
+    assert read_current(db) == "r0001"
+    # A rerun once the input is fixed succeeds.
+    make_batch(folder)
+    load_batch(db, manifest, batch_name="second")
+    assert read_current(db) == "r0002"
+    assert read_release_meta(db, "r0002")["n_samples"] == 5
+
+
+def test_sample_already_loaded_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    load_batch(db, make_batch(tmp_path / "a"), batch_name="a")
+    with pytest.raises(LoadError, match=r"sample id\(s\) already loaded: F \(batch a\)"):
+        load_batch(db, make_batch(tmp_path / "b"), batch_name="b")
+    with pytest.raises(LoadError, match="batch 'a' is already loaded"):
+        load_batch(db, make_batch(tmp_path / "b"), batch_name="a")
+    assert read_current(db) == "r0001"
+
+
+@pytest.mark.parametrize("cpr", ["010190-1234", "0101901234"])
+def test_cpr_number_as_sample_id_is_refused(tmp_path: Path, cpr: str) -> None:
+    rows = [{**MANIFEST[0], "sample_id": cpr}, *MANIFEST[1:]]
+    with pytest.raises(ManifestError, match=f"sample_id '{cpr}' looks like a Danish CPR number"):
+        load_batch(tmp_path / "db", make_batch(tmp_path / "in", manifest=rows))
+    assert not (tmp_path / "db" / "CURRENT").exists()
+
+
+def test_cpr_number_in_vcf_header_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    manifest = make_batch(folder)
+    write_vcf(folder / "cohort.vcf.gz", [*SAMPLES[:3], "1201851234"], [], CONTIGS)
+    with pytest.raises(LoadError, match="header sample '1201851234' looks like a Danish CPR number"):
+        load_batch(tmp_path / "db", manifest)
