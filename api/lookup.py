@@ -12,7 +12,7 @@ from api.deps import OpenRelease
 from api.errors import APIError
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
-__all__ = ["invalid_variant_error", "record_for_query", "record_for_row", "record_for_variant"]
+__all__ = ["invalid_variant_error", "parse_query", "record_for_query", "record_for_row", "record_for_variant"]
 
 
 def invalid_variant_error(text: str, exc: InvalidVariantError) -> APIError:
@@ -58,8 +58,8 @@ def record_for_variant(rel: OpenRelease, v: Variant, query: str) -> dict[str, An
     return out
 
 
-def record_for_query(rel: OpenRelease, text: str) -> dict[str, Any]:
-    """Parse and normalize an id with the loader's code, then return its record.
+def parse_query(rel: OpenRelease, text: str) -> Variant:
+    """Parse and normalize an id with the loader's code (:func:`variantdb.variant.parse_variant_id`).
 
     Raises
     ------
@@ -70,7 +70,26 @@ def record_for_query(rel: OpenRelease, text: str) -> dict[str, Any]:
         v = parse_variant_id(text, rel.reference)
     except InvalidVariantError as e:
         raise invalid_variant_error(text, e) from None
-    return record_for_variant(rel, v, text)
+    if not v.ref or not v.alt:
+        # Left-aligning to the first base of a contig leaves no anchor base for VCF.
+        raise invalid_variant_error(
+            text,
+            InvalidVariantError(
+                f"normalizes to {v.chrom}:{v.pos} with an empty allele, which VCF cannot hold"
+            ),
+        )
+    return v
+
+
+def record_for_query(rel: OpenRelease, text: str) -> dict[str, Any]:
+    """Parse and normalize an id with the loader's code, then return its record.
+
+    Raises
+    ------
+    APIError
+        400 ``invalid_variant`` when the id cannot be parsed or normalized.
+    """
+    return record_for_variant(rel, parse_query(rel, text), text)
 
 
 def record_for_row(rel: OpenRelease, row: int) -> dict[str, Any]:

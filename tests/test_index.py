@@ -140,7 +140,9 @@ _ALLELE = st.text("ACGT", min_size=1, max_size=4)
         min_size=1,
         max_size=60,
     ),
-    probes=st.lists(st.tuples(st.sampled_from(["chr1", "chr2", "chrX"]), st.integers(1, 2000), _ALLELE, _ALLELE)),
+    probes=st.lists(
+        st.tuples(st.sampled_from(["chr1", "chr2", "chrX"]), st.integers(1, 2000), _ALLELE, _ALLELE)
+    ),
 )
 def test_property_found_exactly_and_absent_not_found(
     tmp_path_factory: pytest.TempPathFactory,

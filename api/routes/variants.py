@@ -10,10 +10,9 @@ from starlette.responses import Response
 
 from api.deps import ReleaseDep, SettingsDep
 from api.errors import APIError
-from api.lookup import record_for_query, record_for_variant
+from api.lookup import parse_query, record_for_query, record_for_variant
 from api.models import BatchRequest, BatchResult, ErrorPublic, VariantPublic
 from api.responses import json_response
-from variantdb.variant import InvalidVariantError, parse_variant_id
 
 __all__ = ["router"]
 
@@ -64,20 +63,14 @@ async def post_variants(
             f"{len(ids):,} ids in one request; the limit is {settings.max_batch_ids:,}: split the batch",
         )
     data: list[dict[str, Any]] = []
-    ref = rel.reference
     for text in ids:
         try:
-            v = parse_variant_id(text, ref)
-        except InvalidVariantError as e:
+            v = parse_query(rel, text)
+        except APIError as e:
             data.append(
                 {
                     "query": text,
-                    "error": {
-                        "status": 400,
-                        "code": "invalid_variant",
-                        "message": f"{text[:200]!r}: {e}",
-                        "details": None,
-                    },
+                    "error": {"status": e.status, "code": e.code, "message": e.message, "details": None},
                 }
             )
             continue

@@ -1,0 +1,412 @@
+"""The HTTP service, through an in-process client on a database built by the real loader."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyarrow.parquet as pq
+import pysam
+import pytest
+from fastapi.testclient import TestClient
+from httpx2 import Response
+
+from api.main import create_app
+from api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
+from tests.conftest_api import build_release
+from variantdb.genome import CONTIGS
+from variantdb.release import set_current
+from variantdb.schema import COUNT_FIELDS, STRATUM_FIELDS, strata
+from variantdb.settings import Settings
+from variantdb.variant import Reference, Variant, format_variant_id, normalize, to_spdi
+
+
+def assert_error(resp: Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Check the one error shape of the service and return its body."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    body = resp.json()
+    assert set(body) == {"error"}
+    err = body["error"]
+    assert set(err) == {"status", "code", "message", "details"}
+    assert err["status"] == status and isinstance(err["message"], str) and err["message"]
+    if code is not None:
+        assert err["code"] == code, err
+    return err  # type: ignore[no-any-return]
+
+
+def _release_rows(db: Path) -> list[dict[str, Any]]:
+    rel = db / "releases" / (db / "CURRENT").read_text().strip()
+    rows: list[dict[str, Any]] = []
+    for chrom in CONTIGS:
+        part = rel / "variants" / f"chrom={chrom}" / "part-0.parquet"
+        if part.exists():
+            rows += pq.read_table(part).to_pylist()
+    return rows
+
+
+def _check_record(rec: dict[str, Any], row: dict[str, Any]) -> None:
+    """The API record carries exactly the counts the loader wrote."""
+    VariantPublic.model_validate(rec)
+    assert (rec["chrom"], rec["pos"], rec["ref"], rec["alt"]) == (
+        row["chrom"],
+        row["pos"],
+        row["ref"],
+        row["alt"],
+    )
+    for name in COUNT_FIELDS:
+        assert rec[name] == row[name], name
+        assert rec["raw"][name] == row[f"{name}_raw"]
+        assert rec["all"][name] == row[f"{name}_all"]
+    by_id = {s["id"]: s for s in rec["strata"]}
+    for s in strata():
+        for name in STRATUM_FIELDS:
+            assert by_id[s.key][name] == row[f"{name}_{s.key}"], (s.key, name)
+
+
+# --- models against the schema ------------------------------------------------
+
+
+def test_models_match_the_schema() -> None:
+    assert list(GroupCounts.model_fields) == list(COUNT_FIELDS)
+    for name, (_, doc) in COUNT_FIELDS.items():
+        assert GroupCounts.model_fields[name].description == doc
+    assert [f for f in StratumCounts.model_fields if f not in ("id", "kind", "value")] == list(STRATUM_FIELDS)
+    assert set(COUNT_FIELDS) <= set(VariantPublic.model_fields)
+
+
+def test_openapi_documents_every_route(api_client: TestClient) -> None:
+    spec = api_client.get("/openapi.json").json()
+    paths = set(spec["paths"])
+    for p in (
+        "/v1/variants/{variant_id}",
+        "/v1/variants",
+        "/v1/regions/{region}",
+        "/v1/genes/{symbol}",
+        "/v1/releases",
+        "/v1/stats",
+        "/health",
+        "/metrics",
+    ):
+        assert p in paths, p
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            assert op.get("description") or op.get("summary"), path
+
+
+# --- every variant found, exactly ------------------------------------------------
+
+
+def test_every_loaded_variant_is_found_with_the_loaders_counts(api_client: TestClient, api_db: Path) -> None:
+    rows = _release_rows(api_db)
+    assert len(rows) > 300
+    ids = [f"{r['chrom']}-{r['pos']}-{r['ref']}-{r['alt']}" for r in rows]
+    resp = api_client.post("/v1/variants", json={"variants": ids})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["count"] == len(rows)
+    for rec, row, text in zip(body["data"], rows, ids, strict=True):
+        assert rec["seen"] is True and rec["query"] == text
+        _check_record(rec, row)
+    # and the single-variant endpoint agrees for a sample of them
+    for row in rows[::37]:
+        rec = api_client.get(
+            f"/v1/variants/{format_variant_id(Variant(row['chrom'], row['pos'], row['ref'], row['alt']))}"
+        ).json()
+        _check_record(rec, row)
+
+
+def test_random_absent_variants_are_not_seen(api_client: TestClient, api_db: Path) -> None:
+    import random
+
+    rows = _release_rows(api_db)
+    present = {(r["chrom"], r["pos"], r["ref"], r["alt"]) for r in rows}
+    rng = random.Random(3)
+    probes = []
+    for r in rng.sample(rows, 50):
+        for alt in "ACGT":
+            if alt != r["ref"][0] and (r["chrom"], r["pos"], r["ref"][0], alt) not in present:
+                probes.append(f"{r['chrom']}-{r['pos']}-{r['ref'][0]}-{alt}")
+    resp = api_client.post("/v1/variants", json={"variants": probes})
+    for rec in resp.json()["data"]:
+        VariantPublic.model_validate(rec)
+        assert rec["seen"] is False and rec["ac"] == 0
+        assert rec["coverage"] == ("called" if rec["an"] else "no_data")
+
+
+def test_absent_variant_reports_an_at_its_position(api_client: TestClient, api_db: Path) -> None:
+    row = _release_rows(api_db)[0]
+    alt = next(b for b in "ACGT" if b != row["ref"][0])
+    rec = api_client.get(f"/v1/variants/{row['chrom']}-{row['pos']}-{row['ref'][0]}-{alt}").json()
+    assert rec["seen"] is False
+    assert rec["an"] > 0 and rec["af"] == 0.0 and "absent among" in rec["message"]
+
+
+def test_no_data_is_told_apart_from_absent(tmp_path: Path) -> None:
+    build_release(tmp_path, "r0001", [("chr1", 100, "A", "G", 3, 200)], gaps={"chr1": (1000, 2000)})
+    with TestClient(create_app(tmp_path)) as client:
+        absent = client.get("/v1/variants/chr1-999-A-G").json()
+        assert absent["seen"] is False and absent["an"] == 200 and absent["af"] == 0.0
+        assert absent["coverage"] == "called" and absent["message"] == "absent among 200 called alleles"
+        assert all(s["an"] > 0 and s["ac"] == 0 for s in absent["strata"])
+        gap = client.get("/v1/variants/chr1-1500-A-G").json()
+        assert gap["seen"] is False and gap["an"] == 0 and gap["af"] is None
+        assert gap["coverage"] == "no_data" and gap["message"].startswith("no data")
+        unloaded = client.get("/v1/variants/chr5-1500-A-G").json()
+        assert unloaded["coverage"] == "no_data" and unloaded["raw"]["an"] == 0
+        VariantPublic.model_validate(unloaded)
+
+
+# --- id forms -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def snv(api_db: Path) -> dict[str, Any]:
+    return next(
+        r for r in _release_rows(api_db) if len(r["ref"]) == len(r["alt"]) == 1 and r["chrom"] == "chr1"
+    )
+
+
+def _forms(r: dict[str, Any]) -> list[str]:
+    c, p, ref, alt = r["chrom"], r["pos"], r["ref"], r["alt"]
+    short = c.removeprefix("chr")
+    return [
+        f"{short}-{p}-{ref}-{alt}",
+        f"{c}-{p}-{ref}-{alt}",
+        f"{c}:{p}:{ref}:{alt}",
+        f"{c}:{p} {ref}>{alt}",
+        f"{c}_{p}_{ref.lower()}_{alt.lower()}",
+        to_spdi(Variant(c, p, ref, alt)),
+    ]
+
+
+def test_every_id_form_finds_the_variant(api_client: TestClient, snv: dict[str, Any]) -> None:
+    expected = format_variant_id(Variant(snv["chrom"], snv["pos"], snv["ref"], snv["alt"]))
+    for form in _forms(snv):
+        rec = api_client.get("/v1/variants/" + quote(form, safe="")).json()
+        assert rec["variant_id"] == expected, form
+        assert rec["seen"] is True and rec["query"] == form
+
+
+def test_spdi_insertion_with_empty_ref_needs_and_uses_the_reference(
+    api_client: TestClient, api_db: Path
+) -> None:
+    ins = next(r for r in _release_rows(api_db) if len(r["ref"]) == 1 and len(r["alt"]) > 1)
+    spdi = to_spdi(Variant(ins["chrom"], ins["pos"], ins["ref"], ins["alt"]))
+    assert ":" + ":" in spdi  # empty deleted sequence
+    rec = api_client.get("/v1/variants/" + quote(spdi, safe="")).json()
+    assert rec["seen"] is True and (rec["pos"], rec["ref"], rec["alt"]) == (
+        ins["pos"],
+        ins["ref"],
+        ins["alt"],
+    )
+
+
+def _right_shifted(api_cohort: Path) -> list[tuple[str, Variant]]:
+    """Raw VCF indels of the cohort whose left-aligned form differs from what was written."""
+    ref = Reference(api_cohort / "ref.fa")
+    out = []
+    with pysam.VariantFile(str(api_cohort / "vcf" / "cohort.vcf.gz")) as vf:
+        for rec in vf:
+            for alt in rec.alts or ():
+                raw = normalize(rec.chrom, rec.pos, rec.ref, alt)
+                norm = normalize(rec.chrom, rec.pos, rec.ref, alt, ref)
+                if raw.pos != norm.pos:
+                    out.append((f"{rec.chrom}-{rec.pos}-{rec.ref}-{alt}", norm))
+    return out
+
+
+def test_right_shifted_indels_are_left_aligned_like_the_loader(
+    api_client: TestClient, api_cohort: Path
+) -> None:
+    cases = _right_shifted(api_cohort)
+    assert len(cases) >= 5
+    seen = 0
+    for text, norm in cases:
+        rec = api_client.get("/v1/variants/" + quote(text, safe="")).json()
+        assert rec["variant_id"] == format_variant_id(norm), text
+        assert rec["pos"] < int(text.split("-")[1])
+        assert "left-aligned" in rec["normalization"]
+        seen += rec["seen"]
+    # Some alleles of the cohort are carried by nobody who passes; most are seen.
+    assert seen >= len(cases) // 2
+
+
+def test_ref_mismatch_is_a_400(api_client: TestClient, snv: dict[str, Any]) -> None:
+    wrong = next(b for b in "ACGT" if b not in (snv["ref"], snv["alt"]))
+    err = assert_error(
+        api_client.get(f"/v1/variants/{snv['chrom']}-{snv['pos']}-{wrong}-{snv['alt']}"),
+        400,
+        "invalid_variant",
+    )
+    assert "does not match the reference" in err["message"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "foo",
+        "chr1-0-A-G",
+        "chrUn-5-A-G",
+        "chr1-5-A-A",
+        "chr1-5-A-Z",
+        "chr1-999999999-A-G",
+        "NC_000001.11:5:3:",
+    ],
+)
+def test_malformed_ids_are_400(api_client: TestClient, bad: str) -> None:
+    assert_error(api_client.get("/v1/variants/" + quote(bad, safe="")), 400, "invalid_variant")
+
+
+# --- batch ----------------------------------------------------------------------
+
+
+def test_batch_keeps_order_and_reports_bad_ids_inline(api_client: TestClient, snv: dict[str, Any]) -> None:
+    good = f"{snv['chrom']}-{snv['pos']}-{snv['ref']}-{snv['alt']}"
+    absent = f"{snv['chrom']}-{snv['pos'] + 1}-N-{snv['alt']}"
+    resp = api_client.post("/v1/variants", json={"variants": ["nonsense", good, absent]})
+    data = resp.json()["data"]
+    assert [d["query"] for d in data] == ["nonsense", good, absent]
+    assert data[0]["error"]["code"] == "invalid_variant"
+    assert data[1]["seen"] is True and data[2]["seen"] is False
+
+
+def test_batch_limit(api_db: Path) -> None:
+    with TestClient(create_app(api_db, Settings(max_batch_ids=3))) as client:
+        assert client.post("/v1/variants", json={"variants": ["1-1-A-G"] * 3}).status_code == 200
+        err = assert_error(
+            client.post("/v1/variants", json={"variants": ["1-1-A-G"] * 4}), 413, "too_many_ids"
+        )
+        assert "limit is 3" in err["message"]
+
+
+@pytest.mark.parametrize("body", [[1], {"variants": "x"}, {"ids": []}, None])
+def test_batch_bad_bodies_are_422(api_client: TestClient, body: object) -> None:
+    assert_error(api_client.post("/v1/variants", json=body), 422, "invalid_request")
+
+
+def test_batch_not_json_is_422(api_client: TestClient) -> None:
+    assert_error(
+        api_client.post("/v1/variants", content=b"{nope", headers={"content-type": "application/json"}), 422
+    )
+
+
+# --- regions and genes --------------------------------------------------------------
+
+
+def test_region_pages_cover_the_region_exactly(api_client: TestClient, api_db: Path) -> None:
+    rows = [r for r in _release_rows(api_db) if r["chrom"] == "chr1"]
+    start, end = rows[0]["pos"], rows[-1]["pos"]
+    got: list[tuple[int, str, str]] = []
+    url = f"/v1/regions/chr1:{start}-{end}?limit=7"
+    pages = 0
+    while True:
+        body = api_client.get(url).json()
+        RegionPage.model_validate(body)
+        assert body["total"] == len(rows) and body["count"] <= 7
+        got += [(d["pos"], d["ref"], d["alt"]) for d in body["data"]]
+        pages += 1
+        if body["next_cursor"] is None:
+            break
+        url = f"/v1/regions/chr1:{start}-{end}?limit=7&cursor={body['next_cursor']}"
+    assert got == [(r["pos"], r["ref"], r["alt"]) for r in rows]
+    assert pages == -(-len(rows) // 7)
+
+
+def test_region_forms_and_limits(api_client: TestClient, api_db: Path) -> None:
+    r = _release_rows(api_db)[0]
+    a = api_client.get(f"/v1/regions/{r['chrom']}:{r['pos']}-{r['pos']}").json()
+    b = api_client.get(f"/v1/regions/{r['chrom'].removeprefix('chr')}:{r['pos']:,}-{r['pos']:,}").json()
+    assert a["data"] == b["data"] and a["total"] >= 1
+    assert_error(api_client.get("/v1/regions/chr1:1-6000000"), 400, "region_too_large")
+    assert_error(api_client.get("/v1/regions/chr1:10-5"), 400, "invalid_region")
+    assert_error(api_client.get("/v1/regions/chr1-10-5"), 400, "invalid_region")
+    assert_error(api_client.get("/v1/regions/chrUn:1-5"), 400, "invalid_region")
+    assert_error(api_client.get("/v1/regions/chr1:1-5?limit=0"), 400, "invalid_limit")
+    assert_error(api_client.get("/v1/regions/chr1:1-5?limit=abc"), 422, "invalid_request")
+    assert_error(api_client.get("/v1/regions/chr1:1-5?cursor=!!!"), 400, "invalid_cursor")
+
+
+def test_gene(api_client: TestClient) -> None:
+    body = api_client.get("/v1/genes/myh7").json()
+    assert body["gene"]["symbol"] == "MYH7" and body["gene"]["chrom"] == "chr14"
+    assert (body["region"]["start"], body["region"]["end"]) == (23412740, 23435660)  # 1-based
+    by_id = api_client.get("/v1/genes/ENSG00000092054").json()
+    assert by_id["gene"] == body["gene"]
+    shox = api_client.get("/v1/genes/SHOX").json()["gene"]
+    assert shox["chrom"] == "chrX" and len(shox["other_loci"]) == 1
+    assert_error(api_client.get("/v1/genes/NOTAGENE1"), 404, "gene_not_found")
+
+
+# --- releases, stats, health, metrics, errors ------------------------------------------
+
+
+def test_releases_stats_health_metrics(api_client: TestClient) -> None:
+    rel = api_client.get("/v1/releases").json()
+    assert rel["current"] == "r0001" and rel["count"] == 1 and rel["data"][0]["current"] is True
+    assert "checksums" not in rel["data"][0]
+    assert "checksums" in api_client.get("/v1/releases/r0001").json()
+    stats = api_client.get("/v1/stats").json()
+    assert stats["release"] == "r0001" and stats["samples"] == 40
+    assert sum(stats["stats"]["by_sex"].values()) == 40
+    assert api_client.get("/health").json()["status"] == "ok"
+    api_client.get("/v1/variants/1-1-A-G")
+    text = api_client.get("/metrics").text
+    assert (
+        'variantdb_requests_total{route="/v1/variants/{variant_id:path}",method="GET",status="200"}' in text
+    )
+    assert 'variantdb_release_info{release="r0001"} 1' in text
+
+
+def test_unknown_release_everywhere(api_client: TestClient) -> None:
+    for url in ("/v1/variants/1-1-A-G", "/v1/regions/chr1:1-10", "/v1/genes/MYH7", "/v1/stats"):
+        assert_error(api_client.get(url + "?release=r9999"), 404, "release_not_found")
+        assert_error(api_client.get(url + "?release=..%2Fetc"), 404, "release_not_found")
+    assert_error(api_client.get("/v1/releases/r9999"), 404, "release_not_found")
+
+
+def test_framework_errors_use_the_shape(api_client: TestClient) -> None:
+    assert_error(api_client.get("/v2/nothing"), 404, "not_found")
+    assert_error(api_client.delete("/v1/variants/1-1-A-G"), 405, "method_not_allowed")
+    assert_error(api_client.put("/v1/variants"), 405)
+
+
+# --- release switching -----------------------------------------------------------------
+
+
+def test_switches_to_a_new_current_release_without_failing_requests(tmp_path: Path) -> None:
+    build_release(tmp_path, "r0001", [("chr1", 100, "A", "G", 3, 200)])
+    app = create_app(tmp_path, Settings(reload_interval=0.0))
+    with TestClient(app) as client:
+        first = client.get("/v1/variants/1-100-A-G").json()
+        assert first["release"] == "r0001" and first["ac"] == 3
+        in_flight = app.state.store.get(None)  # what a request being served holds
+        build_release(tmp_path, "r0002", [("chr1", 100, "A", "G", 5, 200)], make_current=False)
+        set_current(tmp_path, "r0002")
+        second = client.get("/v1/variants/1-100-A-G").json()
+        assert second["release"] == "r0002" and second["ac"] == 5
+        # The old release keeps answering for whoever holds it, even after it is removed.
+        shutil.rmtree(tmp_path / "releases" / "r0001")
+        assert in_flight.index.find("chr1", 100, "A", "G") == 0
+        assert in_flight.index.count_tuple(0)[0] == 3
+        assert_error(client.get("/v1/variants/1-100-A-G?release=r0003"), 404, "release_not_found")
+        assert "variantdb_release_switches_total" in client.get("/metrics").text
+
+
+def test_pinned_release(tmp_path: Path) -> None:
+    build_release(tmp_path, "r0001", [("chr1", 100, "A", "G", 3, 200)])
+    build_release(tmp_path, "r0002", [("chr1", 100, "A", "G", 5, 200)])
+    with TestClient(create_app(tmp_path)) as client:
+        assert client.get("/v1/variants/1-100-A-G").json()["ac"] == 5
+        assert client.get("/v1/variants/1-100-A-G?release=r0001").json()["ac"] == 3
+        body = client.get("/v1/regions/chr1:1-1000?release=r0001&limit=1").json()
+        assert body["release"] == "r0001"
+
+
+def test_no_release_yet(tmp_path: Path) -> None:
+    with TestClient(create_app(tmp_path)) as client:
+        assert client.get("/health").status_code == 503
+        assert_error(client.get("/v1/variants/1-100-A-G"), 404, "no_release")
+        assert client.get("/v1/releases").json() == {"current": None, "count": 0, "data": []}
