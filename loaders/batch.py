@@ -58,6 +58,7 @@ class LoadReport:
     files: list[FileReport] = field(default_factory=list)
     seconds: float = 0.0
     n_variants: int = 0
+    skipped_existing: bool = False
 
     def totals(self) -> dict[str, Any]:
         """Return the sums over files."""
@@ -84,6 +85,7 @@ class LoadReport:
             "samples": self.samples,
             "seconds": round(self.seconds, 3),
             "n_variants": self.n_variants,
+            "skipped_existing": self.skipped_existing,
             "totals": self.totals(),
             "files": [f.as_dict() for f in self.files],
         }
@@ -131,6 +133,7 @@ def load_batch(
     batch_name: str | None = None,
     progress: bool | Progress = False,
     settings: Settings | None = None,
+    skip_existing: bool = False,
 ) -> LoadReport:
     """Validate and ingest one batch, then publish a release that includes it.
 
@@ -149,6 +152,9 @@ def load_batch(
         A callback ``(stage, advance, total)``, or False for none. Default False.
     settings
         Default :func:`variantdb.settings.get_settings`.
+    skip_existing
+        A batch of the same name already loaded is a no-op instead of an error
+        (the report's ``release`` is then the current one). Default False.
 
     Raises
     ------
@@ -170,6 +176,8 @@ def load_batch(
         staging = db / "staging" / name
         try:
             with Registry(db) as reg:
+                if reg.has_batch(name) and skip_existing:
+                    return LoadReport(batch=name, release=read_current(db), skipped_existing=True)
                 if reg.has_batch(name):
                     raise LoadError(f"batch {name!r} is already loaded in {db}; give another --batch name")
                 existing = reg.existing_sample_ids([r.sample_id for r in records])

@@ -55,6 +55,9 @@ def load(
     batch: Annotated[
         str | None, typer.Option("--batch", help="Batch name. Default: the manifest's file name.")
     ] = None,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="A batch already loaded under this name is a no-op, not an error.")
+    ] = False,
     quiet: QuietOpt = False,
     report_json: Annotated[
         Path | None, typer.Option("--report", help="Also write the load report as JSON to this file.")
@@ -82,13 +85,17 @@ def load(
 
     try:
         with progress:
-            report = load_batch(db, manifest, reference, batch, progress=on_progress)
+            report = load_batch(db, manifest, reference, batch, progress=on_progress, skip_existing=skip_existing)
     except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError) as e:
         _fail(str(e))
         return
     data = report.as_dict()
     if report_json is not None:
         report_json.write_text(json.dumps(data, indent=1, default=str))
+    if report.skipped_existing:
+        if not quiet:
+            out.print(f"batch [bold]{report.batch}[/] is already loaded; nothing to do (release {report.release})")
+        return
     if not quiet:
         t = data["totals"]
         out.print(
