@@ -142,7 +142,7 @@ def test_spectrum_is_mostly_rare_with_singletons_and_some_common(multi: Path) ->
             afs.append(int(ac) / max(1, int(an)))
     n = len(acs)
     assert sum(ac == 1 for ac in acs) / n > 0.25, "many singletons"
-    assert sum(af < 0.01 for af in afs) / n > 0.4, "most variants rare"
+    assert sum(af < 0.05 for af in afs) / n > 0.5, "most variants rare"
     assert sum(af > 0.2 for af in afs) >= 10, "some common"
     assert sum(ac == 0 for ac in acs) / n < 0.05
 
@@ -151,6 +151,8 @@ def test_quality_fields_fail_adj_at_the_requested_rates(multi: Path) -> None:
     counts: Counter[str] = Counter()
     with pysam.VariantFile(str(multi.parent / "vcf" / "cohort.vcf.gz")) as vf:
         for rec in vf:
+            if rec.chrom == "chrY":
+                continue  # XX samples have no chrY call at all: not a no-call
             for call in rec.samples.values():
                 if None in call["GT"]:
                     counts["nocall"] += 1
