@@ -14,9 +14,16 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["Metrics", "MetricsMiddleware", "name_route"]
 
 _BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+def name_route(scope: Scope, template: str) -> None:
+    """Label the current request with its route template (for routes outside FastAPI's router)."""
+    note = scope.get("variantdb.metrics")
+    if note is not None:
+        note["route"] = template
 
 
 class Metrics:
@@ -87,6 +94,9 @@ class MetricsMiddleware:
             return
         t0 = time.perf_counter()
         status = 500
+        # Inner layers may copy the scope; a shared dict lets plain routes name their template.
+        note: dict[str, str] = {}
+        scope["variantdb.metrics"] = note
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -98,5 +108,5 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route: Any = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = note.get("route") or getattr(route, "path", None) or "unmatched"
             self.metrics.observe(path, scope.get("method", ""), status, time.perf_counter() - t0)

@@ -97,7 +97,10 @@ class VariantPublic(BaseModel):
     n_carriers: int = Field(description=_doc("n_carriers"))
     raw: GroupCounts = Field(description="every called genotype of founders (gnomAD raw)")
     all: GroupCounts = Field(description="adj genotypes of all samples, founders and relatives")
-    strata: list[StratumCounts] = Field(description="adj founder counts by sex, region and patient group")
+    strata: list[StratumCounts] | None = Field(
+        default=None,
+        description="adj founder counts by sex, region and patient group (absent with strata=false)",
+    )
 
 
 class ErrorBody(BaseModel):

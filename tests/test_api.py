@@ -354,9 +354,7 @@ def test_releases_stats_health_metrics(api_client: TestClient) -> None:
     assert api_client.get("/health").json()["status"] == "ok"
     api_client.get("/v1/variants/1-1-A-G")
     text = api_client.get("/metrics").text
-    assert (
-        'variantdb_requests_total{route="/v1/variants/{variant_id:path}",method="GET",status="200"}' in text
-    )
+    assert 'variantdb_requests_total{route="/v1/variants/{variant_id}",method="GET",status="200"}' in text
     assert 'variantdb_release_info{release="r0001"} 1' in text
 
 
@@ -410,3 +408,50 @@ def test_no_release_yet(tmp_path: Path) -> None:
         assert client.get("/health").status_code == 503
         assert_error(client.get("/v1/variants/1-100-A-G"), 404, "no_release")
         assert client.get("/v1/releases").json() == {"current": None, "count": 0, "data": []}
+
+
+# --- the fast routes answer exactly like the documented FastAPI routes ----------------------
+
+
+def test_fast_routes_agree_with_the_documented_routes(api_db: Path, snv: dict[str, Any]) -> None:
+    from api.routes import variants
+
+    slow_app = create_app(api_db)
+    slow_app.router.routes = [r for r in slow_app.router.routes if r not in variants.fast_routes]
+    good = f"{snv['chrom']}-{snv['pos']}-{snv['ref']}-{snv['alt']}"
+    gets = [
+        good,
+        quote(f"{snv['chrom']}:{snv['pos']} {snv['ref']}>{snv['alt']}"),
+        "1-5-A-G",
+        "nonsense",
+        good + "?strata=false",
+        good + "?release=r0001",
+        good + "?release=r0404",
+        good + "?strata=maybe",
+    ]
+    posts = [{"variants": [good, "x", "1-5-A-G"]}, {"variants": [1]}, [good], {"variants": [good], "more": 1}]
+    with TestClient(create_app(api_db)) as fast, TestClient(slow_app) as slow:
+        for g in gets:
+            a, b = fast.get("/v1/variants/" + g), slow.get("/v1/variants/" + g)
+            assert a.status_code == b.status_code, g
+            if a.status_code == 200:
+                assert a.json() == b.json()
+            else:
+                assert a.json()["error"]["code"] == b.json()["error"]["code"]
+        for body in posts:
+            a, b = fast.post("/v1/variants", json=body), slow.post("/v1/variants", json=body)
+            assert a.status_code == b.status_code, body
+            if a.status_code == 200:
+                assert a.json() == b.json()
+            else:
+                assert a.json()["error"]["code"] == b.json()["error"]["code"]
+
+
+def test_strata_can_be_left_out(api_client: TestClient, snv: dict[str, Any]) -> None:
+    good = f"{snv['chrom']}-{snv['pos']}-{snv['ref']}-{snv['alt']}"
+    full = api_client.get(f"/v1/variants/{good}").json()
+    small = api_client.get(f"/v1/variants/{good}?strata=false").json()
+    assert "strata" not in small and {**small, "strata": full["strata"]} == full
+    batch = api_client.post("/v1/variants?strata=0", json={"variants": [good]}).json()
+    assert batch["data"] == [small]
+    assert_error(api_client.get(f"/v1/variants/{good}?strata=maybe"), 422, "invalid_request")

@@ -1,61 +1,83 @@
-"""``/v1/variants``: the frequency record of one variant, or of up to 10,000 in one request."""
+"""``/v1/variants``: the frequency record of one variant, or of up to 10,000 in one request.
+
+These two endpoints are the hot path, so each is served by a plain Starlette
+route (:data:`fast_routes`, placed before the FastAPI routes by
+:func:`api.main.create_app`) that reads its few parameters itself: FastAPI's
+parameter validation and dependency solving cost more than the lookup. The
+FastAPI declarations below stay as the OpenAPI documentation of the same
+endpoints and answer identically should they ever be reached; a test checks
+that the two agree.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Query
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
-from api.deps import ReleaseDep, SettingsDep
+from api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep
 from api.errors import APIError
 from api.lookup import parse_query, record_for_query, record_for_variant
+from api.metrics import name_route
 from api.models import BatchRequest, BatchResult, ErrorPublic, VariantPublic
-from api.responses import json_response
+from variantdb.settings import Settings
 
-__all__ = ["router"]
+__all__ = ["fast_routes", "router"]
 
 router = APIRouter(prefix="/v1/variants", tags=["variants"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorPublic, "description": "the id cannot be parsed or normalized"},
     404: {"model": ErrorPublic, "description": "unknown release"},
-    422: {"model": ErrorPublic, "description": "invalid query parameters"},
+    422: {"model": ErrorPublic, "description": "invalid query parameters or body"},
 }
+_MAX_ID = 10_000
+_JSON = "application/json"
+_STRATA_DOC = "include the strata (sex, region, patient group); false gives smaller records. Default true"
 
 
-@router.get("/{variant_id:path}", response_model=VariantPublic, responses=_ERRORS)
-async def get_variant(
-    rel: ReleaseDep,
-    variant_id: Annotated[
-        str,
-        Path(
-            description="1-55516888-G-GA, chr1-55516888-G-GA, chr1:55516888:G:GA, 'chr1:55516888 G>GA' "
-            "(1-based) or SPDI NC_000001.11:55516887:G:GA (0-based)",
-            max_length=10_000,
-        ),
-    ],
-) -> Response:
-    """Return the frequency record of one variant; ``seen: false`` with the AN at its position if absent."""
-    return json_response(record_for_query(rel, variant_id))
+def _strata_flag(raw: str | None) -> bool:
+    if raw is None:
+        return True
+    low = raw.lower()
+    if low in ("true", "1", "yes", "on"):
+        return True
+    if low in ("false", "0", "no", "off"):
+        return False
+    raise APIError(
+        422,
+        "invalid_request",
+        f"query parameter strata must be true or false, got {raw[:50]!r}",
+        [{"location": "query.strata", "message": "not a boolean", "type": "bool_parsing"}],
+    )
 
 
-@router.post(
-    "",
-    response_model=BatchResult,
-    responses={**_ERRORS, 413: {"model": ErrorPublic, "description": "more ids than max_batch_ids"}},
-)
-async def post_variants(
-    rel: ReleaseDep,
-    settings: SettingsDep,
-    payload: Annotated[
-        BatchRequest,
-        Body(openapi_examples={"two": {"value": {"variants": ["1-55516888-G-GA", "chr2:100 A>G"]}}}),
-    ],
-) -> Response:
-    """Return the records of up to 10,000 ids, in request order; an unparsable id gets an error item."""
-    ids = payload.variants
+def _release_param(request: Request) -> str | None:
+    release = request.query_params.get("release")
+    if release is not None and len(release) > 64:
+        raise APIError(
+            422,
+            "invalid_request",
+            "query parameter release is longer than 64 characters",
+            [{"location": "query.release", "message": "too long", "type": "string_too_long"}],
+        )
+    return release
+
+
+def _one(rel: OpenRelease, text: str, strata: bool) -> Response:
+    if len(text) > _MAX_ID:
+        raise APIError(422, "invalid_request", f"variant id longer than {_MAX_ID:,} characters")
+    rec = record_for_query(rel, text)
+    if not strata:
+        del rec["strata"]
+    return Response(orjson.dumps(rec), media_type=_JSON)
+
+
+def _batch(rel: OpenRelease, ids: list[str], settings: Settings, strata: bool) -> Response:
     if len(ids) > settings.max_batch_ids:
         raise APIError(
             413,
@@ -74,7 +96,97 @@ async def post_variants(
                 }
             )
             continue
-        data.append(record_for_variant(rel, v, text))
-    return Response(
-        orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type="application/json"
+        rec = record_for_variant(rel, v, text)
+        if not strata:
+            del rec["strata"]
+        data.append(rec)
+    return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
+
+
+# --- documented FastAPI routes ----------------------------------------------------------
+
+
+@router.get("/{variant_id:path}", response_model=VariantPublic, responses=_ERRORS)
+async def get_variant(
+    rel: ReleaseDep,
+    variant_id: Annotated[
+        str,
+        Path(
+            description="1-55516888-G-GA, chr1-55516888-G-GA, chr1:55516888:G:GA, 'chr1:55516888 G>GA' "
+            "(1-based) or SPDI NC_000001.11:55516887:G:GA (0-based)",
+            max_length=_MAX_ID,
+        ),
+    ],
+    strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
+) -> Response:
+    """Return the frequency record of one variant; ``seen: false`` with the AN at its position if absent."""
+    return _one(rel, variant_id, strata)
+
+
+@router.post(
+    "",
+    response_model=BatchResult,
+    responses={**_ERRORS, 413: {"model": ErrorPublic, "description": "more ids than max_batch_ids"}},
+)
+async def post_variants(
+    rel: ReleaseDep,
+    settings: SettingsDep,
+    payload: Annotated[
+        BatchRequest,
+        Body(openapi_examples={"two": {"value": {"variants": ["1-55516888-G-GA", "chr2:100 A>G"]}}}),
+    ],
+    strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
+) -> Response:
+    """Return the records of up to 10,000 ids, in request order; an unparsable id gets an error item."""
+    return _batch(rel, payload.variants, settings, strata)
+
+
+# --- the same endpoints as plain Starlette routes (the ones that actually answer) ----------
+
+
+async def _fast_get(request: Request) -> Response:
+    name_route(request.scope, "/v1/variants/{variant_id}")
+    store: ReleaseStore = request.app.state.store
+    rel = store.get(_release_param(request))
+    return _one(rel, request.path_params["variant_id"], _strata_flag(request.query_params.get("strata")))
+
+
+def _invalid_body(message: str, location: str = "body") -> APIError:
+    return APIError(
+        422,
+        "invalid_request",
+        f"the request is not valid: {location}: {message}",
+        [{"location": location, "message": message, "type": "invalid_body"}],
     )
+
+
+async def _fast_post(request: Request) -> Response:
+    name_route(request.scope, "/v1/variants")
+    store: ReleaseStore = request.app.state.store
+    strata = _strata_flag(request.query_params.get("strata"))
+    release = _release_param(request)
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise _invalid_body(f"not JSON ({e})") from None
+    if not isinstance(body, dict):
+        raise _invalid_body('expected an object {"variants": [...]}')
+    extra = set(body) - {"variants"}
+    if extra:
+        raise _invalid_body(f"unexpected field(s) {sorted(extra)}; only 'variants' is accepted")
+    ids = body.get("variants")
+    if not isinstance(ids, list):
+        raise _invalid_body("variants must be a list of variant ids", "body.variants")
+    for i, text in enumerate(ids):
+        if not isinstance(text, str):
+            raise _invalid_body(f"item {i} is not a string", f"body.variants.{i}")
+    rel = store.get(release)
+    return _batch(rel, ids, store.settings, strata)
+
+
+#: Routes that answer before the FastAPI ones (see the module docstring).
+fast_routes = [
+    Route("/v1/variants/{variant_id:path}", _fast_get, methods=["GET"]),
+    Route("/v1/variants", _fast_post, methods=["POST"]),
+]
