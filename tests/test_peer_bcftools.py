@@ -4,8 +4,8 @@ For each group of the release (``""``: adj founders, ``"_raw"``: raw founders,
 ``"_all"``: adj, all samples) the same input goes through bcftools:
 
 - plain VCFs: ``+setGT`` (adj only: a genotype failing GQ, DP or allele balance
-  becomes a no-call) then ``norm -m -any -f REF`` per input, ``merge -0 -m none``
-  (a site absent from a single-sample VCF is reference), ``+fixploidy`` with the
+  becomes a no-call) per input, ``merge -0 -m all`` (a site absent from a
+  single-sample VCF is reference), ``norm -m -any -f REF``, ``+fixploidy`` with the
   manifest's sexes (ploidy from sex, as the loader counts it; unknown sex counts
   nothing outside the PARs of X and Y), ``view -s`` founders, then ``+fill-tags``
   for AC, AN, AC_Hom and AC_Hemi;
@@ -62,7 +62,7 @@ def _bcftools(*args: str | Path) -> str:
     return proc.stdout
 
 
-def _adj_expr(gvcf: bool, max_alts: int = 8) -> str:
+def _adj_expr(gvcf: bool, max_alts: int = 9) -> str:
     """The adj thresholds as a bcftools expression selecting genotypes that FAIL them."""
     s = Settings()
     if gvcf:
@@ -175,30 +175,54 @@ def _founders(manifest: Path) -> tuple[list[str], list[str]]:
 
 
 def _peer_plain(manifest: Path, ref: Path, tmp: Path, adj: bool) -> Path:
-    """bcftools: [+setGT adj] -> norm -m -any -f per input -> merge -0 -> +fixploidy; return the BCF."""
+    """bcftools: [+setGT adj] per input -> merge -0 -m all -> norm -m -any -f -> +fixploidy; return the BCF.
+
+    Notes
+    -----
+    Merging before splitting (not ``norm`` per input, then ``merge -m none``) is
+    deliberate. A single-sample VCF lists only the alleles its sample carries;
+    its record at a position speaks for every allele there, so a no-call or a
+    non-adj call at C>T leaves the sample uncounted for C>A at the same position
+    too, as in a multi-sample record. Merged per allele, bcftools would instead
+    fill the sample in as reference for C>A (``-0``). The generator writes one
+    representation per site, so merging before normalizing joins what it should.
+    """
     vcfs = sorted({r.vcf for r in read_manifest(manifest)})
     tag = "adj" if adj else "raw"
-    normed = []
+    inputs = []
     for i, vcf in enumerate(vcfs):
         src: Path = vcf
         if adj:
             src = tmp / f"{tag}-setgt-{i}.bcf"
             _bcftools("+setGT", "-Ob", "-o", src, vcf, "--", "-t", "q", "-n", ".", "-i", _adj_expr(False))
-        dst = tmp / f"{tag}-norm-{i}.bcf"
-        _bcftools("norm", "-m", "-any", "-f", ref, "-Ob", "-o", dst, src)
-        _bcftools("index", "-f", dst)
-        normed.append(dst)
-    if len(normed) == 1:
-        merged = normed[0]
+            _bcftools("index", "-f", src)
+        inputs.append(src)
+    if len(inputs) == 1:
+        merged = inputs[0]
     else:
         listing = tmp / f"{tag}-inputs.txt"
-        listing.write_text("".join(f"{p}\n" for p in normed))
+        listing.write_text("".join(f"{p}\n" for p in inputs))
         merged = tmp / f"{tag}-merged.bcf"
-        _bcftools("merge", "-0", "-m", "none", "-l", listing, "-Ob", "-o", merged)
-    sexes, ploidy = _ploidy_files(tmp, manifest)
+        _bcftools("merge", "-0", "-m", "all", "-l", listing, "-Ob", "-o", merged)
+    normed = tmp / f"{tag}-norm.bcf"
+    _bcftools("norm", "-m", "-any", "-f", ref, "-Ob", "-o", normed, merged)
     fixed = tmp / f"{tag}.bcf"
-    _bcftools("+fixploidy", "-Ob", "-o", fixed, merged, "--", "-s", sexes, "-p", ploidy)
+    _fix_ploidy(normed, fixed, manifest, tmp)
     return fixed
+
+
+def _fix_ploidy(src: Path, dst: Path, manifest: Path, tmp: Path) -> None:
+    """Set every GT's ploidy from the manifest's sexes with ``+fixploidy``.
+
+    First every GT is made diploid (``-f 2``), then cut to the sex's ploidy:
+    ``+fixploidy`` only ever lowers ploidy, and ``merge -0`` fills a sample
+    absent at a site with a GT as haploid as the record's others (a chrX site
+    carried only by XY samples gets ``0`` for XX samples, which must be ``0/0``).
+    """
+    sexes, ploidy = _ploidy_files(tmp, manifest)
+    diploid = tmp / f"diploid-{src.name}"
+    _bcftools("+fixploidy", "-Ob", "-o", diploid, src, "--", "-f", "2")
+    _bcftools("+fixploidy", "-Ob", "-o", dst, diploid, "--", "-s", sexes, "-p", ploidy)
 
 
 def _check_against_bcftools(db: Path, manifest: Path, peer_raw: Path, peer_adj: Path, tmp: Path) -> None:
@@ -256,7 +280,10 @@ def _peer_gvcf(files: list[Path], fasta: Path, tmp: Path, adj: bool) -> Path:
     listing.write_text("".join(f"{p}\n" for p in files))
     merged = tmp / "merged.bcf"
     if not merged.exists():
-        _bcftools("merge", "--gvcf", fasta, "-l", listing, "-Ob", "-o", merged)
+        # -m all: an SNV and an indel at one POS become one record, so a sample
+        # whose call there is the SNV still has a genotype (ref) for the indel, as
+        # it has in the loader (a variant record's POS covers the site).
+        _bcftools("merge", "-m", "all", "--gvcf", fasta, "-l", listing, "-Ob", "-o", merged)
     src = merged
     if adj:
         src = tmp / "merged-adj.bcf"
@@ -337,11 +364,10 @@ def test_generated_gvcfs_equal_bcftools_merge_gvcf(tmp_path: Path) -> None:
     work.mkdir()
     peer_raw = _peer_gvcf(files, fasta, work, adj=False)
     peer_adj = _peer_gvcf(files, fasta, work, adj=True)
-    sexes, ploidy = _ploidy_files(work, manifest)
     fixed = []
     for p in (peer_raw, peer_adj):
         out = p.with_name(f"fixed-{p.name}")
-        _bcftools("+fixploidy", "-Ob", "-o", out, p, "--", "-s", sexes, "-p", ploidy)
+        _fix_ploidy(p, out, manifest, work)
         fixed.append(out)
     _check_against_bcftools(db, manifest, fixed[0], fixed[1], work)
 
