@@ -83,38 +83,56 @@ class PartWriter:
     """Buffer rows of one Arrow schema and write them as Parquet files under a folder.
 
     Rows are partitioned ``chrom=C/`` (and ``bin=B/`` when ``bin_size`` is given),
-    one file per partition and writer, named ``part-<tag>.parquet``.
+    one file per partition and writer, named ``part-<tag>.parquet``. Rows arrive
+    as column chunks (numpy arrays or one scalar for the whole chunk), so a
+    record's carriers are added in one call; negative values of nullable integer
+    columns are written as nulls.
     """
 
-    def __init__(
-        self, root: Path, schema: pa.Schema, tag: str, bin_size: int | None, flush_rows: int
-    ) -> None:
+    def __init__(self, root: Path, schema: pa.Schema, tag: str, bin_size: int | None, flush_rows: int) -> None:
         self.root = root
         self.schema = schema
         self.tag = tag
         self.bin_size = bin_size
         self.flush_rows = flush_rows
-        self._cols: dict[tuple[str, int], dict[str, list[Any]]] = {}
+        self._chunks: dict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = {}
+        self._counts: dict[tuple[str, int], int] = {}
         self._writers: dict[tuple[str, int], pq.ParquetWriter] = {}
         self.rows = 0
 
     def add(self, chrom: str, pos: int, row: Sequence[Any]) -> None:
         """Add one row (values in schema order, ``chrom`` included)."""
+        self.add_rows(chrom, pos, 1, dict(zip(self.schema.names, row, strict=True)))
+
+    def add_rows(self, chrom: str, pos: int, n: int, columns: dict[str, Any]) -> None:
+        """Add ``n`` rows at one position: each column an array of ``n`` values or one scalar."""
+        if n == 0:
+            return
         key = (chrom, pos // self.bin_size if self.bin_size else 0)
-        cols = self._cols.get(key)
-        if cols is None:
-            cols = self._cols[key] = {name: [] for name in self.schema.names}
-        for name, value in zip(self.schema.names, row, strict=True):
-            cols[name].append(value)
-        self.rows += 1
-        if len(cols["chrom"]) >= self.flush_rows:
+        self._chunks.setdefault(key, []).append((n, columns))
+        count = self._counts.get(key, 0) + n
+        self._counts[key] = count
+        self.rows += n
+        if count >= self.flush_rows:
             self._flush(key)
 
+    def _column(self, field: pa.Field, chunks: list[tuple[int, dict[str, Any]]]) -> pa.Array:
+        counts = [n for n, _ in chunks]
+        values = [c[field.name] for _, c in chunks]
+        if pa.types.is_string(field.type):
+            return pa.array(np.repeat(np.array(values, dtype=object), counts), field.type)
+        parts = [v if isinstance(v, np.ndarray) else np.full(n, v) for n, v in zip(counts, values, strict=True)]
+        arr = np.concatenate(parts)
+        if field.nullable and pa.types.is_integer(field.type):
+            return pa.array(arr, field.type, mask=arr < 0)
+        return pa.array(arr, field.type)
+
     def _flush(self, key: tuple[str, int]) -> None:
-        cols = self._cols.pop(key, None)
-        if not cols or not cols["chrom"]:
+        chunks = self._chunks.pop(key, None)
+        self._counts.pop(key, None)
+        if not chunks:
             return
-        table = pa.table(cols, schema=self.schema)
+        table = pa.Table.from_arrays([self._column(f, chunks) for f in self.schema], schema=self.schema)
         writer = self._writers.get(key)
         if writer is None:
             folder = self.root / f"chrom={key[0]}"
@@ -127,7 +145,7 @@ class PartWriter:
 
     def close(self) -> None:
         """Write what is buffered and close every file."""
-        for key in list(self._cols):
+        for key in list(self._chunks):
             self._flush(key)
         for writer in self._writers.values():
             writer.close()
@@ -424,6 +442,7 @@ def _read_records(
         # adj: GQ, DP (MIN_DP in reference blocks) and allele balance of hets.
         formats = set(rec.FORMAT)
         gq = np.asarray(rec.gt_quals, dtype=np.float64) if "GQ" in formats else None
+        gq_int = None if gq is None else np.minimum(gq, 32767).astype(np.int64)
         is_block = not real_alts
         dp = None
         if is_block and "MIN_DP" in formats:
@@ -478,31 +497,35 @@ def _read_records(
             if carriers.size == 0:
                 continue
             report.calls += int(carriers.size)
-            ad_k = ad[:, k] if ad is not None and k < ad.shape[1] else None
-            for i in carriers.tolist():
-                calls.add(
-                    v.chrom,
-                    v.pos,
-                    (
-                        int(idx[i]),
-                        v.chrom,
-                        v.pos,
-                        v.ref,
-                        v.alt,
-                        int(dosage[i]),
-                        int(exp[i]),
-                        bool(adj[i]),
-                        filter_pass,
-                        None if gq is None or gq[i] < 0 else min(int(gq[i]), 32767),
-                        None if dp1 is None or dp1[i] < 0 else int(dp1[i]),
-                        None if ad_k is None or ad_k[i] < 0 else int(ad_k[i]),
-                    ),
-                )
+            calls.add_rows(
+                v.chrom,
+                v.pos,
+                int(carriers.size),
+                {
+                    "sample_idx": idx[carriers],
+                    "chrom": v.chrom,
+                    "pos": v.pos,
+                    "ref": v.ref,
+                    "alt": v.alt,
+                    "dosage": dosage[carriers],
+                    "ploidy": exp[carriers],
+                    "adj": adj[carriers],
+                    "filter_pass": filter_pass,
+                    "gq": -1 if gq_int is None else gq_int[carriers],
+                    "dp": -1 if dp1 is None else dp1[carriers],
+                    "ad_alt": ad[carriers, k] if ad is not None and k < ad.shape[1] else -1,
+                },
+            )
         if gvcf:
             _cover(cov_raw, cov_adj, chrom, n, called, adj, lo, hi)
         else:
-            for i in np.flatnonzero(counted & ~adj).tolist():
-                gaps.add(chrom, lo, (int(idx[i]), chrom, lo, hi, bool(nocall[i])))
+            sel = np.flatnonzero(counted & ~adj)
+            gaps.add_rows(
+                chrom,
+                lo,
+                int(sel.size),
+                {"sample_idx": idx[sel], "chrom": chrom, "start": lo, "end": hi, "raw": nocall[sel]},
+            )
     if progress is not None and pending:
         progress(pending)
     if gvcf:
