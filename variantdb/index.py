@@ -156,9 +156,10 @@ def build_index(release_dir: Path) -> None:
 
     Notes
     -----
-    Streams the tables in batches of about a million rows into preallocated
-    memory-mapped arrays, so peak memory stays near one batch (a few hundred MB)
-    whatever the release size.
+    Streams the tables in batches of about a million rows, appending each to the
+    ``.npy`` files with plain writes (not through a memory map, whose dirty pages
+    would count against the process), so peak memory stays near one batch (a
+    few hundred MB) whatever the release size.
     """
     release_dir = Path(release_dir)
     out = release_dir / "index"
@@ -171,11 +172,42 @@ def build_index(release_dir: Path) -> None:
     ranges = _column_ranges([p for _, p in files], fields)
     vdtype = np.dtype([(f, _narrow_dtype(*ranges[f])) for f in fields])
 
-    keys = _open_out(out / "keys.npy", np.dtype("<i8"), (n,))
-    offsets = _open_out(out / "allele_offsets.wide.npy", np.dtype("<i8"), (n + 1,))
-    values = _open_out(out / "values.npy", vdtype, (n,))
-    offsets[0] = 0
-    raw = out / "alleles.raw"
+    keys = _NpyWriter(out / "keys.npy", np.dtype("<i8"), n)
+    offsets = _NpyWriter(out / "allele_offsets.wide.npy", np.dtype("<i8"), n + 1)
+    values = _NpyWriter(out / "values.npy", vdtype, n)
+    offsets.append(np.zeros(1, dtype="<i8"))
+    try:
+        contig_rows, base = _write_rows(files, fields, vdtype, keys, offsets, values, out / "alleles.raw")
+    finally:
+        for w in (keys, offsets, values):
+            w.abort()
+    for w in (keys, offsets, values):
+        w.check()
+    _write_npy_from_raw(out / "alleles.raw", out / "alleles.npy", base)
+    _narrow_offsets(out, n, base)
+    an_info = _build_an(release_dir / "an.parquet", out)
+    meta = {
+        "version": INDEX_VERSION,
+        "n_variants": n,
+        "allele_bytes": base,
+        "fields": fields,
+        "dtypes": {f: vdtype[f].str for f in fields},
+        "contig_rows": contig_rows,
+        **an_info,
+    }
+    (out / "index.json").write_text(json.dumps(meta, indent=1))
+
+
+def _write_rows(
+    files: list[tuple[str, Path]],
+    fields: list[str],
+    vdtype: np.dtype[Any],
+    keys: _NpyWriter,
+    offsets: _NpyWriter,
+    values: _NpyWriter,
+    raw: Path,
+) -> tuple[dict[str, list[int]], int]:
+    """Stream every contig's rows into the writers; return contig row ranges and allele bytes."""
     row = 0
     base = 0
     last_key = -1
@@ -207,34 +239,21 @@ def build_index(release_dir: Path) -> None:
                 nbytes = int(buf_off[-1] - buf_off[0])
                 allele_fh.write(memoryview(data)[int(buf_off[0]) : int(buf_off[0]) + nbytes])
                 _check_allele_order(k, joined, last_key, last_alleles, path)
-                keys[row : row + m] = k
-                offsets[row + 1 : row + m + 1] = buf_off[1:] - buf_off[0] + base
+                keys.append(k)
+                offsets.append(buf_off[1:] - buf_off[0] + base)
+                chunk = np.empty(m, dtype=vdtype)
                 for f in fields:
                     col = batch.column(f)
                     if col.null_count:
                         raise IndexFormatError(f"{path}: column {f} has nulls")
-                    values[f][row : row + m] = col.to_numpy(zero_copy_only=False)
+                    chunk[f] = col.to_numpy(zero_copy_only=False)
+                values.append(chunk)
                 last_key = int(k[-1])
                 last_alleles = joined[m - 1].as_py().encode()
                 row += m
                 base += nbytes
             contig_rows[chrom] = [start_row, row]
-    for arr in (keys, offsets, values):
-        arr.flush()
-    del keys, offsets, values
-    _write_npy_from_raw(raw, out / "alleles.npy", base)
-    _narrow_offsets(out, n, base)
-    an_info = _build_an(release_dir / "an.parquet", out)
-    meta = {
-        "version": INDEX_VERSION,
-        "n_variants": n,
-        "allele_bytes": base,
-        "fields": fields,
-        "dtypes": {f: vdtype[f].str for f in fields},
-        "contig_rows": contig_rows,
-        **an_info,
-    }
-    (out / "index.json").write_text(json.dumps(meta, indent=1))
+    return contig_rows, base
 
 
 def _narrow_offsets(out: Path, n: int, total: int) -> None:
@@ -243,13 +262,17 @@ def _narrow_offsets(out: Path, n: int, total: int) -> None:
     if total >= 1 << 32:
         wide.rename(out / "allele_offsets.npy")
         return
-    src = np.load(wide, mmap_mode="r")
-    dst = _open_out(out / "allele_offsets.npy", np.dtype("<u4"), (n + 1,))
+    with open(wide, "rb") as fh:
+        np.lib.format.read_magic(fh)
+        np.lib.format.read_array_header_1_0(fh)
+        start = fh.tell()
+    dst = _NpyWriter(out / "allele_offsets.npy", np.dtype("<u4"), n + 1)
     step = 1 << 24
     for i in range(0, n + 1, step):
-        dst[i : i + step] = src[i : i + step]
-    dst.flush()
-    del src, dst
+        part = np.fromfile(wide, dtype="<i8", count=min(step, n + 1 - i), offset=start + 8 * i)
+        dst.append(part.astype("<u4"))
+    dst.abort()
+    dst.check()
     wide.unlink()
 
 
@@ -268,9 +291,32 @@ def _check_allele_order(
             raise IndexFormatError(f"{path}: duplicate variant {strings[i]} at row {i + 1} of a batch")
 
 
-def _open_out(path: Path, dtype: np.dtype[Any], shape: tuple[int]) -> np.memmap[Any, Any]:
-    arr: np.memmap[Any, Any] = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-    return arr
+class _NpyWriter:
+    """Write a 1-D ``.npy`` file of known length by appending chunks (bounded memory)."""
+
+    def __init__(self, path: Path, dtype: np.dtype[Any], n: int) -> None:
+        self.path = path
+        self.dtype = dtype
+        self.n = n
+        self.written = 0
+        self._fh = open(path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)}
+        np.lib.format.write_array_header_1_0(self._fh, header)
+
+    def append(self, arr: np.ndarray[Any, Any]) -> None:
+        """Append rows (converted to the file's dtype)."""
+        a = np.ascontiguousarray(arr, dtype=self.dtype)
+        self._fh.write(a.tobytes())
+        self.written += len(a)
+
+    def abort(self) -> None:
+        """Close the file (idempotent); used on every exit path."""
+        self._fh.close()
+
+    def check(self) -> None:
+        """Raise unless exactly ``n`` rows were written."""
+        if self.written != self.n:
+            raise IndexFormatError(f"{self.path}: wrote {self.written} rows, expected {self.n}")
 
 
 def _build_an(path: Path, out: Path) -> dict[str, Any]:
@@ -278,10 +324,28 @@ def _build_an(path: Path, out: Path) -> dict[str, Any]:
     n = pq.ParquetFile(path).metadata.num_rows if path.exists() else 0
     ranges = _column_ranges([path], cols) if n else {c: (0, 0) for c in cols}
     dtype = np.dtype([(c, _narrow_dtype(*ranges[c])) for c in cols])
-    starts = _open_out(out / "an_starts.npy", np.dtype("<i8"), (n,))
-    ends = _open_out(out / "an_ends.npy", np.dtype("<i8"), (n,))
-    values = _open_out(out / "an_values.npy", dtype, (n,))
-    row = 0
+    starts = _NpyWriter(out / "an_starts.npy", np.dtype("<i8"), n)
+    ends = _NpyWriter(out / "an_ends.npy", np.dtype("<i8"), n)
+    values = _NpyWriter(out / "an_values.npy", dtype, n)
+    try:
+        _write_an_rows(path, n, cols, dtype, starts, ends, values)
+    finally:
+        for w in (starts, ends, values):
+            w.abort()
+    for w in (starts, ends, values):
+        w.check()
+    return {"an_segments": n, "an_fields": cols, "an_dtypes": {c: dtype[c].str for c in cols}}
+
+
+def _write_an_rows(
+    path: Path,
+    n: int,
+    cols: list[str],
+    dtype: np.dtype[Any],
+    starts: _NpyWriter,
+    ends: _NpyWriter,
+    values: _NpyWriter,
+) -> None:
     last_end = -1
     if n:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS):
@@ -297,15 +361,13 @@ def _build_an(path: Path, out: Path) -> dict[str, Any]:
             e = (chrom_idx << 32) | batch.column("end").to_numpy(zero_copy_only=False).astype(np.int64)
             if bool(np.any(e < s)) or bool(np.any(s[1:] <= e[:-1])) or int(s[0]) <= last_end:
                 raise IndexFormatError(f"{path}: AN segments are not sorted and disjoint")
-            starts[row : row + m] = s
-            ends[row : row + m] = e
+            starts.append(s)
+            ends.append(e)
+            chunk = np.empty(m, dtype=dtype)
             for c in cols:
-                values[c][row : row + m] = batch.column(c).to_numpy(zero_copy_only=False)
+                chunk[c] = batch.column(c).to_numpy(zero_copy_only=False)
+            values.append(chunk)
             last_end = int(e[-1])
-            row += m
-    for arr in (starts, ends, values):
-        arr.flush()
-    return {"an_segments": n, "an_fields": cols, "an_dtypes": {c: dtype[c].str for c in cols}}
 
 
 def _load(path: Path) -> np.ndarray[Any, Any]:
@@ -319,7 +381,16 @@ def _mv(arr: np.ndarray[Any, Any], fmt: str) -> memoryview[int]:
     return raw if fmt == "B" else raw.cast(fmt)  # type: ignore[call-overload]
 
 
-_STRUCT_CODES: Final = {"u1": "B", "u2": "H", "u4": "I", "u8": "Q", "i1": "b", "i2": "h", "i4": "i", "i8": "q"}
+_STRUCT_CODES: Final = {
+    "u1": "B",
+    "u2": "H",
+    "u4": "I",
+    "u8": "Q",
+    "i1": "b",
+    "i2": "h",
+    "i4": "i",
+    "i8": "q",
+}
 
 
 def _record_struct(dtype: np.dtype[Any]) -> struct.Struct:
