@@ -33,6 +33,7 @@ from variantdb.schema import (
 
 __all__ = ["Cohort", "aggregate_contig", "call_files_for", "cohort_stats", "compute_an_track", "make_cohort"]
 
+_CHUNK = 1 << 20
 # Which samples and calls each group counts: (founders only, adj only).
 _GROUP_RULES: dict[str, tuple[bool, bool]] = {"": (True, True), "_raw": (True, False), "_all": (False, True)}
 
@@ -152,24 +153,31 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     ends = gaps.column("end").to_numpy().astype(np.int64)[keep]
     raw = gaps.column("raw").to_numpy(zero_copy_only=False).astype(bool)[keep]
 
-    ev_pos: list[np.ndarray] = [seg_starts, np.array([length + 1])]
-    ev_w: list[np.ndarray] = [np.zeros((len(seg_starts) + 1, ncol), dtype=np.int64)]
+    # Clip every gap to the ploidy segments (only chrX and chrY have more than one).
+    pieces = []
     for k, (s0, e0, _) in enumerate(segs):
         s = np.maximum(starts, s0)
         e = np.minimum(ends, e0)
-        inside = s <= e
-        if not inside.any():
-            continue
-        r = rows[inside]
-        w = np.where(raw[inside][:, None], w_raw[r], w_adj[r]).astype(np.int64)
-        w *= sex_ploidy[k, cohort.sex[r]][:, None]
-        ev_pos += [s[inside], e[inside] + 1]
-        ev_w += [w, -w]
-    pos = np.concatenate(ev_pos)
-    weights = np.concatenate(ev_w)
-    bp, inverse = np.unique(pos, return_inverse=True)
+        inside = np.flatnonzero(s <= e)
+        if inside.size:
+            pieces.append((k, s[inside], e[inside], rows[inside], raw[inside]))
+    bp = np.unique(np.concatenate([seg_starts, [length + 1], *(p[1] for p in pieces), *(p[2] + 1 for p in pieces)]))
+    # Sweep: +w where a gap starts, -w past its end, summed per breakpoint with
+    # bincount (one column and chunk at a time, so memory stays bounded).
     diff = np.zeros((len(bp), ncol), dtype=np.int64)
-    np.add.at(diff, inverse, weights)
+    for k, s, e, r, is_raw in pieces:
+        for lo in range(0, len(s), _CHUNK):
+            sl = slice(lo, lo + _CHUNK)
+            i_s = np.searchsorted(bp, s[sl])
+            i_e = np.searchsorted(bp, e[sl] + 1)
+            rr = r[sl]
+            pl = sex_ploidy[k, cohort.sex[rr]]
+            for c in range(ncol):
+                wc = np.where(is_raw[sl], w_raw[rr, c], w_adj[rr, c]) * pl
+                if not wc.any():
+                    continue
+                diff[:, c] += np.bincount(i_s, weights=wc, minlength=len(bp)).astype(np.int64)
+                diff[:, c] -= np.bincount(i_e, weights=wc, minlength=len(bp)).astype(np.int64)
     deficit = np.cumsum(diff, axis=0)[:-1]
     seg_of = np.searchsorted(seg_starts, bp[:-1], side="right") - 1
     an = base[seg_of] - deficit
