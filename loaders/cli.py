@@ -32,8 +32,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 DbOpt = Annotated[Path, typer.Option("--db", help="Database directory.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
@@ -56,7 +56,10 @@ def load(
         str | None, typer.Option("--batch", help="Batch name. Default: the manifest's file name.")
     ] = None,
     skip_existing: Annotated[
-        bool, typer.Option("--skip-existing", help="A batch already loaded under this name is a no-op, not an error.")
+        bool,
+        typer.Option(
+            "--skip-existing", help="A batch already loaded under this name is a no-op, not an error."
+        ),
     ] = False,
     quiet: QuietOpt = False,
     report_json: Annotated[
@@ -85,7 +88,9 @@ def load(
 
     try:
         with progress:
-            report = load_batch(db, manifest, reference, batch, progress=on_progress, skip_existing=skip_existing)
+            report = load_batch(
+                db, manifest, reference, batch, progress=on_progress, skip_existing=skip_existing
+            )
     except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError) as e:
         _fail(str(e))
         return
@@ -94,7 +99,9 @@ def load(
         report_json.write_text(json.dumps(data, indent=1, default=str))
     if report.skipped_existing:
         if not quiet:
-            out.print(f"batch [bold]{report.batch}[/] is already loaded; nothing to do (release {report.release})")
+            out.print(
+                f"batch [bold]{report.batch}[/] is already loaded; nothing to do (release {report.release})"
+            )
         return
     if not quiet:
         t = data["totals"]

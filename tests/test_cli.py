@@ -1,0 +1,132 @@
+"""The ``variantdb`` command through typer's runner: load, export, info, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pysam
+import pytest
+from typer.testing import CliRunner
+
+from loaders.cli import app
+from tests.test_batch import EXPECTED, make_batch
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    manifest = make_batch(root / "in")
+    result = runner.invoke(
+        app, ["load", "--db", str(root / "db"), "--manifest", str(manifest), "--batch", "jan"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "published release r0001 with 6 variants" in result.output
+    return root / "db"
+
+
+def test_load_again_is_refused_or_skipped(db: Path, tmp_path: Path) -> None:
+    manifest = make_batch(tmp_path / "again")
+    result = runner.invoke(app, ["load", "--db", str(db), "--manifest", str(manifest), "--batch", "jan"])
+    assert result.exit_code == 1
+    assert "batch 'jan' is already loaded" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(
+        app, ["load", "--db", str(db), "--manifest", str(manifest), "--batch", "jan", "--skip-existing"]
+    )
+    assert result.exit_code == 0
+    assert "already loaded; nothing to do (release r0001)" in result.output
+
+
+def test_export_tsv_has_one_row_per_variant(db: Path) -> None:
+    result = runner.invoke(app, ["export", "--db", str(db), "--format", "tsv"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = lines[0].split("\t")
+    assert header[:10] == [
+        "chrom",
+        "pos",
+        "ref",
+        "alt",
+        "ac",
+        "an",
+        "af",
+        "homozygote_count",
+        "hemizygote_count",
+        "n_carriers",
+    ]
+    assert "ac_raw" in header and "an_raw" in header
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    got = [(r["chrom"], int(r["pos"]), r["ref"], r["alt"], int(r["ac"]), int(r["an"])) for r in rows]
+    assert got == [e[:6] for e in EXPECTED]
+
+
+def test_export_region_is_one_based_inclusive(db: Path) -> None:
+    result = runner.invoke(app, ["export", "--db", str(db), "--format", "tsv", "--region", "chr1:100-100"])
+    assert [line.split("\t")[:4] for line in result.stdout.splitlines()[1:]] == [
+        ["chr1", "100", "A", "C"],
+        ["chr1", "100", "A", "T"],
+    ]
+    result = runner.invoke(app, ["export", "--db", str(db), "--format", "tsv", "--region", "1:101-200"])
+    assert [line.split("\t")[1] for line in result.stdout.splitlines()[1:]] == ["200"]
+
+
+def test_export_parquet_equals_release(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "v.parquet"
+    result = runner.invoke(app, ["export", "--db", str(db), "--format", "parquet", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.num_rows == len(EXPECTED)
+    assert table.column("ac_all").to_pylist() == [e[12] for e in EXPECTED]
+
+
+def test_export_vcf_is_indexed_and_readable(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sites.vcf.gz"
+    result = runner.invoke(app, ["export", "--db", str(db), "--format", "vcf", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with pysam.VariantFile(str(out)) as vf:
+        assert "variantdb_release" in str(vf.header)
+        recs = list(vf.fetch("chrX"))
+        assert [(r.pos, r.ref, r.alts[0], r.info["AC"], r.info["AN"], r.info["nhemi"]) for r in recs] == [
+            (5000000, "G", "A", 3, 4, 2)
+        ]
+
+
+def test_export_bad_region_is_a_clear_error(db: Path) -> None:
+    result = runner.invoke(app, ["export", "--db", str(db), "--region", "chrZ:1-5"])
+    assert result.exit_code == 1
+    assert "contig 'chrZ' is not a GRCh38 primary contig" in result.output
+
+
+def test_info_summarizes(db: Path) -> None:
+    result = runner.invoke(app, ["info", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["current_release"] == "r0001"
+    assert info["samples"] == 4
+    assert info["variants"] == 6
+    assert [b["name"] for b in info["batches"]] == ["jan"]
+    assert info["stats"]["by_region"] == {"Hovedstaden": 3, "Sjælland": 1}
+
+
+def test_info_on_a_missing_database(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["info", "--db", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert "is not a variantdb database" in result.output
+
+
+def test_load_reports_manifest_problems_all_at_once(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "m.tsv").write_text("sample_id\tvcf\tsex\tregion\nA1\tmissing.vcf\tmale\tMars\n")
+    result = runner.invoke(app, ["load", "--db", str(tmp_path / "db"), "--manifest", str(folder / "m.tsv")])
+    assert result.exit_code == 1
+    for part in (
+        "line 2: vcf 'missing.vcf': no such file",
+        "sex 'male' is not one of",
+        "region 'Mars' is not one of",
+    ):
+        assert part in result.output
