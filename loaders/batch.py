@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
+import os
 import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +36,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import variantdb
-from loaders.vcf import FileReport, LoadError, PartWriter, read_vcf
+from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.aggregate import aggregate_contig, call_files_for, cohort_stats, compute_an_track, make_cohort
-from variantdb.genome import CONTIGS
+from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.registry import Registry, write_lock
 from variantdb.release import next_release_id, read_current, set_current, write_release
@@ -134,6 +137,7 @@ def load_batch(
     progress: bool | Progress = False,
     settings: Settings | None = None,
     skip_existing: bool = False,
+    workers: int | None = None,
 ) -> LoadReport:
     """Validate and ingest one batch, then publish a release that includes it.
 
@@ -155,6 +159,9 @@ def load_batch(
     skip_existing
         A batch of the same name already loaded is a no-op instead of an error
         (the report's ``release`` is then the current one). Default False.
+    workers
+        Processes reading files in parallel (an indexed multi-sample file is
+        split by contig). Default: the machine's CPU count, at most 8.
 
     Raises
     ------
@@ -168,11 +175,13 @@ def load_batch(
     name = batch_name or manifest.name.split(".")[0]
     if not name or "/" in name or name.startswith("."):
         raise LoadError(f"batch name {name!r} is not usable as a folder name")
+    workers = workers if workers is not None else min(8, os.cpu_count() or 1)
     started = time.perf_counter()
     with write_lock(db):
         records = read_manifest(manifest)
         recover(db)
-        ref = Reference(reference) if reference is not None else None
+        if reference is not None:
+            Reference(reference).close()  # fail early on a missing or unindexed FASTA
         staging = db / "staging" / name
         try:
             with Registry(db) as reg:
@@ -189,7 +198,7 @@ def load_batch(
             if staging.exists():
                 shutil.rmtree(staging)
             report = LoadReport(batch=name, samples=len(records))
-            _ingest(records, sample_idx, staging, settings, ref, report, report_progress)
+            _ingest(records, sample_idx, staging, settings, reference, report, report_progress, workers)
             with Registry(db) as reg:
                 samples = reg.samples()
                 batches = reg.batch_names()
@@ -216,9 +225,6 @@ def load_batch(
             shutil.rmtree(staging, ignore_errors=True)
             recover(db)
             raise
-        finally:
-            if ref is not None:
-                ref.close()
         # Committed: move the staged files into place and go live.
         for kind in ("calls", "gaps"):
             dst = db / kind / f"batch={name}"
@@ -230,43 +236,133 @@ def load_batch(
         return report
 
 
+@dataclass(frozen=True)
+class _Task:
+    """One unit of reading: a file, or one contig of an indexed file."""
+
+    path: Path
+    samples: tuple[SampleRecord, ...]
+    region: str | None
+    tag: str
+
+
+def _run_task(
+    task: _Task,
+    sample_idx: dict[str, int],
+    staging: Path,
+    settings: Settings,
+    reference: Path | None,
+    progress: Callable[[int], None] | None = None,
+) -> FileReport:
+    """Read one task into its own Parquet parts (runs in a worker process or in-process)."""
+    ref = Reference(reference) if reference is not None else None
+    calls = PartWriter(staging / "calls", CALLS_SCHEMA, task.tag, settings.call_bin_size, settings.batch_rows)
+    gaps = PartWriter(staging / "gaps", GAPS_SCHEMA, task.tag, None, settings.batch_rows)
+    try:
+        return read_vcf(
+            task.path, task.samples, sample_idx, calls, gaps, settings, ref, progress, region=task.region
+        )
+    finally:
+        calls.close()
+        gaps.close()
+        if ref is not None:
+            ref.close()
+
+
+def _plan(records: list[SampleRecord], workers: int) -> list[_Task]:
+    """Split the batch into tasks: one per file, or one per contig of an indexed multi-sample file."""
+    by_file: dict[Path, list[SampleRecord]] = defaultdict(list)
+    for r in records:
+        by_file[r.vcf].append(r)
+    tasks = []
+    for n, (path, samples) in enumerate(by_file.items()):
+        contigs = indexed_contigs(path) if workers > 1 and len(by_file) < workers else None
+        if contigs and len(contigs) > 1:
+            tasks += [_Task(path, tuple(samples), c, f"{n:05d}-{i:03d}") for i, c in enumerate(contigs)]
+        else:
+            tasks.append(_Task(path, tuple(samples), None, f"{n:05d}"))
+    return tasks
+
+
 def _ingest(
     records: list[SampleRecord],
     sample_idx: dict[str, int],
     staging: Path,
     settings: Settings,
-    ref: Reference | None,
+    reference: Path | None,
     report: LoadReport,
     progress: Progress,
+    workers: int,
 ) -> None:
-    by_file: dict[Path, list[SampleRecord]] = defaultdict(list)
-    for r in records:
-        by_file[r.vcf].append(r)
     (staging / "calls").mkdir(parents=True)
     (staging / "gaps").mkdir(parents=True)
-    progress("read", 0, len(by_file))
-    for n, (path, samples) in enumerate(by_file.items()):
-        calls = PartWriter(
-            staging / "calls", CALLS_SCHEMA, f"{n:05d}", settings.call_bin_size, settings.batch_rows
-        )
-        gaps = PartWriter(staging / "gaps", GAPS_SCHEMA, f"{n:05d}", None, settings.batch_rows)
-        try:
-            report.files.append(
-                read_vcf(
-                    path,
-                    samples,
-                    sample_idx,
-                    calls,
-                    gaps,
-                    settings,
-                    ref,
-                    lambda k: progress("records", k, None),
+    tasks = _plan(records, workers)
+    progress("read", 0, len(tasks))
+    results: list[FileReport] = []
+    if workers <= 1 or len(tasks) == 1:
+        for task in tasks:
+            results.append(
+                _run_task(
+                    task, sample_idx, staging, settings, reference, lambda k: progress("records", k, None)
                 )
             )
-        finally:
-            calls.close()
-            gaps.close()
-        progress("read", 1, len(by_file))
+            progress("read", 1, len(tasks))
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [
+                pool.submit(_run_task, task, sample_idx, staging, settings, reference) for task in tasks
+            ]
+            try:
+                for future in futures:
+                    results.append(future.result())
+                    progress("read", 1, len(tasks))
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
+
+
+def _merge_reports(
+    tasks: list[_Task],
+    results: list[FileReport],
+    sample_idx: dict[str, int],
+    staging: Path,
+    settings: Settings,
+) -> list[FileReport]:
+    """Fold per-contig reports into one per file; give split gVCFs their gaps on contigs they lack."""
+    merged: dict[Path, FileReport] = {}
+    seen_contigs: dict[Path, set[str]] = defaultdict(set)
+    for task, rep in zip(tasks, results, strict=True):
+        if task.region is not None:
+            seen_contigs[task.path].add(task.region)
+        if task.path not in merged:
+            merged[task.path] = rep
+            continue
+        into = merged[task.path]
+        into.gvcf = into.gvcf or rep.gvcf
+        for name in ("records", "reference_blocks", "variants", "calls", "genotypes"):
+            setattr(into, name, getattr(into, name) + getattr(rep, name))
+        into.skipped.update(rep.skipped)
+        into.other_contigs.update(rep.other_contigs)
+    for n, (path, rep) in enumerate(merged.items()):
+        if not rep.gvcf or path not in seen_contigs:
+            continue
+        covered = set()
+        for c in seen_contigs[path]:
+            try:
+                covered.add(canonical_contig(c))
+            except UnknownContigError:
+                continue
+        gaps = PartWriter(staging / "gaps", GAPS_SCHEMA, f"rest-{n:05d}", None, settings.batch_rows)
+        idx = [sample_idx[s.sample_id] for s in next(t for t in tasks if t.path == path).samples]
+        for chrom in CONTIGS:
+            if chrom not in covered:
+                for sidx in idx:
+                    gaps.add(chrom, 1, (sidx, chrom, 1, CONTIG_LENGTHS[chrom], True))
+        gaps.close()
+    return list(merged.values())
 
 
 def _sample_rows(records: list[SampleRecord], first_idx: int, batch: str) -> pa.Table:

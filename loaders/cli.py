@@ -61,6 +61,10 @@ def load(
             "--skip-existing", help="A batch already loaded under this name is a no-op, not an error."
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Processes reading in parallel. Default: the CPU count (at most 8)."),
+    ] = None,
     quiet: QuietOpt = False,
     report_json: Annotated[
         Path | None, typer.Option("--report", help="Also write the load report as JSON to this file.")

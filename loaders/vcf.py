@@ -34,7 +34,7 @@ from variantdb.manifest import SampleRecord, looks_like_cpr
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Reference, normalize
 
-__all__ = ["FileReport", "LoadError", "PartWriter", "read_vcf"]
+__all__ = ["FileReport", "LoadError", "PartWriter", "check_bgzf_eof", "indexed_contigs", "read_vcf"]
 
 _SEX_CODE = {"XX": 0, "XY": 1, "unknown": 2}
 _SEXES = ("XX", "XY", "unknown")
@@ -89,7 +89,9 @@ class PartWriter:
     columns are written as nulls.
     """
 
-    def __init__(self, root: Path, schema: pa.Schema, tag: str, bin_size: int | None, flush_rows: int) -> None:
+    def __init__(
+        self, root: Path, schema: pa.Schema, tag: str, bin_size: int | None, flush_rows: int
+    ) -> None:
         self.root = root
         self.schema = schema
         self.tag = tag
@@ -121,7 +123,9 @@ class PartWriter:
         values = [c[field.name] for _, c in chunks]
         if pa.types.is_string(field.type):
             return pa.array(np.repeat(np.array(values, dtype=object), counts), field.type)
-        parts = [v if isinstance(v, np.ndarray) else np.full(n, v) for n, v in zip(counts, values, strict=True)]
+        parts = [
+            v if isinstance(v, np.ndarray) else np.full(n, v) for n, v in zip(counts, values, strict=True)
+        ]
         arr = np.concatenate(parts)
         if field.nullable and pa.types.is_integer(field.type):
             return pa.array(arr, field.type, mask=arr < 0)
@@ -244,8 +248,9 @@ def read_vcf(
     settings: Settings,
     reference: Reference | None = None,
     progress: Any = None,
+    region: str | None = None,
 ) -> FileReport:
-    """Stream one VCF/BCF/gVCF into ``calls`` and ``gaps``.
+    """Stream one VCF/BCF/gVCF (or one contig of an indexed one) into ``calls`` and ``gaps``.
 
     Parameters
     ----------
@@ -263,6 +268,9 @@ def read_vcf(
         Check REF and left-align indels against it. Default None (trim only).
     progress
         Called with the number of records read since the last call, if given.
+    region
+        Read only this contig (as named in the file; needs a tabix/CSI index).
+        Default None: the whole file.
 
     Raises
     ------
@@ -270,6 +278,9 @@ def read_vcf(
         Naming file, record, field and value.
     """
     report = FileReport(path=str(path))
+    if not Path(path).is_file():
+        raise LoadError(f"{path}: no such file")
+    check_bgzf_eof(path)
     try:
         vcf = cyvcf2.VCF(str(path), gts012=False, strict_gt=False, lazy=True, threads=1)
     except OSError as e:
@@ -280,11 +291,64 @@ def read_vcf(
         _check_header(path, vcf, samples)
         order = [next(s for s in samples if s.sample_id == name) for name in vcf.samples]
         report.samples = len(order)
-        _read_records(path, vcf, order, sample_idx, calls, gaps, settings, reference, report, progress)
+        records = vcf(region) if region is not None else vcf
+        try:
+            only = None if region is None else [canonical_contig(region)]
+        except UnknownContigError:
+            only = []
+        _read_records(
+            path, records, order, sample_idx, calls, gaps, settings, reference, report, progress, only
+        )
     finally:
         with contextlib.suppress(Exception):
             vcf.close()
     return report
+
+
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def check_bgzf_eof(path: Path) -> None:
+    """Refuse a BGZF file (bgzipped VCF, BCF) that lacks the end-of-file block: it was truncated.
+
+    Raises
+    ------
+    LoadError
+        Naming the file.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+        if len(head) < 18 or head[:4] != b"\x1f\x8b\x08\x04" or head[12:14] != b"BC":
+            return  # not BGZF: plain gzip or text, read to the end by the parser
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - len(_BGZF_EOF)))
+        if fh.read() != _BGZF_EOF:
+            raise LoadError(
+                f"{path}: corrupt or truncated input: the BGZF end-of-file block is missing "
+                "(the file was cut short; copy it again)"
+            )
+
+
+def indexed_contigs(path: Path) -> list[str] | None:
+    """Return the contigs of an indexed (tabix/CSI) VCF or BCF, in file order, or None if not indexed.
+
+    An index older than its file is not trusted.
+    """
+    index = next((Path(f"{path}{ext}") for ext in (".tbi", ".csi") if Path(f"{path}{ext}").exists()), None)
+    if index is None or index.stat().st_mtime < Path(path).stat().st_mtime:
+        return None
+    try:
+        vcf = cyvcf2.VCF(str(path), lazy=True)
+    except Exception:
+        return None
+    try:
+        return list(vcf.seqnames)
+    except Exception:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            vcf.close()
 
 
 def _check_header(path: Path, vcf: cyvcf2.VCF, samples: Sequence[SampleRecord]) -> None:
@@ -329,7 +393,7 @@ def _check_header(path: Path, vcf: cyvcf2.VCF, samples: Sequence[SampleRecord]) 
 
 def _read_records(
     path: Path,
-    vcf: cyvcf2.VCF,
+    vcf: Any,
     order: list[SampleRecord],
     sample_idx: dict[str, int],
     calls: PartWriter,
@@ -338,6 +402,7 @@ def _read_records(
     reference: Reference | None,
     report: FileReport,
     progress: Any,
+    only_contigs: list[str] | None,
 ) -> None:
     n = len(order)
     idx = np.array([sample_idx[s.sample_id] for s in order], dtype=np.int64)
@@ -529,7 +594,7 @@ def _read_records(
     if progress is not None and pending:
         progress(pending)
     if gvcf:
-        _write_gvcf_gaps(idx, cov_raw, cov_adj, gaps)
+        _write_gvcf_gaps(idx, cov_raw, cov_adj, gaps, only_contigs)
 
 
 def _cover(
@@ -558,9 +623,10 @@ def _write_gvcf_gaps(
     cov_raw: dict[str, list[_Coverage]],
     cov_adj: dict[str, list[_Coverage]],
     gaps: PartWriter,
+    only_contigs: list[str] | None = None,
 ) -> None:
     """Write, per sample and contig, where a gVCF gives no call (raw) or no confident call (adj only)."""
-    for chrom in CONTIGS:
+    for chrom in CONTIGS if only_contigs is None else only_contigs:
         length = CONTIG_LENGTHS[chrom]
         for i, sidx in enumerate(idx.tolist()):
             if chrom not in cov_raw:

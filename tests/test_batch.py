@@ -250,6 +250,16 @@ def _truncate(folder: Path) -> None:
     (folder / "cohort.vcf.gz").write_bytes(data[: len(data) // 2])
 
 
+def _truncate_plain_gzip(folder: Path) -> None:
+    records = [
+        f"chr1 {100 + i} . A C 50 PASS . {G} 0/1:40:20:10,10 0/0:40:20:20,0 0/0:40:20:20,0 0/0:40:20:20,0"
+        for i in range(20000)
+    ]
+    write_vcf(folder / "cohort.vcf.gz", SAMPLES, records, CONTIGS, compress="gzip")
+    data = (folder / "cohort.vcf.gz").read_bytes()
+    (folder / "cohort.vcf.gz").write_bytes(data[: len(data) // 2])
+
+
 def _corrupt_gzip(folder: Path) -> None:
     data = bytearray(gzip.compress(b"##fileformat=VCFv4.2\n" * 1000))
     data[200:260] = b"\x00" * 60
@@ -257,7 +267,8 @@ def _corrupt_gzip(folder: Path) -> None:
 
 
 BAD_INPUTS = {
-    "truncated compression": (_truncate, r"cohort\.vcf\.gz: record \d+ .*corrupt or truncated"),
+    "truncated compression": (_truncate, r"cohort\.vcf\.gz: .*corrupt or truncated"),
+    "truncated plain gzip": (_truncate_plain_gzip, r"cohort\.vcf\.gz: record \d+ .*corrupt or truncated"),
     "corrupt compression": (_corrupt_gzip, r"cohort\.vcf\.gz: cannot"),
     "broken header": (lambda f: (f / "cohort.vcf.gz").write_text("not a vcf\n"), r"cohort\.vcf\.gz: cannot"),
     "vcf sample not in manifest": (
