@@ -29,6 +29,9 @@ class Settings:
     batch_rows: int = field(
         default=200_000, metadata={"doc": "calls buffered before a Parquet row group is written"}
     )
+    aggregate_memory_mb: int = field(
+        default=1024, metadata={"doc": "memory (MB) DuckDB may use when aggregating before it spills to disk"}
+    )
     max_batch_ids: int = field(default=10_000, metadata={"doc": "most variant ids in one batch request"})
     max_region_span: int = field(
         default=5_000_000, metadata={"doc": "largest region (bp) one region query may cover"}
