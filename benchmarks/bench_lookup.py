@@ -428,7 +428,10 @@ def write_sites_vcf(rel: Path, out_vcf: Path) -> float:
             batch_size=1 << 20,
             columns=["chrom", "pos", "ref", "alt", "ac", "an", "af", "homozygote_count", "hemizygote_count"],
         ):
-            s = lambda name: pc.cast(b.column(name), "string")  # noqa: E731
+
+            def s(name: str, b: Any = b) -> Any:
+                return pc.cast(b.column(name), "string")
+
             af = pc.cast(pc.round(pc.fill_null(b.column("af"), 0.0), 6), "string")
             info = pc.binary_join_element_wise(
                 "AC=" + "",
@@ -638,6 +641,8 @@ def stage_afquery(work: Path, out: Path, n_samples: int, n_sites: int, n_cli: in
 
 
 def main() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # run as a script: make benchmarks/ and loaders/ importable
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=["inproc", "http", "duckdb", "tabix", "afquery", "_inproc_child"])
     ap.add_argument("--db", type=Path, action="append", default=[])
