@@ -123,10 +123,13 @@ class PartWriter:
         values = [c[field.name] for _, c in chunks]
         if pa.types.is_string(field.type):
             return pa.array(np.repeat(np.array(values, dtype=object), counts), field.type)
-        parts = [
-            v if isinstance(v, np.ndarray) else np.full(n, v) for n, v in zip(counts, values, strict=True)
-        ]
-        arr = np.concatenate(parts)
+        if not any(isinstance(v, np.ndarray) for v in values):
+            arr = np.repeat(np.asarray(values), counts)
+        else:
+            parts = [
+                v if isinstance(v, np.ndarray) else np.full(n, v) for n, v in zip(counts, values, strict=True)
+            ]
+            arr = np.concatenate(parts)
         if field.nullable and pa.types.is_integer(field.type):
             return pa.array(arr, field.type, mask=arr < 0)
         return pa.array(arr, field.type)
