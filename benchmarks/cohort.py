@@ -555,6 +555,7 @@ def generate_cohort(
     low_dp_rate: float = 0.03,
     low_ab_rate: float = 0.06,
     gap_rate: float = 0.02,
+    compress_level: int = 1,
 ) -> Path:
     """Write a synthetic cohort (FASTA, VCFs or gVCFs, manifest) and return the manifest's path.
 
@@ -594,6 +595,10 @@ def generate_cohort(
         with AD[alt]/DP < 0.2 (0.06): the ones adj drops.
     gap_rate
         gVCF only: share of reference blocks left out (no coverage). Default 0.02.
+    compress_level
+        BGZF level (1-9) of the multi-sample VCF. Default 1: compression is most
+        of the generator's time, and level 1 is ~4x faster than bgzip's 6 for
+        files ~1.5x larger. Single-sample files get pysam's default.
 
     Returns
     -------
@@ -628,7 +633,9 @@ def generate_cohort(
 
     if layout == "multi":
         path = out / "vcf" / "cohort.vcf.gz"
-        with pysam.BGZFile(str(path), "wb") as fh:
+        if not 1 <= compress_level <= 9:
+            raise ValueError(f"compress_level must be 1-9, not {compress_level}")
+        with pysam.BGZFile(str(path), f"wb{compress_level}") as fh:
             fh.write(_header(ids, False, seed).encode())
             for w in windows:
                 assert w.sites is not None
@@ -732,11 +739,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--layout", choices=("multi", "single"), default="multi")
     p.add_argument("--gvcf", action="store_true", help="write gVCFs (implies --layout single)")
     p.add_argument("--contigs", default=",".join(DEFAULT_CONTIGS), help="comma-separated contigs")
+    p.add_argument("--compress-level", type=int, default=1, help="BGZF level of the multi-sample VCF (1-9)")
     args = p.parse_args(argv)
     layout = "single" if args.gvcf else args.layout
     manifest = generate_cohort(
         args.out_dir, args.samples, args.sites, args.seed, layout=layout, gvcf=args.gvcf,
-        contigs=[c for c in args.contigs.split(",") if c],
+        contigs=[c for c in args.contigs.split(",") if c], compress_level=args.compress_level,
     )  # fmt: skip
     print(manifest)
     print((args.out_dir / "cohort.json").read_text(), end="")
