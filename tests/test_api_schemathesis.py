@@ -25,7 +25,9 @@ def _run_operation(op: Any, failures: list[str], calls: list[int]) -> None:
         response = case.call()
         calls.append(response.status_code)
         if response.status_code >= 500:
-            failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}")
+            failures.append(
+                f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}"
+            )
 
     run()
 
