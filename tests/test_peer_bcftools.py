@@ -9,8 +9,9 @@ For each group of the release (``""``: adj founders, ``"_raw"``: raw founders,
   manifest's sexes (ploidy from sex, as the loader counts it; unknown sex counts
   nothing outside the PARs of X and Y), ``view -s`` founders, then ``+fill-tags``
   for AC, AN, AC_Hom and AC_Hemi;
-- gVCFs: ``merge --gvcf FASTA``, ``+setGT`` (MIN_DP for reference blocks),
-  ``norm -m -any -f FASTA``, ``+fill-tags``.
+- gVCFs: ``merge -m all --gvcf FASTA``, ``+setGT`` (MIN_DP for reference
+  blocks), ``norm -m -any -f FASTA``, ``+fill-tags``. The real gVCFs carry no
+  FASTA: one holding the REF bases they carry, N elsewhere, is enough.
 
 ``ac``, ``an``, ``homozygote_count`` (AC_Hom / 2) and ``hemizygote_count``
 (AC_Hemi) of every variant must equal bcftools', and the release must hold
@@ -41,7 +42,7 @@ from loaders.batch import load_batch
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, is_par, ploidy_segments
 from variantdb.manifest import read_manifest
 from variantdb.release import read_current, release_path
-from variantdb.settings import Settings
+from variantdb.settings import get_settings
 from variantdb.variant import Reference, normalize
 
 DATA = Path(__file__).parent / "data"
@@ -64,7 +65,7 @@ def _bcftools(*args: str | Path) -> str:
 
 def _adj_expr(gvcf: bool, max_alts: int = 9) -> str:
     """The adj thresholds as a bcftools expression selecting genotypes that FAIL them."""
-    s = Settings()
+    s = get_settings()  # the thresholds the loader reads, overrides included
     if gvcf:
         # Reference blocks are judged on MIN_DP, variant records on DP.
         dp = f'(FMT/MIN_DP!="." & FMT/MIN_DP<{s.adj_min_dp}) | (FMT/MIN_DP="." & FMT/DP<{s.adj_min_dp})'
