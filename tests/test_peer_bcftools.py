@@ -231,6 +231,7 @@ def _check_against_bcftools(db: Path, manifest: Path, peer_raw: Path, peer_adj: 
     sexes = {r.sample_id: r.sex for r in read_manifest(manifest)}
     all_raw = _peer_counts(peer_raw, ids, sexes, tmp)
     carried = [k for k, v in all_raw.items() if v[0] > 0]
+    assert len(carried) > 50, "too few variants for the comparison to mean anything"
     raw_f = _peer_counts(peer_raw, founders, sexes, tmp)
     adj_f = _peer_counts(peer_adj, founders, sexes, tmp)
     adj_all = _peer_counts(peer_adj, ids, sexes, tmp)
