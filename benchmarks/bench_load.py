@@ -271,6 +271,8 @@ def render(runs: list[Run], data: dict[str, object], env: dict[str, str], comman
             if "multi_records" in data
             else "."
         ),
+        f"Generating them took {data['generate_single_s']} s (single-sample)"
+        + (f" and {data['generate_multi_s']} s (multi-sample)." if "generate_multi_s" in data else "."),
         "Genotypes = samples x sites (the dense matrix each input stands for; absent sites are reference).",
         "",
         "| tool | input | wall s | records/s | genotypes/s | peak RSS MB | output MB | peer s / ours s | what it does |",
