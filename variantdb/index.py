@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 import shutil
 import struct
+import weakref
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from pathlib import Path
@@ -375,6 +377,17 @@ def _load(path: Path) -> np.ndarray[Any, Any]:
     return arr
 
 
+def _data_offset(path: Path) -> int:
+    """Return where the data of an ``.npy`` file starts (after its header)."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            np.lib.format.read_array_header_1_0(fh)
+        else:
+            np.lib.format.read_array_header_2_0(fh)
+        return fh.tell()
+
+
 def _mv(arr: np.ndarray[Any, Any], fmt: str) -> memoryview[int]:
     """Return a flat memoryview of an array's bytes, as bytes (``B``), int64 (``q``) or uint32 (``I``)."""
     raw: memoryview[int] = memoryview(np.ascontiguousarray(arr)).cast("B")  # type: ignore[arg-type]
@@ -441,8 +454,16 @@ class ReleaseIndex:
             _advise_random(arr)
         self._keys_mv = _mv(self.keys, "q")
         self._off_mv = _mv(self.allele_offsets, "I" if self.allele_offsets.dtype.itemsize == 4 else "q")
-        self._values_mv = _mv(self.values, "B")
         self._values_struct = _record_struct(self.values.dtype)
+        # Count rows are read with pread rather than through the map: each lookup
+        # touches a different 4 KiB page of an ~18 GB file at 100M variants, and
+        # the kernel's fault-around would map 64 KiB per touch into the process.
+        # pread goes through the same shared page cache without growing RSS.
+        self._values_fd = os.open(d / "values.npy", os.O_RDONLY)
+        self._values_start = _data_offset(d / "values.npy")
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self._values_fd, 0, 0, os.POSIX_FADV_RANDOM)
+        self._closer = weakref.finalize(self, os.close, self._values_fd)
         self._an_values_mv = _mv(self.an_values, "B")
         self._an_struct = _record_struct(self.an_values.dtype)
         self._alleles_mv = _mv(self.alleles, "B")
@@ -508,7 +529,9 @@ class ReleaseIndex:
     def count_tuple(self, row: int) -> tuple[int, ...]:
         """Return the stored count fields of a row in :attr:`fields` order (fastest form)."""
         st = self._values_struct
-        t: tuple[int, ...] = st.unpack_from(self._values_mv, row * st.size)
+        if not 0 <= row < self.n_variants:
+            raise IndexError(f"row {row} out of range (0-{self.n_variants - 1})")
+        t: tuple[int, ...] = st.unpack(os.pread(self._values_fd, st.size, self._values_start + row * st.size))
         return t
 
     def variant_at(self, row: int) -> Variant:
@@ -579,12 +602,12 @@ class ReleaseIndex:
             yield self.record(row)
 
     def close(self) -> None:
-        """Drop the memory maps (they close when the last view is released)."""
+        """Close the count file and drop the memory maps (they close when the last view is released)."""
+        self._closer()
         for name in (
             "_keys_mv",
             "_off_mv",
             "_alleles_mv",
-            "_values_mv",
             "_an_starts_mv",
             "_an_ends_mv",
             "_an_values_mv",
