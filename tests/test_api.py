@@ -12,6 +12,10 @@ import pysam
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from hypothesis import HealthCheck, given
+from hypothesis import seed as hyp_seed
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from api.main import create_app
 from api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
@@ -455,3 +459,43 @@ def test_strata_can_be_left_out(api_client: TestClient, snv: dict[str, Any]) -> 
     batch = api_client.post("/v1/variants?strata=0", json={"variants": [good]}).json()
     assert batch["data"] == [small]
     assert_error(api_client.get(f"/v1/variants/{good}?strata=maybe"), 422, "invalid_request")
+
+
+@pytest.fixture(scope="module")
+def loaded(api_db: Path) -> tuple[list[dict[str, Any]], set[tuple[str, int, str, str]]]:
+    rows = _release_rows(api_db)
+    return rows, {(r["chrom"], r["pos"], r["ref"], r["alt"]) for r in rows}
+
+
+@hyp_seed(20261122)
+@hyp_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    i=st.integers(0, 10_000),
+    shift=st.integers(-3, 3),
+    ref=st.text("ACGT", min_size=1, max_size=3),
+    alt=st.text("ACGT", min_size=1, max_size=3),
+)
+def test_property_seen_exactly_when_loaded(
+    api_client: TestClient,
+    loaded: tuple[list[dict[str, Any]], set[tuple[str, int, str, str]]],
+    i: int,
+    shift: int,
+    ref: str,
+    alt: str,
+) -> None:
+    """Near every loaded variant, a probe is seen iff the loader wrote exactly that variant."""
+    rows, present = loaded
+    row = rows[i % len(rows)]
+    for probe in (
+        (row["chrom"], row["pos"], row["ref"], row["alt"]),
+        (row["chrom"], row["pos"] + shift, ref, alt),
+    ):
+        resp = api_client.get(f"/v1/variants/{probe[0]}-{probe[1]}-{probe[2]}-{probe[3]}")
+        if resp.status_code == 400:  # REF disagrees with the reference, or REF == ALT
+            assert probe not in present
+            continue
+        rec = resp.json()
+        key = (rec["chrom"], rec["pos"], rec["ref"], rec["alt"])
+        assert rec["seen"] is (key in present), probe
+        if rec["seen"]:
+            _check_record(rec, next(r for r in rows if (r["chrom"], r["pos"], r["ref"], r["alt"]) == key))
