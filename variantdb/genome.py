@@ -6,6 +6,7 @@ many alleles a sample carries at a position, so the answer is given once.
 
 from __future__ import annotations
 
+import itertools
 from typing import Final
 
 __all__ = [
@@ -186,5 +187,5 @@ def ploidy_segments(contig: str) -> list[tuple[int, int, dict[str, int]]]:
     bounds = sorted(set(bounds))
     return [
         (start, end - 1, {sex: ploidy(sex, contig, start) for sex in SEXES})
-        for start, end in zip(bounds, bounds[1:], strict=False)
+        for start, end in itertools.pairwise(bounds)
     ]
