@@ -243,25 +243,30 @@ class _Task:
     path: Path
     samples: tuple[SampleRecord, ...]
     region: str | None
-    tag: str
 
 
-def _run_task(
-    task: _Task,
+def _run_group(
+    tasks: list[_Task],
+    tag: str,
     sample_idx: dict[str, int],
     staging: Path,
     settings: Settings,
     reference: Path | None,
     progress: Callable[[int], None] | None = None,
-) -> FileReport:
-    """Read one task into its own Parquet parts (runs in a worker process or in-process)."""
+) -> list[FileReport]:
+    """Read a group of tasks into one set of Parquet parts (in a worker process or in-process).
+
+    Grouping many small files per writer keeps the number of Parquet files, and
+    the per-file cost of the aggregation, independent of the number of genomes.
+    """
     ref = Reference(reference) if reference is not None else None
-    calls = PartWriter(staging / "calls", CALLS_SCHEMA, task.tag, settings.call_bin_size, settings.batch_rows)
-    gaps = PartWriter(staging / "gaps", GAPS_SCHEMA, task.tag, None, settings.batch_rows)
+    calls = PartWriter(staging / "calls", CALLS_SCHEMA, tag, settings.call_bin_size, settings.batch_rows)
+    gaps = PartWriter(staging / "gaps", GAPS_SCHEMA, tag, None, settings.batch_rows)
     try:
-        return read_vcf(
-            task.path, task.samples, sample_idx, calls, gaps, settings, ref, progress, region=task.region
-        )
+        return [
+            read_vcf(t.path, t.samples, sample_idx, calls, gaps, settings, ref, progress, region=t.region)
+            for t in tasks
+        ]
     finally:
         calls.close()
         gaps.close()
@@ -269,19 +274,25 @@ def _run_task(
             ref.close()
 
 
-def _plan(records: list[SampleRecord], workers: int) -> list[_Task]:
-    """Split the batch into tasks: one per file, or one per contig of an indexed multi-sample file."""
+def _plan(records: list[SampleRecord], workers: int) -> list[list[_Task]]:
+    """Split the batch into groups of tasks for the workers.
+
+    A task is one file, or one contig of an indexed multi-sample file when there
+    are fewer files than workers. Tasks are grouped in order, a few groups per worker.
+    """
     by_file: dict[Path, list[SampleRecord]] = defaultdict(list)
     for r in records:
         by_file[r.vcf].append(r)
     tasks = []
-    for n, (path, samples) in enumerate(by_file.items()):
+    for path, samples in by_file.items():
         contigs = indexed_contigs(path) if workers > 1 and len(by_file) < workers else None
         if contigs and len(contigs) > 1:
-            tasks += [_Task(path, tuple(samples), c, f"{n:05d}-{i:03d}") for i, c in enumerate(contigs)]
+            tasks += [_Task(path, tuple(samples), c) for c in contigs]
         else:
-            tasks.append(_Task(path, tuple(samples), None, f"{n:05d}"))
-    return tasks
+            tasks.append(_Task(path, tuple(samples), None))
+    n_groups = min(len(tasks), max(1, workers) * 4)
+    size = -(-len(tasks) // n_groups)
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
 
 def _ingest(
@@ -296,27 +307,33 @@ def _ingest(
 ) -> None:
     (staging / "calls").mkdir(parents=True)
     (staging / "gaps").mkdir(parents=True)
-    tasks = _plan(records, workers)
+    groups = _plan(records, workers)
+    tasks = [t for g in groups for t in g]
     progress("read", 0, len(tasks))
     results: list[FileReport] = []
-    if workers <= 1 or len(tasks) == 1:
-        for task in tasks:
-            results.append(
-                _run_task(
-                    task, sample_idx, staging, settings, reference, lambda k: progress("records", k, None)
-                )
+    if workers <= 1 or len(groups) == 1:
+        for n, group in enumerate(groups):
+            results += _run_group(
+                group,
+                f"{n:05d}",
+                sample_idx,
+                staging,
+                settings,
+                reference,
+                lambda k: progress("records", k, None),
             )
-            progress("read", 1, len(tasks))
+            progress("read", len(group), len(tasks))
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = [
-                pool.submit(_run_task, task, sample_idx, staging, settings, reference) for task in tasks
+                pool.submit(_run_group, group, f"{n:05d}", sample_idx, staging, settings, reference)
+                for n, group in enumerate(groups)
             ]
             try:
-                for future in futures:
-                    results.append(future.result())
-                    progress("read", 1, len(tasks))
+                for group, future in zip(groups, futures, strict=True):
+                    results += future.result()
+                    progress("read", len(group), len(tasks))
             except BaseException:
                 for f in futures:
                     f.cancel()
