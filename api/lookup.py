@@ -6,7 +6,7 @@ same record for the same variant.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from api.deps import OpenRelease
 from api.errors import APIError
@@ -43,14 +43,28 @@ def _head(query: str, v: Variant, rel: OpenRelease, seen: bool) -> dict[str, Any
     }
 
 
-def record_for_variant(rel: OpenRelease, v: Variant, query: str) -> dict[str, Any]:
-    """Return the record of a normalized variant (seen or not)."""
-    row = rel.index.find(v.chrom, v.pos, v.ref, v.alt)
+def record_for_variant(
+    rel: OpenRelease, v: Variant, query: str, *, strata: bool = True, row: int | Literal[False] | None = False
+) -> dict[str, Any]:
+    """Return the record of a normalized variant (seen or not).
+
+    Parameters
+    ----------
+    strata
+        Include the strata. Default True.
+    row
+        The variant's row if the caller already searched (None: not in the
+        release); default False: search here.
+    """
+    if row is False:
+        row = rel.index.find(v.chrom, v.pos, v.ref, v.alt)
     out = _head(query, v, rel, row is not None)
+    layout = rel.layout
     if row is not None:
-        counts = rel.layout.seen(rel.index.count_tuple(row))
+        t = rel.index.count_tuple(row)
+        counts = layout.seen(t) if strata else layout.seen_compact(t)
     else:
-        counts = rel.layout.unseen(rel.index.an_tuple(v.chrom, v.pos))
+        counts = layout.unseen(rel.index.an_tuple(v.chrom, v.pos), strata)
     an = counts["an"]
     out["coverage"] = "called" if an else "no_data"
     out["message"] = _message(row is not None, counts["ac"], an)
@@ -81,7 +95,7 @@ def parse_query(rel: OpenRelease, text: str) -> Variant:
     return v
 
 
-def record_for_query(rel: OpenRelease, text: str) -> dict[str, Any]:
+def record_for_query(rel: OpenRelease, text: str, *, strata: bool = True) -> dict[str, Any]:
     """Parse and normalize an id with the loader's code, then return its record.
 
     Raises
@@ -89,7 +103,7 @@ def record_for_query(rel: OpenRelease, text: str) -> dict[str, Any]:
     APIError
         400 ``invalid_variant`` when the id cannot be parsed or normalized.
     """
-    return record_for_variant(rel, parse_query(rel, text), text)
+    return record_for_variant(rel, parse_query(rel, text), text, strata=strata)
 
 
 def record_for_row(rel: OpenRelease, row: int) -> dict[str, Any]:

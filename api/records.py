@@ -48,9 +48,10 @@ class RecordLayout:
             info = known.get(key) or {"id": key, "kind": key.split("_", 1)[0], "value": key.split("_", 1)[-1]}
             self.strata.append((info, tuple(pos[f"{c}_{key}"] for c in _STRATUM), an_pos.get(f"an_{key}")))
 
-        self.seen = self._compile_seen()
+        self.seen = self._compile_seen(with_strata=True)
+        self.seen_compact = self._compile_seen(with_strata=False)
 
-    def _compile_seen(self) -> Callable[[tuple[int, ...]], dict[str, Any]]:
+    def _compile_seen(self, with_strata: bool) -> Callable[[tuple[int, ...]], dict[str, Any]]:
         """Generate the record builder of this layout as one dict display (as dataclasses does).
 
         One literal with constant tuple positions builds the ~100-field record about
@@ -75,7 +76,8 @@ class RecordLayout:
             + "}"
             for info, (a, b, h, m), _ in self.strata
         ]
-        items.append('"strata": [' + ", ".join(strata_src) + "]")
+        if with_strata:
+            items.append('"strata": [' + ", ".join(strata_src) + "]")
         src = "def seen(t):\n    return {" + ", ".join(items) + "}\n"
         namespace: dict[str, Any] = {}
         exec(compile(src, "<api.records.seen>", "exec"), namespace)
@@ -83,10 +85,11 @@ class RecordLayout:
         fn.__doc__ = "Return the count part of a record of a variant in the release, from its count tuple."
         return fn
 
-    def unseen(self, an_t: tuple[int, ...] | None) -> dict[str, Any]:
+    def unseen(self, an_t: tuple[int, ...] | None, with_strata: bool = True) -> dict[str, Any]:
         """Return the count part of a record of a variant not in the release: AC 0, AN from the track.
 
         ``an_t`` None (no AN segment at the position) is answered as AN 0: no data here.
+        ``with_strata`` False leaves the strata out. Default True.
         """
         out: dict[str, Any] = {}
         for name, _, i_an in self.groups:
@@ -103,6 +106,8 @@ class RecordLayout:
                 out.update(g)
             else:
                 out[name] = g
+        if not with_strata:
+            return out
         strata_out = []
         for info, _, i_an in self.strata:
             an = an_t[i_an] if an_t is not None and i_an is not None else 0

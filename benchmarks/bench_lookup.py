@@ -56,7 +56,10 @@ def machine() -> dict[str, Any]:
             cpu = line.split(":", 1)[1].strip()
             break
     mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    # Other work on the machine skews every figure; the 1-minute load average says how much.
+    load1 = float(Path("/proc/loadavg").read_text().split()[0])
     return {
+        "load_avg_1min": load1,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "ram_mb": mem,

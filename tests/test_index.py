@@ -158,3 +158,17 @@ def test_property_found_exactly_and_absent_not_found(
         assert i is not None and ix.record(i) == row
     for probe in probes:
         assert (ix.find(*probe) is not None) == (probe in variants)
+
+
+def test_find_many_agrees_with_find(release: Path) -> None:
+    ix = ReleaseIndex.open(release)
+    probes = [Variant(c, p, r, a) for c, p, r, a, _, _ in ROWS]
+    probes += [
+        Variant("chr1", 100, "A", "C"),
+        Variant("chr3", 1, "A", "G"),
+        Variant("chr1", 100, "A", "G"),  # repeated
+        Variant("chrZ", 5, "A", "G"),
+        Variant("chr1", 0, "A", "G"),
+    ]
+    assert ix.find_many(probes) == [ix.find(*v) for v in probes]
+    assert ix.find_many([]) == []

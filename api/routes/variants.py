@@ -25,6 +25,7 @@ from api.lookup import parse_query, record_for_query, record_for_variant
 from api.metrics import name_route
 from api.models import BatchRequest, BatchResult, ErrorPublic, VariantPublic
 from variantdb.settings import Settings
+from variantdb.variant import Variant
 
 __all__ = ["fast_routes", "router"]
 
@@ -71,9 +72,7 @@ def _release_param(request: Request) -> str | None:
 def _one(rel: OpenRelease, text: str, strata: bool) -> Response:
     if len(text) > _MAX_ID:
         raise APIError(422, "invalid_request", f"variant id longer than {_MAX_ID:,} characters")
-    rec = record_for_query(rel, text)
-    if not strata:
-        del rec["strata"]
+    rec = record_for_query(rel, text, strata=strata)
     return Response(orjson.dumps(rec), media_type=_JSON)
 
 
@@ -84,22 +83,23 @@ def _batch(rel: OpenRelease, ids: list[str], settings: Settings, strata: bool) -
             "too_many_ids",
             f"{len(ids):,} ids in one request; the limit is {settings.max_batch_ids:,}: split the batch",
         )
-    data: list[dict[str, Any]] = []
+    parsed: list[Variant | APIError] = []
     for text in ids:
         try:
-            v = parse_query(rel, text)
+            parsed.append(parse_query(rel, text))
         except APIError as e:
-            data.append(
-                {
-                    "query": text,
-                    "error": {"status": e.status, "code": e.code, "message": e.message, "details": None},
-                }
-            )
+            parsed.append(e)
+    # One vectorized search for the whole batch, then the records in request order.
+    rows = rel.index.find_many([v for v in parsed if isinstance(v, Variant)])
+    data: list[dict[str, Any]] = []
+    k = 0
+    for text, v in zip(ids, parsed, strict=True):
+        if isinstance(v, APIError):
+            error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
+            data.append({"query": text, "error": error})
             continue
-        rec = record_for_variant(rel, v, text)
-        if not strata:
-            del rec["strata"]
-        data.append(rec)
+        data.append(record_for_variant(rel, v, text, strata=strata, row=rows[k]))
+        k += 1
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 
 
