@@ -556,8 +556,8 @@ def _read_records(
                 denom = np.maximum(denom, 0)
                 ok = np.ones(n, dtype=bool)
                 for a in (a0, a1):
-                    k = np.clip(a, 0, ad.shape[1] - 1)
-                    ad_a = np.take_along_axis(ad, k[:, None], axis=1)[:, 0]
+                    col = np.clip(a, 0, ad.shape[1] - 1)
+                    ad_a = np.take_along_axis(ad, col[:, None], axis=1)[:, 0]
                     frac = np.divide(ad_a, denom, out=np.zeros(n), where=denom > 0)
                     ok &= (a <= 0) | (frac >= min_ab)
                 adj &= ~het | ok

@@ -8,9 +8,10 @@ the file, line, field and value, so an operator can fix them all in one go.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from variantdb.genome import SEXES
@@ -137,23 +138,17 @@ def read_manifest(path: str | Path) -> list[SampleRecord]:
         if rec.sample_id in seen:
             problems.append(f"{where}: sample_id {rec.sample_id!r} already on line {seen[rec.sample_id]}")
         seen[rec.sample_id] = lineno
-        records.append(SampleRecord(**{**_asdict(rec), "line": lineno}))
+        records.append(dataclasses.replace(rec, line=lineno))
     if not records and not problems:
         problems.append("no samples: the manifest has a header but no rows")
-    ids = {r.sample_id for r in records}
     for r in records:
         for parent in ("father_id", "mother_id"):
             value = getattr(r, parent)
             if value is not None and value == r.sample_id:
                 problems.append(f"line {r.line}: {parent} {value!r} is the sample itself")
-    del ids
     if problems:
         raise ManifestError(path, problems)
     return records
-
-
-def _asdict(rec: SampleRecord) -> dict[str, object]:
-    return {f.name: getattr(rec, f.name) for f in fields(rec)}
 
 
 def _validate_row(

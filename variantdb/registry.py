@@ -208,7 +208,11 @@ class Registry:
 
     def summary(self) -> dict[str, Any]:
         """Return counts for ``variantdb info``."""
-        one = lambda sql: self.con.execute(sql).fetchone()[0]  # noqa: E731
+
+        def one(sql: str) -> Any:
+            row = self.con.execute(sql).fetchone()
+            return None if row is None else row[0]
+
         return {
             "samples": one("SELECT count(*) FROM samples WHERE NOT withdrawn"),
             "withdrawn": one("SELECT count(*) FROM samples WHERE withdrawn"),

@@ -53,6 +53,5 @@ def get_settings() -> Settings:
     for f in fields(Settings):
         raw = os.environ.get(f"VARIANTDB_{f.name.upper()}")
         if raw is not None:
-            kind = type(f.default)
-            overrides[f.name] = kind(raw)
-    return Settings(**overrides)  # type: ignore[arg-type]
+            overrides[f.name] = float(raw) if isinstance(f.default, float) else int(raw)
+    return Settings(**overrides)  # type: ignore[arg-type]  # values typed by their default
