@@ -355,6 +355,8 @@ def test_releases_stats_health_metrics(api_client: TestClient) -> None:
     stats = api_client.get("/v1/stats").json()
     assert stats["release"] == "r0001" and stats["samples"] == 40
     assert sum(stats["stats"]["by_sex"].values()) == 40
+    for key in ("by_region", "by_patient_group", "by_month_received"):
+        assert sum(stats["stats"][key].values()) == 40, key
     assert api_client.get("/health").json()["status"] == "ok"
     api_client.get("/v1/variants/1-1-A-G")
     text = api_client.get("/metrics").text
