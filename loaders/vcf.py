@@ -665,20 +665,20 @@ def _single_sample(
             nocall = True
     counted = exp > 0
     called = counted and not nocall
-    formats = rec.FORMAT
+    formats = set(rec.FORMAT)
     is_block = not real_alts
     gq = int(min(rec.gt_quals[0], 32767)) if "GQ" in formats else None
     dp = None
     if is_block and "MIN_DP" in formats:
-        arr = _fmt_int(rec, "MIN_DP", set(formats))
+        arr = _fmt_int(rec, "MIN_DP", formats)
         dp = None if arr is None else int(arr[0, 0])
     if dp is None and "DP" in formats:
-        arr = _fmt_int(rec, "DP", set(formats))
+        arr = _fmt_int(rec, "DP", formats)
         dp = None if arr is None else int(arr[0, 0])
     adj = called and (gq is None or gq >= settings.adj_min_gq) and (dp is None or dp >= settings.adj_min_dp)
     ad = None
     if not is_block and "AD" in formats:
-        arr = _fmt_int(rec, "AD", set(formats))
+        arr = _fmt_int(rec, "AD", formats)
         ad = None if arr is None else arr[0].tolist()
     if adj and ad is not None and len(alleles) == 2 and alleles[0] != alleles[1]:
         denom = dp if dp is not None else sum(x for x in ad if x > 0)
