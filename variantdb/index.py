@@ -60,7 +60,7 @@ __all__ = [
 
 INDEX_VERSION: Final = 1
 _SEP: Final = b">"
-_BATCH_ROWS: Final = 1 << 20
+_BATCH_ROWS: Final = 1 << 18
 _KEY_FIELDS: Final = ("chrom", "pos", "ref", "alt")
 
 
@@ -158,7 +158,7 @@ def build_index(release_dir: Path) -> None:
 
     Notes
     -----
-    Streams the tables in batches of about a million rows, appending each to the
+    Streams the tables in batches of 262,144 rows, appending each to the
     ``.npy`` files with plain writes (not through a memory map, whose dirty pages
     would count against the process), so peak memory stays near one batch (a
     few hundred MB) whatever the release size.
