@@ -77,10 +77,6 @@ def count_fields() -> list[str]:
     ]
 
 
-def _key(chrom: str, pos: int) -> int:
-    return (CONTIG_INDEX[chrom] << 32) | pos
-
-
 def _narrow_dtype(lo: int, hi: int) -> str:
     """Return the narrowest little-endian integer dtype holding ``[lo, hi]``."""
     for kind in ("u1", "u2", "u4") if lo >= 0 else ("i1", "i2", "i4"):
