@@ -262,6 +262,11 @@ def test_small_multisample_cohort_equals_bcftools(tmp_path: Path) -> None:
     _cross_check_cohort(tmp_path, n_samples=24, n_sites=400, seed=11, layout="multi")
 
 
+@pytest.mark.parametrize("seed", [31, 32])
+def test_small_single_sample_cohort_equals_bcftools(tmp_path: Path, seed: int) -> None:
+    _cross_check_cohort(tmp_path, n_samples=16, n_sites=400, seed=seed, layout="single")
+
+
 @pytest.mark.slow
 def test_multisample_cohort_equals_bcftools(tmp_path: Path) -> None:
     _cross_check_cohort(tmp_path, n_samples=300, n_sites=6000, seed=12, layout="multi")
@@ -354,9 +359,15 @@ def test_real_gvcfs_few_samples_equal_bcftools(tmp_path: Path) -> None:
     _gvcf_cross_check(tmp_path, manifest, files, fasta)
 
 
-@pytest.mark.slow
-def test_generated_gvcfs_equal_bcftools_merge_gvcf(tmp_path: Path) -> None:
-    manifest = generate_cohort(tmp_path / "cohort", 40, 1500, 14, layout="single", gvcf=True, trio_fraction=0.3)
+@pytest.mark.parametrize(
+    ("n_samples", "n_sites", "seed"),
+    [pytest.param(40, 1500, 14, marks=pytest.mark.slow), (10, 300, 15)],
+    ids=["40x1500", "10x300"],
+)
+def test_generated_gvcfs_equal_bcftools_merge_gvcf(tmp_path: Path, n_samples: int, n_sites: int, seed: int) -> None:
+    manifest = generate_cohort(
+        tmp_path / "cohort", n_samples, n_sites, seed, layout="single", gvcf=True, trio_fraction=0.3
+    )
     rows = read_manifest(manifest)
     files = [r.vcf for r in rows]
     fasta = tmp_path / "cohort" / "ref.fa"
