@@ -58,6 +58,15 @@ _K = 100  # pre-rendered FORMAT variants per genotype category
 _ACGT = "ACGT"
 _SEX_CODE = {"XX": 0, "XY": 1, "unknown": 2}
 
+
+def _contig_names(style: str) -> dict[str, str]:
+    """Names written for each canonical contig: ``chr1`` (style "chr") or ``1`` and ``MT`` (style "plain")."""
+    if style == "chr":
+        return {c: c for c in CONTIGS}
+    if style == "plain":
+        return {c: "MT" if c == "chrM" else c.removeprefix("chr") for c in CONTIGS}
+    raise ValueError(f"contig_style must be 'chr' or 'plain', not {style!r}")
+
 # Site classes: 0 diploid (autosome or PAR), 1 chrX non-PAR, 2 chrY non-PAR, 3 chrM.
 # Ploidy of the written GT by class and sex (XX, XY, unknown): what a caller
 # told the sample's sex writes. Unknown sex gets diploid X and haploid Y calls.
@@ -192,7 +201,7 @@ def _build_window(
     w.sites = sites
 
 
-def _write_fasta(path: Path, windows: list[_Window]) -> None:
+def _write_fasta(path: Path, windows: list[_Window], names: dict[str, str]) -> None:
     """Write the windows into a FASTA (N between and before them) and index it with pysam."""
     by_contig: dict[str, list[_Window]] = {}
     for w in windows:
@@ -207,7 +216,7 @@ def _write_fasta(path: Path, windows: list[_Window]) -> None:
                 at = w.start + len(w.seq)
             parts.append("N" * 100)
             seq = "".join(parts)
-            fh.write(f">{chrom}\n")
+            fh.write(f">{names[chrom]}\n")
             for i in range(0, len(seq), 60):
                 fh.write(seq[i : i + 60])
                 fh.write("\n")
@@ -312,11 +321,14 @@ class _Pool:
     balance below 0.2. A cell picks one at random, so the shares hold per cell.
     """
 
-    def __init__(self, rng: np.random.Generator, low_dp: float, low_gq: float, low_ab: float, extra_ad: bool):
+    def __init__(
+        self, rng: np.random.Generator, low_dp: float, low_gq: float, low_ab: float, extra_ad: bool, phased: float = 0.0
+    ):
         # lut[n_alleles, ploidy, lo + 1, hi + 1] -> category
         self.lut = np.full((5, 3, 5, 5), -1, dtype=np.int32)
         strings: list[str] = []
         n_low_dp, n_low_gq, n_low_ab = (round(_K * f) for f in (low_dp, low_gq, low_ab))
+        first_phased = _K - round(_K * phased)
         for n_all in (2, 3, 4):
             keys: list[tuple[int, int, int]] = [(0, -1, -1), (1, -1, -1), (2, -1, -1)]
             keys += [(1, a, a) for a in range(n_all)]
@@ -331,7 +343,10 @@ class _Pool:
                     else:
                         dp, gq = max(10, int(rng.poisson(30))), int(rng.integers(20, 100))
                     low_ab_here = n_low_dp + n_low_gq <= k < n_low_dp + n_low_gq + n_low_ab
-                    strings.append(self._render(n_all, ploidy, lo, hi, dp, gq, low_ab_here, rng, extra_ad))
+                    text = self._render(n_all, ploidy, lo, hi, dp, gq, low_ab_here, rng, extra_ad)
+                    if k >= first_phased and ploidy == 2 and lo >= 0:
+                        text = text.replace("/", "|", 1)
+                    strings.append(text)
         self.strings = np.array(strings, dtype=object)
 
     @staticmethod
@@ -460,7 +475,7 @@ def _genotypes(
 # --------------------------------------------------------------------------- writing
 
 
-def _header(samples: Sequence[str], gvcf: bool, seed: int) -> str:
+def _header(samples: Sequence[str], gvcf: bool, seed: int, names: dict[str, str]) -> str:
     lines = [
         "##fileformat=VCFv4.2",
         '##FILTER=<ID=PASS,Description="All filters passed">',
@@ -476,7 +491,7 @@ def _header(samples: Sequence[str], gvcf: bool, seed: int) -> str:
     ]
     if gvcf:
         lines.append('##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description="Minimum DP observed within the GVCF block">')
-    lines += [f"##contig=<ID={c},length={CONTIG_LENGTHS[c]},assembly=GRCh38>" for c in CONTIGS]
+    lines += [f"##contig=<ID={names[c]},length={CONTIG_LENGTHS[c]},assembly=GRCh38>" for c in CONTIGS]
     lines.append(f"##source=variantdb benchmarks.cohort seed={seed}")
     lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples))
     return "\n".join(lines) + "\n"
@@ -556,6 +571,8 @@ def generate_cohort(
     low_ab_rate: float = 0.06,
     gap_rate: float = 0.02,
     compress_level: int = 1,
+    contig_style: str = "chr",
+    phased_rate: float = 0.0,
 ) -> Path:
     """Write a synthetic cohort (FASTA, VCFs or gVCFs, manifest) and return the manifest's path.
 
@@ -599,6 +616,11 @@ def generate_cohort(
         BGZF level (1-9) of the multi-sample VCF. Default 1: compression is most
         of the generator's time, and level 1 is ~4x faster than bgzip's 6 for
         files ~1.5x larger. Single-sample files get pysam's default.
+    contig_style
+        ``"chr"`` (default): ``chr1`` ... ``chrM`` in the VCFs and the FASTA;
+        ``"plain"``: ``1`` ... ``X``, ``Y``, ``MT``, as Ensembl / 1000 Genomes write them.
+    phased_rate
+        Share of diploid genotypes written phased (``0|1``). Default 0.
 
     Returns
     -------
@@ -612,6 +634,7 @@ def generate_cohort(
     unknown = set(contigs) - set(CONTIGS)
     if unknown:
         raise ValueError(f"contigs {sorted(unknown)} are not GRCh38 primary contigs")
+    names = _contig_names(contig_style)
     out = Path(out_dir)
     (out / "vcf").mkdir(parents=True, exist_ok=True)
     ss = np.random.SeedSequence(seed)
@@ -620,12 +643,12 @@ def generate_cohort(
     windows = _windows(contigs, n_sites)
     for w in windows:
         _build_window(w, layout_rng, indel_rate, multiallelic_rate, left_align_all=gvcf)
-    _write_fasta(out / "ref.fa", windows)
+    _write_fasta(out / "ref.fa", windows, names)
 
     samples = _pedigree(n_samples, pedigree_rng, trio_fraction, duo_fraction, unknown_sex_fraction)
     sex = np.array([_SEX_CODE[s.sex] for s in samples], dtype=np.int8)
     ids = [s.sample_id for s in samples]
-    pool = _Pool(pool_rng, low_dp_rate, low_gq_rate, low_ab_rate, extra_ad=gvcf)
+    pool = _Pool(pool_rng, low_dp_rate, low_gq_rate, low_ab_rate, extra_ad=gvcf, phased=phased_rate)
     chunk = max(1, 2_000_000 // max(1, n_samples))
     geno_rng = geno_seq  # one stream, consumed in a fixed order: deterministic
     n_records = 0
@@ -636,7 +659,7 @@ def generate_cohort(
         if not 1 <= compress_level <= 9:
             raise ValueError(f"compress_level must be 1-9, not {compress_level}")
         with pysam.BGZFile(str(path), f"wb{compress_level}") as fh:
-            fh.write(_header(ids, False, seed).encode())
+            fh.write(_header(ids, False, seed, names).encode())
             for w in windows:
                 assert w.sites is not None
                 for sites in _chunks(w.sites, chunk):
@@ -645,7 +668,7 @@ def generate_cohort(
                     cells = pool.pick(n_all[:, None], gtp, lo, hi, r)
                     buf = []
                     for i, s in enumerate(sites):
-                        buf.append(f"{s.chrom}\t{s.pos}\t.\t{s.ref}\t{','.join(s.alts)}\t.\tPASS\t.\tGT:AD:DP:GQ\t")
+                        buf.append(f"{names[s.chrom]}\t{s.pos}\t.\t{s.ref}\t{','.join(s.alts)}\t.\tPASS\t.\tGT:AD:DP:GQ\t")
                         buf.append("\t".join(cells[i].tolist()))
                         buf.append("\n")
                     fh.write("".join(buf).encode())
@@ -656,7 +679,7 @@ def generate_cohort(
     else:
         texts = [out / "vcf" / f"{sid}.vcf" for sid in ids]
         for t in texts:
-            t.write_text(_header([t.stem], gvcf, seed))
+            t.write_text(_header([t.stem], gvcf, seed, names))
         block_rng = np.random.default_rng(ss.spawn(1)[0])
         fmt = "GT:AD:DP:GQ"
         for w in windows:
@@ -683,7 +706,7 @@ def generate_cohort(
                     alt = ",".join(site.alts) if nc else _alt_text(site, a, b)
                     if gvcf:
                         alt += ",<NON_REF>"
-                    line = f"{site.chrom}\t{site.pos}\t.\t{site.ref}\t{alt}\t.\tPASS\t.\t{fmt}\t{cell}"
+                    line = f"{names[site.chrom]}\t{site.pos}\t.\t{site.ref}\t{alt}\t.\tPASS\t.\t{fmt}\t{cell}"
                     per_sample.setdefault(n_i, []).append((site.pos, site.pos + len(site.ref) - 1, line))
                     n_records += 1
                     n_genotypes += 1
@@ -701,7 +724,7 @@ def generate_cohort(
                     if ploidy == 0:
                         continue
                     taken = [(p, e) for p, e, _ in recs]
-                    blocks = _gvcf_blocks(w.chrom, w, taken, block_rng, ploidy == 1, 0.1, gap_rate)
+                    blocks = _gvcf_blocks(names[w.chrom], w, taken, block_rng, ploidy == 1, 0.1, gap_rate)
                     n_records += len(blocks)
                     recs = [(p, 0, line) for p, _e, line in recs if line] + [(p, 0, line) for p, line in blocks]
                 recs.sort(key=lambda t: t[0])
@@ -740,11 +763,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--gvcf", action="store_true", help="write gVCFs (implies --layout single)")
     p.add_argument("--contigs", default=",".join(DEFAULT_CONTIGS), help="comma-separated contigs")
     p.add_argument("--compress-level", type=int, default=1, help="BGZF level of the multi-sample VCF (1-9)")
+    p.add_argument("--contig-style", choices=("chr", "plain"), default="chr", help="chr1 or 1 (MT for chrM)")
+    p.add_argument("--phased-rate", type=float, default=0.0, help="share of diploid GTs written phased")
     args = p.parse_args(argv)
     layout = "single" if args.gvcf else args.layout
     manifest = generate_cohort(
         args.out_dir, args.samples, args.sites, args.seed, layout=layout, gvcf=args.gvcf,
         contigs=[c for c in args.contigs.split(",") if c], compress_level=args.compress_level,
+        contig_style=args.contig_style, phased_rate=args.phased_rate,
     )  # fmt: skip
     print(manifest)
     print((args.out_dir / "cohort.json").read_text(), end="")

@@ -201,3 +201,15 @@ def test_gvcf_blocks_tile_without_overlap_and_merge(tmp_path: Path) -> None:
     listing.write_text("".join(f"{r.vcf}\n" for r in rows))
     out = _run("bcftools", "merge", "--gvcf", tmp_path / "ref.fa", "-l", listing, "-Ov").stdout
     assert sum(1 for line in out.splitlines() if not line.startswith("#")) > 100
+
+
+def test_plain_contig_names_and_phased_genotypes(tmp_path: Path) -> None:
+    manifest = generate_cohort(tmp_path, 10, 300, 12, contig_style="plain", phased_rate=0.3)
+    names = [line[1:].strip() for line in (tmp_path / "ref.fa").read_text().splitlines() if line.startswith(">")]
+    assert names == ["1", "2", "7", "22", "X", "Y", "MT"]
+    vcf = manifest.parent / "vcf" / "cohort.vcf.gz"
+    with pysam.VariantFile(str(vcf)) as vf:
+        assert "MT" in vf.header.contigs and vf.header.contigs["1"].length == 248956422
+        phased = sum(call.phased for rec in vf for call in rec.samples.values())
+    assert phased > 100
+    _run("bcftools", "norm", "-c", "e", "-f", tmp_path / "ref.fa", "-Ou", "-o", "/dev/null", vcf)
