@@ -152,7 +152,7 @@ def _variantdb() -> str:
 
 
 def run_benchmark(
-    work: Path, n_samples: int, n_sites: int, seed: int, *, multi: bool, afquery: bool
+    work: Path, n_samples: int, n_sites: int, seed: int, *, multi: bool, afquery: bool, gvcf: bool = False
 ) -> tuple[list[Run], dict[str, object]]:
     """Generate the cohort(s) and time every tool on them; return the runs and the data description."""
     if work.exists():
@@ -162,7 +162,8 @@ def run_benchmark(
     gen_s, gen_rss = measure(
         [sys.executable, "-c",
          "import sys; from benchmarks.cohort import generate_cohort; "
-         f"generate_cohort(sys.argv[1], {n_samples}, {n_sites}, {seed}, layout='single', unknown_sex_fraction=0.0)",
+         f"generate_cohort(sys.argv[1], {n_samples}, {n_sites}, {seed}, layout='single', unknown_sex_fraction=0.0, "
+         f"gvcf={gvcf})",
          str(work / "single")],
         work / "generate-single.log",
     )  # fmt: skip
@@ -181,6 +182,8 @@ def run_benchmark(
     }
     ref = work / "single" / "ref.fa"
     runs: list[Run] = []
+    kind = "single-sample gVCFs" if gvcf else "single-sample VCFs"
+    data["kind"] = kind
 
     db = work / "db-single"
     s, rss = measure(
@@ -188,18 +191,21 @@ def run_benchmark(
          "--batch", "bench", "--quiet"],
         work / "variantdb-single.log",
     )  # fmt: skip
-    runs.append(Run("variantdb load", "single-sample VCFs", s, rss, info["n_records"], dense, _du(db),
+    runs.append(Run("variantdb load", kind, s, rss, info["n_records"], dense, _du(db),
                     "validate, split, left-align, adj, calls + gaps + release + index"))  # fmt: skip
 
     listing = work / "single-vcfs.txt"
     listing.write_text("".join(f"{r.vcf}\n" for r in read_manifest(single)))
     out = work / "bcftools-single.bcf"
+    # gVCFs: AN from reference blocks, which is what merge --gvcf does; plain VCFs: absent = reference.
+    merge = f"bcftools merge -m all --gvcf {ref}" if gvcf else "bcftools merge -0 -m none"
     s, rss = measure(
-        f"set -o pipefail; bcftools merge -0 -m none -l {listing} -Ou | "
+        f"set -o pipefail; {merge} -l {listing} -Ou | "
         f"bcftools +fill-tags -Ob -o {out} -- -t AC,AN,AC_Hom,AC_Hemi",
         work / "bcftools-single.log",
     )
-    runs.append(Run("bcftools merge -0 \\| +fill-tags", "single-sample VCFs", s, rss, info["n_records"], dense,
+    label = "bcftools merge -m all --gvcf \\| +fill-tags" if gvcf else "bcftools merge -0 \\| +fill-tags"
+    runs.append(Run(label, kind, s, rss, info["n_records"], dense,
                     _du(out), "AC/AN per record; no normalization, no adj"))  # fmt: skip
 
     if afquery:
@@ -211,10 +217,11 @@ def run_benchmark(
              "--genome-build", "GRCh38", "--threads", threads, "--force"],
             work / "afquery.log",
         )  # fmt: skip
-        runs.append(Run("afquery create-db", "single-sample VCFs", s, rss, info["n_records"], dense, _du(afq_db),
-                        f"bitmap DB, --threads {threads}; no normalization, no adj"))  # fmt: skip
+        note = "; skips reference blocks (AN from its own hom-ref assumption)" if gvcf else ""
+        runs.append(Run("afquery create-db", kind, s, rss, info["n_records"], dense, _du(afq_db),
+                        f"bitmap DB, --threads {threads}; no normalization, no adj{note}"))  # fmt: skip
 
-    if multi:
+    if multi and not gvcf:
         gen_s, _ = measure(
             [sys.executable, "-c",
              "import sys; from benchmarks.cohort import generate_cohort; "
@@ -263,7 +270,8 @@ def render(runs: list[Run], data: dict[str, object], env: dict[str, str], comman
         f"Data: synthetic cohort (`benchmarks.cohort`, seed {data['seed']}): {data['samples']:,} samples "
         f"({data['founders']:,} founders; trios and duos), {data['sites']:,} sites on chr1, chr2, chr7, chr22, "
         f"chrX (PAR and non-PAR), chrY, chrM; 20% repeat indels (half not left-aligned), 6% multi-allelic. "
-        f"Single-sample VCFs: {data['single_records']:,} records, {int(data['single_vcf_bytes']) / 1e6:,.1f} MB "
+        f"{str(data['kind'])[0].upper()}{str(data['kind'])[1:]}: {data['single_records']:,} records, "
+        f"{int(data['single_vcf_bytes']) / 1e6:,.1f} MB "
         "bgzipped"
         + (
             f"; the same genotypes as one multi-sample VCF: {data['multi_records']:,} records, "
@@ -271,7 +279,7 @@ def render(runs: list[Run], data: dict[str, object], env: dict[str, str], comman
             if "multi_records" in data
             else "."
         ),
-        f"Generating them took {data['generate_single_s']} s (single-sample)"
+        f"Generating them took {data['generate_single_s']} s ({data['kind']})"
         + (f" and {data['generate_multi_s']} s (multi-sample)." if "generate_multi_s" in data else "."),
         "Genotypes = samples x sites (the dense matrix each input stands for; absent sites are reference).",
         "",
@@ -316,11 +324,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=Path("/tmp/variantdb-bench-load"))
     p.add_argument("--multi", action="store_true", help="also time the same genotypes as one multi-sample VCF")
     p.add_argument("--no-afquery", action="store_true", help="skip afquery create-db")
+    p.add_argument("--gvcf", action="store_true", help="single-sample gVCFs (reference blocks) instead of VCFs")
     p.add_argument("--write-results", action="store_true", help=f"update the Load section of {RESULTS}")
     args = p.parse_args(argv)
     command = "python -m benchmarks.bench_load " + " ".join(sys.argv[1:] if argv is None else argv)
     runs, data = run_benchmark(
-        args.work, args.samples, args.sites, args.seed, multi=args.multi, afquery=not args.no_afquery
+        args.work, args.samples, args.sites, args.seed, multi=args.multi, afquery=not args.no_afquery,
+        gvcf=args.gvcf,
     )
     section = render(runs, data, machine(), command)
     print(section)
