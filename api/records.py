@@ -50,6 +50,9 @@ class RecordLayout:
 
         self.seen = self._compile_seen(with_strata=True)
         self.seen_compact = self._compile_seen(with_strata=False)
+        self._zero_an = (0,) * len(index.an_fields)
+        self._unseen_full = self._compile_unseen(with_strata=True)
+        self._unseen_compact = self._compile_unseen(with_strata=False)
 
     def _compile_seen(self, with_strata: bool) -> Callable[[tuple[int, ...]], dict[str, Any]]:
         """Generate the record builder of this layout as one dict display (as dataclasses does).
@@ -85,41 +88,37 @@ class RecordLayout:
         fn.__doc__ = "Return the count part of a record of a variant in the release, from its count tuple."
         return fn
 
+    def _compile_unseen(self, with_strata: bool) -> Callable[[tuple[int, ...]], dict[str, Any]]:
+        """Generate the builder of an absent variant's counts from its AN-track tuple (see _compile_seen)."""
+
+        def counts(i_an: int | None, carriers: bool) -> str:
+            an = f"a[{i_an}]" if i_an is not None else "0"
+            out = f'"ac": 0, "an": {an}, "af": (0.0 if {an} else None), "homozygote_count": 0, "hemizygote_count": 0'
+            return out + (', "n_carriers": 0' if carriers else "")
+
+        items = []
+        for name, _, i_an in self.groups:
+            body = counts(i_an, True)
+            items.append(body if name is None else f"{name!r}: {{{body}}}")
+        if with_strata:
+            strata_src = [
+                f'{{"id": {info["id"]!r}, "kind": {info["kind"]!r}, "value": {info["value"]!r}, '
+                + counts(i_an, False)
+                + "}"
+                for info, _, i_an in self.strata
+            ]
+            items.append('"strata": [' + ", ".join(strata_src) + "]")
+        src = "def unseen(a):\n    return {" + ", ".join(items) + "}\n"
+        namespace: dict[str, Any] = {}
+        exec(compile(src, "<api.records.unseen>", "exec"), namespace)
+        fn: Callable[[tuple[int, ...]], dict[str, Any]] = namespace["unseen"]
+        return fn
+
     def unseen(self, an_t: tuple[int, ...] | None, with_strata: bool = True) -> dict[str, Any]:
         """Return the count part of a record of a variant not in the release: AC 0, AN from the track.
 
         ``an_t`` None (no AN segment at the position) is answered as AN 0: no data here.
         ``with_strata`` False leaves the strata out. Default True.
         """
-        out: dict[str, Any] = {}
-        for name, _, i_an in self.groups:
-            an = an_t[i_an] if an_t is not None and i_an is not None else 0
-            g = {
-                "ac": 0,
-                "an": an,
-                "af": 0.0 if an else None,
-                "homozygote_count": 0,
-                "hemizygote_count": 0,
-                "n_carriers": 0,
-            }
-            if name is None:
-                out.update(g)
-            else:
-                out[name] = g
-        if not with_strata:
-            return out
-        strata_out = []
-        for info, _, i_an in self.strata:
-            an = an_t[i_an] if an_t is not None and i_an is not None else 0
-            strata_out.append(
-                {
-                    **info,
-                    "ac": 0,
-                    "an": an,
-                    "af": 0.0 if an else None,
-                    "homozygote_count": 0,
-                    "hemizygote_count": 0,
-                }
-            )
-        out["strata"] = strata_out
-        return out
+        a = self._zero_an if an_t is None else an_t
+        return self._unseen_full(a) if with_strata else self._unseen_compact(a)
