@@ -501,3 +501,38 @@ def test_property_seen_exactly_when_loaded(
         assert rec["seen"] is (key in present), probe
         if rec["seen"]:
             _check_record(rec, next(r for r in rows if (r["chrom"], r["pos"], r["ref"], r["alt"]) == key))
+
+
+@pytest.mark.slow
+def test_no_request_fails_while_releases_switch_and_old_ones_vanish(tmp_path: Path) -> None:
+    import threading
+
+    build_release(tmp_path, "r0001", [("chr1", 100, "A", "G", 1, 200)])
+    app = create_app(tmp_path, Settings(reload_interval=0.0))
+    failures: list[str] = []
+    seen_releases: set[str] = set()
+    stop = threading.Event()
+    with TestClient(app) as client:
+
+        def hammer() -> None:
+            while not stop.is_set():
+                r = client.get("/v1/variants/1-100-A-G")
+                if r.status_code != 200:
+                    failures.append(r.text)
+                else:
+                    body = r.json()
+                    seen_releases.add(body["release"])
+                    if body["ac"] != int(body["release"][1:]):
+                        failures.append(f"{body['release']} answered ac={body['ac']}")
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for k in range(2, 7):
+            build_release(tmp_path, f"r{k:04d}", [("chr1", 100, "A", "G", k, 200)])
+            shutil.rmtree(tmp_path / "releases" / f"r{k - 1:04d}")
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not failures, failures[:5]
+    assert "r0006" in seen_releases and len(seen_releases) >= 2
