@@ -161,6 +161,12 @@ def normalize(chrom: str, pos: int, ref: str, alt: str, reference: Reference | N
             elif (not ref or not alt) and pos > 1:
                 base = reference.fetch(chrom, pos - 1, pos - 1)
                 ref, alt, pos = base + ref, base + alt, pos - 1
+            elif not ref or not alt:
+                # At the first base of a contig the anchor is the base after the
+                # event (VCF 4.2, section 1.6.1 on REF).
+                base = reference.fetch(chrom, pos + len(ref), pos + len(ref))
+                ref, alt = ref + base, alt + base
+                break
             else:
                 break
     # Trim the common prefix, keeping one anchor base.
