@@ -139,7 +139,9 @@ def _afquery_manifest(manifest: Path, out: Path) -> Path:
     rows = ["sample_name\tsex\ttech_name\tvcf_path\tphenotype_codes"]
     for r in read_manifest(manifest):
         if r.sex not in ("XX", "XY"):
-            raise ValueError("afquery needs male or female for every sample: generate with unknown_sex_fraction=0")
+            raise ValueError(
+                "afquery needs male or female for every sample: generate with unknown_sex_fraction=0"
+            )
         sex = "male" if r.sex == "XY" else "female"
         group = (r.patient_group or "none").replace(" ", "_")
         rows.append(f"{r.sample_id}\t{sex}\tWGS\t{r.vcf}\t{group}")
@@ -322,14 +324,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sites", type=int, default=50_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work", type=Path, default=Path("/tmp/variantdb-bench-load"))
-    p.add_argument("--multi", action="store_true", help="also time the same genotypes as one multi-sample VCF")
+    p.add_argument(
+        "--multi", action="store_true", help="also time the same genotypes as one multi-sample VCF"
+    )
     p.add_argument("--no-afquery", action="store_true", help="skip afquery create-db")
-    p.add_argument("--gvcf", action="store_true", help="single-sample gVCFs (reference blocks) instead of VCFs")
+    p.add_argument(
+        "--gvcf", action="store_true", help="single-sample gVCFs (reference blocks) instead of VCFs"
+    )
     p.add_argument("--write-results", action="store_true", help=f"update the Load section of {RESULTS}")
     args = p.parse_args(argv)
     command = "python -m benchmarks.bench_load " + " ".join(sys.argv[1:] if argv is None else argv)
     runs, data = run_benchmark(
-        args.work, args.samples, args.sites, args.seed, multi=args.multi, afquery=not args.no_afquery,
+        args.work,
+        args.samples,
+        args.sites,
+        args.seed,
+        multi=args.multi,
+        afquery=not args.no_afquery,
         gvcf=args.gvcf,
     )
     section = render(runs, data, machine(), command)

@@ -67,6 +67,7 @@ def _contig_names(style: str) -> dict[str, str]:
         return {c: "MT" if c == "chrM" else c.removeprefix("chr") for c in CONTIGS}
     raise ValueError(f"contig_style must be 'chr' or 'plain', not {style!r}")
 
+
 # Site classes: 0 diploid (autosome or PAR), 1 chrX non-PAR, 2 chrY non-PAR, 3 chrM.
 # Ploidy of the written GT by class and sex (XX, XY, unknown): what a caller
 # told the sample's sex writes. Unknown sex gets diploid X and haploid Y calls.
@@ -262,7 +263,11 @@ def _pedigree(
         group = groups[int(rng.choice(len(groups), p=group_p))]
         if kind == "single":
             r = rng.random()
-            sex = "unknown" if r < unknown_sex_fraction else ("XX" if r < (1 + unknown_sex_fraction) / 2 else "XY")
+            sex = (
+                "unknown"
+                if r < unknown_sex_fraction
+                else ("XX" if r < (1 + unknown_sex_fraction) / 2 else "XY")
+            )
             samples.append(_Sample("", sex, region=region, patient_group=group))
             continue
         n_fam += 1
@@ -322,7 +327,13 @@ class _Pool:
     """
 
     def __init__(
-        self, rng: np.random.Generator, low_dp: float, low_gq: float, low_ab: float, extra_ad: bool, phased: float = 0.0
+        self,
+        rng: np.random.Generator,
+        low_dp: float,
+        low_gq: float,
+        low_ab: float,
+        extra_ad: bool,
+        phased: float = 0.0,
     ):
         # lut[n_alleles, ploidy, lo + 1, hi + 1] -> category
         self.lut = np.full((5, 3, 5, 5), -1, dtype=np.int32)
@@ -351,7 +362,14 @@ class _Pool:
 
     @staticmethod
     def _render(
-        n_all: int, ploidy: int, lo: int, hi: int, dp: int, gq: int, low_ab: bool, rng: np.random.Generator,
+        n_all: int,
+        ploidy: int,
+        lo: int,
+        hi: int,
+        dp: int,
+        gq: int,
+        low_ab: bool,
+        rng: np.random.Generator,
         extra_ad: bool,
     ) -> str:
         if ploidy == 0:
@@ -368,7 +386,9 @@ class _Pool:
             ad[lo] = dp - ad[hi]
         return f"{gt}:{','.join(map(str, ad))}:{dp}:{gq}"
 
-    def pick(self, n_all: np.ndarray, ploidy: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.ndarray) -> np.ndarray:
+    def pick(
+        self, n_all: np.ndarray, ploidy: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.ndarray
+    ) -> np.ndarray:
         cat = self.lut[n_all, ploidy, lo + 1, hi + 1]
         return self.strings[cat * _K + r]
 
@@ -481,7 +501,9 @@ def _header(samples: Sequence[str], gvcf: bool, seed: int, names: dict[str, str]
         '##FILTER=<ID=PASS,Description="All filters passed">',
     ]
     if gvcf:
-        lines.append('##ALT=<ID=NON_REF,Description="Represents any possible alternative allele at this location">')
+        lines.append(
+            '##ALT=<ID=NON_REF,Description="Represents any possible alternative allele at this location">'
+        )
         lines.append('##INFO=<ID=END,Number=1,Type=Integer,Description="Stop position of the interval">')
     lines += [
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
@@ -490,7 +512,9 @@ def _header(samples: Sequence[str], gvcf: bool, seed: int, names: dict[str, str]
         '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Genotype Quality">',
     ]
     if gvcf:
-        lines.append('##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description="Minimum DP observed within the GVCF block">')
+        lines.append(
+            '##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description="Minimum DP observed within the GVCF block">'
+        )
     lines += [f"##contig=<ID={names[c]},length={CONTIG_LENGTHS[c]},assembly=GRCh38>" for c in CONTIGS]
     lines.append(f"##source=variantdb benchmarks.cohort seed={seed}")
     lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples))
@@ -531,7 +555,9 @@ def _gvcf_blocks(
     end_of_window = w.start + len(w.seq) - 1
     # Block boundaries: every ~20 slots on average, and around each taken span.
     cuts = w.start + _SLOT * np.flatnonzero(rng.random(w.n_sites) < 0.05)
-    bounds = sorted({w.start, end_of_window + 1, *cuts.tolist(), *(s for s, _ in taken), *(e + 1 for _, e in taken)})
+    bounds = sorted(
+        {w.start, end_of_window + 1, *cuts.tolist(), *(s for s, _ in taken), *(e + 1 for _, e in taken)}
+    )
     taken_starts = {s for s, _ in taken}
     out: list[tuple[int, str]] = []
     gt = "0" if haploid else "0/0"
@@ -547,7 +573,12 @@ def _gvcf_blocks(
             min_dp, gq = int(rng.integers(10, 35)), int(rng.integers(20, 99))
         dp = min_dp + int(rng.integers(0, 8))
         ref = w.seq[a - w.start]
-        out.append((a, f"{chrom}\t{a}\t.\t{ref}\t<NON_REF>\t.\t.\tEND={b - 1}\tGT:DP:GQ:MIN_DP\t{gt}:{dp}:{gq}:{min_dp}"))
+        out.append(
+            (
+                a,
+                f"{chrom}\t{a}\t.\t{ref}\t<NON_REF>\t.\t.\tEND={b - 1}\tGT:DP:GQ:MIN_DP\t{gt}:{dp}:{gq}:{min_dp}",
+            )
+        )
     return out
 
 
@@ -638,7 +669,9 @@ def generate_cohort(
     out = Path(out_dir)
     (out / "vcf").mkdir(parents=True, exist_ok=True)
     ss = np.random.SeedSequence(seed)
-    layout_rng, pedigree_rng, pool_rng, geno_seq, manifest_rng = (np.random.default_rng(s) for s in ss.spawn(5))
+    layout_rng, pedigree_rng, pool_rng, geno_seq, manifest_rng = (
+        np.random.default_rng(s) for s in ss.spawn(5)
+    )
 
     windows = _windows(contigs, n_sites)
     for w in windows:
@@ -668,7 +701,9 @@ def generate_cohort(
                     cells = pool.pick(n_all[:, None], gtp, lo, hi, r)
                     buf = []
                     for i, s in enumerate(sites):
-                        buf.append(f"{names[s.chrom]}\t{s.pos}\t.\t{s.ref}\t{','.join(s.alts)}\t.\tPASS\t.\tGT:AD:DP:GQ\t")
+                        buf.append(
+                            f"{names[s.chrom]}\t{s.pos}\t.\t{s.ref}\t{','.join(s.alts)}\t.\tPASS\t.\tGT:AD:DP:GQ\t"
+                        )
                         buf.append("\t".join(cells[i].tolist()))
                         buf.append("\n")
                     fh.write("".join(buf).encode())
@@ -726,7 +761,9 @@ def generate_cohort(
                     taken = [(p, e) for p, e, _ in recs]
                     blocks = _gvcf_blocks(names[w.chrom], w, taken, block_rng, ploidy == 1, 0.1, gap_rate)
                     n_records += len(blocks)
-                    recs = [(p, 0, line) for p, _e, line in recs if line] + [(p, 0, line) for p, line in blocks]
+                    recs = [(p, 0, line) for p, _e, line in recs if line] + [
+                        (p, 0, line) for p, line in blocks
+                    ]
                 recs.sort(key=lambda t: t[0])
                 with open(texts[n_i], "a") as fh:
                     fh.write("".join(line + "\n" for _, _, line in recs))

@@ -33,7 +33,9 @@ def multi(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"layout": "multi"}, {"layout": "single"}, {"layout": "single", "gvcf": True}], ids=["multi", "single", "gvcf"]
+    "kwargs",
+    [{"layout": "multi"}, {"layout": "single"}, {"layout": "single", "gvcf": True}],
+    ids=["multi", "single", "gvcf"],
 )
 def test_same_seed_gives_identical_files(tmp_path: Path, kwargs: dict[str, object]) -> None:
     a = generate_cohort(tmp_path / "a", 12, 200, 5, **kwargs)  # type: ignore[arg-type]
@@ -44,7 +46,9 @@ def test_same_seed_gives_identical_files(tmp_path: Path, kwargs: dict[str, objec
     assert _files(a.parent) != _files(c.parent)
 
 
-@pytest.mark.parametrize("kwargs", [{"layout": "multi"}, {"layout": "single"}, {"layout": "single", "gvcf": True}])
+@pytest.mark.parametrize(
+    "kwargs", [{"layout": "multi"}, {"layout": "single"}, {"layout": "single", "gvcf": True}]
+)
 def test_vcfs_pass_bcftools_view_and_norm(tmp_path: Path, kwargs: dict[str, object]) -> None:
     manifest = generate_cohort(tmp_path, 20, 600, 8, **kwargs)  # type: ignore[arg-type]
     info = json.loads((tmp_path / "cohort.json").read_text())
@@ -53,7 +57,20 @@ def test_vcfs_pass_bcftools_view_and_norm(tmp_path: Path, kwargs: dict[str, obje
     for vcf in vcfs:
         records += len(_run("bcftools", "view", "-H", vcf).stdout.splitlines())
         # -c e: a REF that disagrees with the FASTA is an error, not a warning.
-        stats = _run("bcftools", "norm", "-c", "e", "-m", "-any", "-f", tmp_path / "ref.fa", "-Ou", "-o", "/dev/null", vcf)
+        stats = _run(
+            "bcftools",
+            "norm",
+            "-c",
+            "e",
+            "-m",
+            "-any",
+            "-f",
+            tmp_path / "ref.fa",
+            "-Ou",
+            "-o",
+            "/dev/null",
+            vcf,
+        )
         m = re.search(r"total/split/realigned/skipped:\s+(\d+)/(\d+)/(\d+)/(\d+)", stats.stderr)
         assert m, stats.stderr
         assert int(m[4]) == 0
@@ -205,7 +222,9 @@ def test_gvcf_blocks_tile_without_overlap_and_merge(tmp_path: Path) -> None:
 
 def test_plain_contig_names_and_phased_genotypes(tmp_path: Path) -> None:
     manifest = generate_cohort(tmp_path, 10, 300, 12, contig_style="plain", phased_rate=0.3)
-    names = [line[1:].strip() for line in (tmp_path / "ref.fa").read_text().splitlines() if line.startswith(">")]
+    names = [
+        line[1:].strip() for line in (tmp_path / "ref.fa").read_text().splitlines() if line.startswith(">")
+    ]
     assert names == ["1", "2", "7", "22", "X", "Y", "MT"]
     vcf = manifest.parent / "vcf" / "cohort.vcf.gz"
     with pysam.VariantFile(str(vcf)) as vf:

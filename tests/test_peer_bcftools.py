@@ -142,7 +142,9 @@ def _release_counts(db: Path, suffix: str) -> Counts:
     for part in sorted((release_path(db, rid) / "variants").glob("chrom=*/*.parquet")):
         t = pq.read_table(part).to_pydict()
         cols = [t[f"{f}{suffix}"] for f in _FIELDS]
-        for i, (chrom, pos, ref, alt) in enumerate(zip(t["chrom"], t["pos"], t["ref"], t["alt"], strict=True)):
+        for i, (chrom, pos, ref, alt) in enumerate(
+            zip(t["chrom"], t["pos"], t["ref"], t["alt"], strict=True)
+        ):
             out[(chrom, pos, ref, alt)] = tuple(int(c[i] or 0) for c in cols)  # type: ignore[assignment]
     return out
 
@@ -373,7 +375,9 @@ def test_real_gvcfs_few_samples_equal_bcftools(tmp_path: Path) -> None:
     [pytest.param(40, 1500, 14, marks=pytest.mark.slow), (10, 300, 15)],
     ids=["40x1500", "10x300"],
 )
-def test_generated_gvcfs_equal_bcftools_merge_gvcf(tmp_path: Path, n_samples: int, n_sites: int, seed: int) -> None:
+def test_generated_gvcfs_equal_bcftools_merge_gvcf(
+    tmp_path: Path, n_samples: int, n_sites: int, seed: int
+) -> None:
     manifest = generate_cohort(
         tmp_path / "cohort", n_samples, n_sites, seed, layout="single", gvcf=True, trio_fraction=0.3
     )
