@@ -257,11 +257,20 @@ def test_ref_mismatch_is_a_400(api_client: TestClient, snv: dict[str, Any]) -> N
         "chr1-5-A-A",
         "chr1-5-A-Z",
         "chr1-999999999-A-G",
-        "NC_000001.11:5:3:",
     ],
 )
 def test_malformed_ids_are_400(api_client: TestClient, bad: str) -> None:
     assert_error(api_client.get("/v1/variants/" + quote(bad, safe="")), 400, "invalid_variant")
+
+
+def test_deletion_at_the_contig_start_is_anchored_on_the_next_base(api_client: TestClient) -> None:
+    # Three bases deleted after chr1:5 of an N run left-align to the contig start,
+    # where VCF anchors on the base after the event (never an empty allele).
+    resp = api_client.get("/v1/variants/" + quote("NC_000001.11:5:3:", safe=""))
+    assert resp.status_code == 200
+    body = resp.json()
+    assert (body["pos"], body["ref"][1:], body["alt"]) == (1, "NNN", body["ref"][0])
+    assert body["seen"] is False
 
 
 # --- batch ----------------------------------------------------------------------
