@@ -1,0 +1,493 @@
+"""The web pages for people: search, variant, region / gene and statistics views.
+
+Lab staff look variants up in a browser more often than with curl, so the
+service renders small HTML pages from the same release store and record
+builders as the JSON routes (:func:`api.lookup.record_for_query`,
+:func:`api.lookup.record_for_row`, :func:`api.routes.regions.parse_region`), so
+a page and ``/v1/...`` never disagree. Hospital networks are closed: every
+asset is served from here (:data:`STATIC_FILES`), charts are SVG rendered on the
+server (:mod:`api.charts`), and a Content-Security-Policy forbids any other host.
+
+What a caller may see is decided in one place, :func:`caller_role` with
+:func:`may_see_counts`; roles (issue 6) are not built yet, so every caller is
+treated as ``lab``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+import jinja2
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+import variantdb
+from api.charts import af_plot, bar_chart, column_chart
+from api.deps import OpenRelease, SettingsDep, StoreDep
+from api.errors import APIError
+from api.lookup import record_for_query, record_for_row
+from api.routes.regions import parse_region
+from variantdb.genes import GeneNotFoundError, find_gene
+from variantdb.settings import Settings
+from variantdb.variant import InvalidVariantError, format_variant_id, parse_variant_id
+
+__all__ = ["STATIC_FILES", "Role", "caller_role", "may_see_counts", "router"]
+
+#: HTML pages are for people, not API clients: kept out of the OpenAPI document.
+router = APIRouter(include_in_schema=False, tags=["pages"])
+
+Role = Literal["public", "lab"]
+
+_HERE = Path(__file__).resolve().parent.parent
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"),
+    autoescape=jinja2.select_autoescape(("html",)),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+#: Every asset the pages load, served by :func:`get_static` (a fixed list: no path from the URL reaches the disk).
+STATIC_FILES: dict[str, str] = {
+    "style.css": "text/css; charset=utf-8",
+    "sort.js": "text/javascript; charset=utf-8",
+}
+_STATIC_BYTES = {name: (_HERE / "static" / name).read_bytes() for name in STATIC_FILES}
+
+# No other host may be contacted, and no inline script or style can run even if
+# a value were ever mis-escaped.
+_CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+#: Most points drawn in a region plot; larger regions are sampled evenly (the page says so).
+MAX_PLOT_POINTS = 5000
+
+_SEARCH_HELP = (
+    "a variant id (1-55516888-G-GA, chr1-55516888-G-GA, chr1:55516888:G:GA, 'chr1:55516888 G>GA', "
+    "SPDI NC_000001.11:55516887:G:GA), a region (chr1:55516000-55517000, 1-based) or a gene "
+    "(MYH7 or ENSG00000092054)"
+)
+
+
+# --- who may see what ---------------------------------------------------------------------
+
+
+def caller_role(request: Request) -> Role:
+    """Return the role of the caller of a page: the single place the pages learn it.
+
+    Notes
+    -----
+    Roles and authentication are issue 6 and not built yet; until then every
+    caller is ``lab``, the same as the JSON API shows today. That issue replaces
+    this body (e.g. reading the authenticated principal from ``request``).
+    """
+    return "lab"
+
+
+def may_see_counts(role: Role) -> bool:
+    """Return True when a role may see counts and frequencies; a ``public`` visitor sees seen / not seen only."""
+    return role != "public"
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+#: Shown for a missing figure (AF where AN is 0).
+_NONE = "\N{EN DASH}"
+
+
+def _fmt_af(af: float | None) -> str:
+    if af is None:
+        return _NONE
+    if af == 0:
+        return "0"
+    return f"{af:.4f}" if af >= 0.001 else f"{af:.2e}"
+
+
+def _fmt_int(n: int | None) -> str:
+    return _NONE if n is None else f"{n:,}"
+
+
+_ENV.filters["af"] = _fmt_af
+_ENV.filters["intc"] = _fmt_int
+
+
+def _release_line(rel: OpenRelease | None) -> dict[str, Any] | None:
+    if rel is None:
+        return None
+    return {"id": rel.id, "created": rel.meta.get("created"), "n_samples": rel.meta.get("n_samples")}
+
+
+def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    store = request.app.state.store
+    rel = context.pop("rel", None) or store.current()
+    role = caller_role(request)
+    html = _ENV.get_template(template).render(
+        release=_release_line(rel),
+        version=variantdb.__version__,
+        show_counts=may_see_counts(role),
+        role=role,
+        search_help=_SEARCH_HELP,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+def _error_page(request: Request, e: APIError, title: str = "Not found") -> HTMLResponse:
+    return _render(
+        request, "error.html", status=e.status, title=title, message=e.message, code=e.code, rel=None
+    )
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+def _redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def get_index(request: Request) -> Response:
+    """Render the search page."""
+    return _render(request, "index.html", query="", problem=None)
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def get_search(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    q: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """Send a search to its page: a variant id, a region or a gene; otherwise say what could not be read.
+
+    Notes
+    -----
+    Variant ids are tried first (every form :func:`variantdb.variant.parse_variant_id`
+    takes), then ``CHROM:START-END`` regions (:func:`api.routes.regions.parse_region`),
+    then gene symbols and Ensembl ids (:func:`variantdb.genes.find_gene`).
+    """
+    text = q.strip()
+    if not text:
+        return _render(request, "index.html", status=400, query=q, problem="Type something to search for.")
+    rel = store.current()
+    try:
+        v = parse_variant_id(text, rel.reference if rel else None)
+        return _redirect("/variant/" + quote(format_variant_id(v), safe=""))
+    except InvalidVariantError as e:
+        variant_problem = str(e)
+    if ":" in text and "-" in text.split(":", 1)[1]:
+        try:
+            chrom, start, end = parse_region(text, settings)
+        except APIError as e:
+            return _render(request, "index.html", status=400, query=q, problem=f"Region: {e.message}")
+        return _redirect(f"/region/{chrom}:{start}-{end}")
+    try:
+        gene = find_gene(text)[0]
+        return _redirect(
+            "/gene/" + quote(gene.symbol if gene.symbol.upper() == text.upper() else text, safe="")
+        )
+    except GeneNotFoundError:
+        pass
+    problem = f"Could not read {text[:200]!r} as a variant id, a region or a gene in the GRCh38 gene table."
+    if any(c.isdigit() for c in text):
+        # Looks like an attempt at an id: the parser's own words say what is wrong with it.
+        problem += f" As a variant id: {variant_problem}."
+    return _render(request, "index.html", status=400, query=q, problem=problem)
+
+
+# --- variant ------------------------------------------------------------------------------
+
+
+def _verdict(rec: dict[str, Any]) -> tuple[str, str, str]:
+    """Return (kind, headline, sentence) of a record: seen, in the release but filtered, absent, no data."""
+    ac, an = rec["ac"], rec["an"]
+    if rec["seen"] and ac > 0:
+        return "seen", "Seen", f"Seen in {ac:,} of {an:,} called alleles (AF {_fmt_af(rec['af'])})."
+    if rec["seen"]:
+        where = f"absent among {an:,} called alleles" if an else "no alleles passing them were called here"
+        return (
+            "seen",
+            "Seen (only below the quality thresholds or in relatives)",
+            "The variant is in the release, but no founder genotype passing the adj thresholds "
+            f"(GQ, DP, allele balance) carries it: {where}. See the raw and all-samples rows.",
+        )
+    if an:
+        return "absent", "Not seen", f"Absent among {an:,} called alleles at this position."
+    return (
+        "no_data",
+        "No data here",
+        "No alleles were called at this position in this release (not covered, or not loaded), "
+        "so absence says nothing.",
+    )
+
+
+def _beacon_href(request: Request, rec: dict[str, Any]) -> str | None:
+    """Return the Beacon v2 g_variants query of a variant when the app serves Beacon, else None."""
+    for route in request.app.routes:
+        path = getattr(route, "path", "")
+        if path.endswith("/g_variants"):
+            # Beacon's start is 0-based; the record's pos is 1-based VCF POS.
+            return (
+                f"{path}?assemblyId=GRCh38&referenceName={quote(rec['chrom'].removeprefix('chr'))}"
+                f"&start={rec['pos'] - 1}&referenceBases={quote(rec['ref'])}&alternateBases={quote(rec['alt'])}"
+            )
+    return None
+
+
+def _strata_tables(rec: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    titles = {"sex": "By sex", "region": "By region", "patient_group": "By patient group"}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for s in rec.get("strata") or []:
+        out.setdefault(s["kind"], []).append(s)
+    return [(titles.get(kind, kind), rows) for kind, rows in out.items()]
+
+
+@router.get("/variant/{variant_id:path}", response_class=HTMLResponse)
+async def get_variant_page(
+    request: Request,
+    store: StoreDep,
+    variant_id: str,
+    release: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Render one variant: seen / absent / no data, counts by group and stratum, the release to cite."""
+    try:
+        rel = store.get(release)
+        rec = record_for_query(rel, variant_id)
+    except APIError as e:
+        title = "Cannot read this variant id" if e.code == "invalid_variant" else "Not found"
+        return _error_page(request, e, title)
+    kind, headline, sentence = _verdict(rec)
+    groups = [("adj founders (headline)", rec)] + [
+        (label, rec[key])
+        for key, label in (("raw", "raw founders"), ("all", "adj, all samples"))
+        if key in rec
+    ]
+    json_href = f"/v1/variants/{quote(rec['variant_id'], safe='')}?release={rel.id}"
+    return _render(
+        request,
+        "variant.html",
+        rel=rel,
+        rec=rec,
+        kind=kind,
+        headline=headline,
+        sentence=sentence,
+        groups=groups,
+        strata=_strata_tables(rec),
+        json_href=json_href,
+        beacon_href=_beacon_href(request, rec),
+        region_href=f"/region/{rec['chrom']}:{max(1, rec['pos'] - 50)}-{rec['pos'] + 50}",
+    )
+
+
+# --- region and gene ----------------------------------------------------------------------
+
+
+def _plot_points(rel: OpenRelease, lo: int, hi: int) -> tuple[list[tuple[int, float | None, str]], bool]:
+    """Return (pos, AF, id) of the region's rows for the plot, sampled evenly past MAX_PLOT_POINTS."""
+    if hi <= lo:
+        return [], False
+    sampled = hi - lo > MAX_PLOT_POINTS
+    rows = np.linspace(lo, hi - 1, MAX_PLOT_POINTS).astype(np.int64) if sampled else np.arange(lo, hi)
+    # One vectorized read of the two headline columns instead of a record per row.
+    vals = rel.index.values[rows]
+    ac, an = vals["ac"].astype(np.float64), vals["an"].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        af = np.where(an > 0, ac / an, np.nan)
+    out = []
+    for row, f in zip(rows.tolist(), af.tolist(), strict=True):
+        v = rel.index.variant_at(row)
+        out.append((v.pos, None if math.isnan(f) else f, format_variant_id(v)))
+    return out, sampled
+
+
+def _page_numbers(settings: Settings, page: int, per_page: int | None) -> tuple[int, int]:
+    size = settings.page_size if per_page is None else per_page
+    if not 1 <= size <= settings.max_page_size:
+        raise APIError(
+            400, "invalid_limit", f"per_page must be between 1 and {settings.max_page_size}, got {size}"
+        )
+    if page < 1:
+        raise APIError(400, "invalid_page", f"page must be 1 or more, got {page}")
+    return page, size
+
+
+def _region_page(
+    request: Request,
+    store: StoreDep,
+    settings: Settings,
+    release: str | None,
+    chrom: str,
+    start: int,
+    end: int,
+    page: int,
+    per_page: int | None,
+    gene: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    page, size = _page_numbers(settings, page, per_page)
+    rel = store.get(release)
+    lo, hi = rel.index.region_rows(chrom, start, end)
+    total = hi - lo
+    n_pages = max(1, math.ceil(total / size))
+    if page > n_pages:
+        raise APIError(404, "invalid_page", f"page {page} is past the last page ({n_pages}) of this region")
+    first = lo + (page - 1) * size
+    rows = [record_for_row(rel, row) for row in range(first, min(hi, first + size))]
+    show = may_see_counts(caller_role(request))
+    plot, sampled = _plot_points(rel, lo, hi) if show else ([], False)
+    label = gene["symbol"] if gene else f"{chrom}:{start:,}-{end:,}"
+    base = request.url.path
+
+    def href(p: int) -> str:
+        extra = f"&per_page={size}" if per_page is not None else ""
+        return f"{base}?page={p}&release={rel.id}{extra}"
+
+    json_base = f"/v1/genes/{quote(gene['symbol'])}" if gene else f"/v1/regions/{chrom}:{start}-{end}"
+    return _render(
+        request,
+        "region.html",
+        rel=rel,
+        label=label,
+        gene=gene,
+        chrom=chrom,
+        start=start,
+        end=end,
+        rows=rows,
+        total=total,
+        page=page,
+        n_pages=n_pages,
+        first_index=first - lo + 1,
+        prev_href=href(page - 1) if page > 1 else None,
+        next_href=href(page + 1) if page < n_pages else None,
+        plot=af_plot(plot, start, end, f"Allele frequency by position, {label}") if plot else None,
+        plot_sampled=sampled,
+        plot_count=len(plot),
+        json_href=f"{json_base}?release={rel.id}",
+    )
+
+
+@router.get("/region/{region}", response_class=HTMLResponse)
+async def get_region_page(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    region: str,
+    page: int = 1,
+    per_page: int | None = None,
+    release: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Render the variants of a region (1-based inclusive): a plot of AF by position and a paged table."""
+    try:
+        chrom, start, end = parse_region(region, settings)
+        return _region_page(request, store, settings, release, chrom, start, end, page, per_page)
+    except APIError as e:
+        return _error_page(request, e, "Cannot show this region")
+
+
+@router.get("/gene/{symbol}", response_class=HTMLResponse)
+async def get_gene_page(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    symbol: str,
+    page: int = 1,
+    per_page: int | None = None,
+    release: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Render the variants within a gene's span (the GRCh38 gene table shipped with variantdb)."""
+    try:
+        try:
+            loci = find_gene(symbol)
+        except GeneNotFoundError as e:
+            raise APIError(404, "gene_not_found", str(e)) from None
+        g = loci[0]
+        span = g.end - g.start + 1
+        if span > settings.max_region_span:
+            raise APIError(
+                400,
+                "region_too_large",
+                f"gene {g.symbol} spans {span:,} bp, over the limit {settings.max_region_span:,}; "
+                "view it as regions",
+            )
+        gene = {**g._asdict(), "other_loci": [o.gene_id for o in loci[1:]]}
+        return _region_page(request, store, settings, release, g.chrom, g.start, g.end, page, per_page, gene)
+    except APIError as e:
+        return _error_page(request, e, "Cannot show this gene")
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def _items(counts: Any) -> list[tuple[str, int]]:
+    if not isinstance(counts, dict):
+        return []
+    return [(str(k), int(v)) for k, v in counts.items() if isinstance(v, int)]
+
+
+@router.get("/stats", response_class=HTMLResponse)
+async def get_stats_page(
+    request: Request,
+    store: StoreDep,
+    release: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Render the genomes of a release by region, patient group, sex and month received, as charts and tables."""
+    try:
+        rel = store.get(release)
+    except APIError as e:
+        return _error_page(request, e)
+    stats = rel.meta.get("stats")
+    stats = stats if isinstance(stats, dict) else {}
+    sections = []
+    for key, title, ident in (
+        ("by_region", "Genomes by region", "chart-region"),
+        ("by_patient_group", "Genomes by patient group", "chart-group"),
+        ("by_sex", "Genomes by sex", "chart-sex"),
+        ("by_technology", "Genomes by sequencing technology", "chart-technology"),
+    ):
+        items = sorted(_items(stats.get(key)), key=lambda kv: (-kv[1], kv[0]))
+        if items:
+            sections.append({"title": title, "rows": items, "svg": bar_chart(items, title, ident)})
+    months = sorted(_items(stats.get("by_month_received")))
+    cumulative, running = [], 0
+    for month, n in months:
+        running += n
+        cumulative.append((month, n, running))
+    month_svg = column_chart(months, "Genomes received per month", "chart-month") if months else None
+    return _render(
+        request,
+        "stats.html",
+        rel=rel,
+        stats=stats,
+        sections=sections,
+        months=cumulative,
+        month_svg=month_svg,
+        batches=rel.meta.get("batches") or [],
+        json_href=f"/v1/stats?release={rel.id}",
+    )
+
+
+# --- assets -------------------------------------------------------------------------------
+
+
+@router.get("/static/{name}")
+async def get_static(name: str) -> Response:
+    """Serve one of the bundled assets (:data:`STATIC_FILES`)."""
+    media = STATIC_FILES.get(name)
+    if media is None:
+        raise APIError(404, "not_found", f"no such asset: /static/{name[:100]}")
+    return Response(
+        _STATIC_BYTES[name],
+        media_type=media,
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
