@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from variantdb.index import ReleaseIndex
-from variantdb.release import read_current, release_path
+from variantdb.release import read_current, release_path, variants_file
 from variantdb.variant import Variant, format_variant_id
 
 PY = sys.executable
@@ -439,7 +439,7 @@ def write_sites_vcf(rel: Path, out_vcf: Path) -> float:
     head.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
     bg.stdin.write(("\n".join(head) + "\n").encode())
     for chrom in CONTIGS:
-        part = rel / "variants" / f"chrom={chrom}" / "part-0.parquet"
+        part = variants_file(rel, chrom)
         if not part.exists():
             continue
         for b in pq.ParquetFile(part).iter_batches(

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
 from variantdb.index import build_index
-from variantdb.release import release_path, set_current
+from variantdb.release import release_path, set_current, variants_file
 from variantdb.schema import GROUPS, an_columns, an_schema, strata, variants_schema
 
 CHUNK = 2_000_000
@@ -155,9 +155,9 @@ def write_synthetic_release(db: Path, release_id: str, n: int, seed: int = 1) ->
         # 5% extra alleles are added per site, so sites are drawn for n / 1.05 in all.
         k_total = max(1, round(n / 1.05 * length / total))
         n_chunks = max(1, -(-k_total // CHUNK))
-        part = tmp / "variants" / f"chrom={chrom}"
-        part.mkdir()
-        writer = pq.ParquetWriter(part / "part-0.parquet", variants_schema(), compression="zstd")
+        part = variants_file(tmp, chrom)
+        part.parent.mkdir(exist_ok=True)
+        writer = pq.ParquetWriter(part, variants_schema(), compression="zstd")
         rows = 0
         for j in range(n_chunks):
             lo = 1 + j * length // n_chunks

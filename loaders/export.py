@@ -18,7 +18,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
-from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta, release_path
+from variantdb.release import (
+    ReleaseNotFoundError,
+    read_current,
+    read_release_meta,
+    release_path,
+    variants_file,
+)
 
 __all__ = ["FORMATS", "RegionError", "export_release", "parse_region", "vcf_info_name"]
 
@@ -73,7 +79,7 @@ def _tables(db: Path, release: str, region: tuple[str, int, int] | None) -> Iter
     for chrom in CONTIGS:
         if region is not None and chrom != region[0]:
             continue
-        part = root / f"chrom={chrom}" / "part-0.parquet"
+        part = variants_file(root.parent, chrom)
         if not part.exists():
             continue
         if region is None:

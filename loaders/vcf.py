@@ -82,7 +82,7 @@ class FileReport:
 class PartWriter:
     """Buffer rows of one Arrow schema and write them as Parquet files under a folder.
 
-    Rows are partitioned ``chrom=C/`` (and ``bin=B/`` when ``bin_size`` is given),
+    Rows are partitioned ``contig=C/`` (and ``bin=B/`` when ``bin_size`` is given),
     one file per partition and writer, named ``part-<tag>.parquet``. Rows arrive
     as column chunks (numpy arrays or one scalar for the whole chunk), so a
     record's carriers are added in one call; negative values of nullable integer
@@ -142,7 +142,7 @@ class PartWriter:
         table = pa.Table.from_arrays([self._column(f, chunks) for f in self.schema], schema=self.schema)
         writer = self._writers.get(key)
         if writer is None:
-            folder = self.root / f"chrom={key[0]}"
+            folder = self.root / f"contig={key[0]}"
             if self.bin_size:
                 folder = folder / f"bin={key[1]}"
             folder.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from api.main import create_app
 from api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
 from tests.conftest_api import build_release
 from variantdb.genome import CONTIGS
-from variantdb.release import set_current
+from variantdb.release import set_current, variants_file
 from variantdb.schema import COUNT_FIELDS, STRATUM_FIELDS, strata
 from variantdb.settings import Settings
 from variantdb.variant import Reference, Variant, format_variant_id, normalize, to_spdi
@@ -45,7 +45,7 @@ def _release_rows(db: Path) -> list[dict[str, Any]]:
     rel = db / "releases" / (db / "CURRENT").read_text().strip()
     rows: list[dict[str, Any]] = []
     for chrom in CONTIGS:
-        part = rel / "variants" / f"chrom={chrom}" / "part-0.parquet"
+        part = variants_file(rel, chrom)
         if part.exists():
             rows += pq.read_table(part).to_pylist()
     return rows

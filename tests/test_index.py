@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.conftest_api import build_release, make_an_track, make_tables
 from variantdb.genome import CONTIGS
 from variantdb.index import IndexFormatError, ReleaseIndex, build_index, count_fields
-from variantdb.release import write_release
+from variantdb.release import variants_file, write_release
 from variantdb.variant import Variant
 
 ROWS = [
@@ -34,7 +34,7 @@ def release(tmp_path: Path) -> Path:
 def _parquet_rows(release: Path) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for chrom in CONTIGS:
-        part = release / "variants" / f"chrom={chrom}" / "part-0.parquet"
+        part = variants_file(release, chrom)
         if part.exists():
             out += pq.read_table(part).to_pylist()
     return out
@@ -106,9 +106,9 @@ def test_empty_release(tmp_path: Path) -> None:
 
 def _release_dir(tmp_path: Path, table: pa.Table) -> Path:
     d = tmp_path / "rel"
-    part = d / "variants" / f"chrom={table.column('chrom')[0].as_py()}"
-    part.mkdir(parents=True)
-    pq.write_table(table, part / "part-0.parquet")
+    part = variants_file(d, table.column("chrom")[0].as_py())
+    part.parent.mkdir(parents=True)
+    pq.write_table(table, part)
     pq.write_table(make_an_track(["chr1"]), d / "an.parquet")
     return d
 

@@ -139,7 +139,7 @@ def _release_counts(db: Path, suffix: str) -> Counts:
     rid = read_current(db)
     assert rid is not None, "no release was published"
     out: Counts = {}
-    for part in sorted((release_path(db, rid) / "variants").glob("chrom=*/*.parquet")):
+    for part in sorted((release_path(db, rid) / "variants").glob("*.parquet")):
         t = pq.read_table(part).to_pydict()
         cols = [t[f"{f}{suffix}"] for f in _FIELDS]
         for i, (chrom, pos, ref, alt) in enumerate(

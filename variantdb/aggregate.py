@@ -290,7 +290,7 @@ def call_files_for(dirs: list[Path], chrom: str) -> list[str]:
     """Return the calls (or gaps) Parquet files of one contig under several batch folders."""
     out: list[str] = []
     for d in dirs:
-        part = d / f"chrom={chrom}"
+        part = d / f"contig={chrom}"
         if part.exists():
             out += sorted(str(p) for p in part.rglob("*.parquet"))
     return out

@@ -126,14 +126,13 @@ def _contig_files(release_dir: Path) -> list[tuple[str, Path]]:
     found = {}
     if root.exists():
         for part in root.iterdir():
-            if part.is_dir() and part.name.startswith("chrom="):
-                chrom = part.name.removeprefix("chrom=")
+            if part.suffix == ".parquet":
+                chrom = part.stem
                 if chrom not in CONTIG_INDEX:
                     raise IndexFormatError(f"{part}: unknown contig {chrom!r}")
-                files = sorted(part.glob("*.parquet"))
-                if len(files) != 1:
-                    raise IndexFormatError(f"{part}: expected one part-0.parquet, found {len(files)}")
-                found[chrom] = files[0]
+                found[chrom] = part
+            else:
+                raise IndexFormatError(f"{part}: not a contig's variant file (variants/<contig>.parquet)")
     return [(c, found[c]) for c in CONTIGS if c in found]
 
 
@@ -144,7 +143,7 @@ def build_index(release_dir: Path) -> None:
     ----------
     release_dir
         A release laid out as :mod:`variantdb.release` describes: sorted
-        ``variants/chrom=C/part-0.parquet`` tables and ``an.parquet``.
+        ``variants/<contig>.parquet`` tables and ``an.parquet``.
 
     Raises
     ------

@@ -8,10 +8,10 @@ or the new one, never a mixture.
 Layout of a database directory ``DB``::
 
     DB/registry.duckdb                      samples, batches, releases
-    DB/calls/batch=NAME/chrom=C/bin=B/*.parquet   sparse non-reference calls
-    DB/gaps/batch=NAME/chrom=C/*.parquet    per-sample no-call intervals
+    DB/calls/batch=NAME/contig=C/bin=B/*.parquet  sparse non-reference calls
+    DB/gaps/batch=NAME/contig=C/*.parquet   per-sample no-call intervals
     DB/releases/ID/release.json             metadata, strata, checksums
-    DB/releases/ID/variants/chrom=C/part-0.parquet   sorted variant table
+    DB/releases/ID/variants/C.parquet       sorted variant table, one file per contig
     DB/releases/ID/an.parquet               AN track (schema.an_schema)
     DB/releases/ID/index/                   memory-mapped lookup index
     DB/CURRENT                              the live release id
@@ -42,6 +42,7 @@ __all__ = [
     "read_release_meta",
     "release_path",
     "set_current",
+    "variants_file",
     "write_release",
 ]
 
@@ -57,6 +58,18 @@ def release_path(db: Path, release_id: str) -> Path:
     if not RELEASE_ID.match(release_id):
         raise ReleaseNotFoundError(f"{release_id!r} is not a release id (e.g. r0001)")
     return Path(db) / "releases" / release_id
+
+
+def variants_file(release_dir: Path, chrom: str) -> Path:
+    """Return the variant-table file of one contig in a release directory.
+
+    Notes
+    -----
+    One plain file per contig (``variants/chr1.parquet``), with no ``key=value``
+    folders: every reader (DuckDB, Polars, Spark, pyarrow) takes the folder as it
+    is, and none sees ``chrom`` twice.
+    """
+    return Path(release_dir) / "variants" / f"{chrom}.parquet"
 
 
 def read_current(db: Path) -> str | None:
@@ -177,9 +190,7 @@ def write_release(
         chrom = table.column("chrom")[0].as_py()
         if chrom not in CONTIGS:
             raise ValueError(f"unknown contig {chrom!r} in release table")
-        part = tmp / "variants" / f"chrom={chrom}"
-        part.mkdir()
-        pq.write_table(table, part / "part-0.parquet", row_group_size=1 << 17, compression="zstd")
+        pq.write_table(table, variants_file(tmp, chrom), row_group_size=1 << 17, compression="zstd")
         n_variants += table.num_rows
         contigs[chrom] = table.num_rows
     track = an_track() if callable(an_track) else an_track
