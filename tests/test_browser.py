@@ -1,0 +1,270 @@
+"""The web pages driven in headless Chromium: search, a variant, paging a region, statistics, axe-core.
+
+Runs ``variantdb serve`` on a free 127.0.0.1 port against a database built by
+the real loader from ``tests/data/gvcf-1kg-chr22``, and saves the screenshots
+shown in the README under ``docs/screenshots/``. Needs the Debian package
+``chromium`` (``/usr/bin/chromium``; Playwright never downloads a browser here),
+``pip install playwright``, and for the accessibility check
+``npm ci --prefix tests/browser`` (axe-core). Each missing piece skips with
+its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from variantdb.index import ReleaseIndex
+from variantdb.variant import Variant, format_variant_id
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "tests" / "data" / "gvcf-1kg-chr22" / "manifest.tsv"
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REGION = "chr22:10500000-12700000"
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "needs /usr/bin/chromium: apt-get install -y chromium chromium-driver", allow_module_level=True
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="needs Playwright for Python: pip install playwright (no browser download)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from loaders.batch import load_batch
+
+    db = tmp_path_factory.mktemp("browser_db")
+    load_batch(db, MANIFEST, batch_name="example")
+    return db
+
+
+@pytest.fixture(scope="module")
+def base_url(browser_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``variantdb serve`` on a free local port, stopped after the module."""
+    exe = Path(sys.executable).with_name("variantdb")
+    if not exe.exists():
+        pytest.skip(f"the variantdb command is not installed beside {sys.executable} (pip install -e .)")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(exe), "serve", "--db", str(browser_db), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"variantdb serve did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class _Watch:
+    """What a page did that it must not: requests to other hosts, console errors (CSP), script errors."""
+
+    def __init__(self) -> None:
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+
+
+@pytest.fixture
+def page(browser: Any, base_url: str) -> Iterator[tuple[Any, _Watch]]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=base_url)
+    watch = _Watch()
+    local = urlsplit(base_url).netloc
+
+    def guard(route: Any) -> None:
+        if urlsplit(route.request.url).netloc == local:
+            route.continue_()
+        else:
+            watch.outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    pg = context.new_page()
+    pg.on("console", lambda m: watch.errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: watch.errors.append(str(e)))
+    yield pg, watch
+    context.close()
+    assert watch.outside == [], "a page asked another host"
+    # An HTML error page (400/404) logs the failed load itself; anything else is a defect.
+    real = [e for e in watch.errors if "Failed to load resource" not in e]
+    assert real == [], real
+
+
+@pytest.fixture(scope="module")
+def seen(browser_db: Path) -> Variant:
+    index = ReleaseIndex.open(browser_db / "releases" / (browser_db / "CURRENT").read_text().strip())
+    ac = index.fields.index("ac")
+    row = next(r for r in range(len(index)) if index.count_tuple(r)[ac] > 0)
+    return index.variant_at(row)
+
+
+def _shot(pg: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def test_search_and_open_a_variant(page: tuple[Any, _Watch], seen: Variant) -> None:
+    pg, _ = page
+    pg.goto("/")
+    typed = f"{seen.chrom}:{seen.pos}:{seen.ref}:{seen.alt}"
+    pg.get_by_label("Variant, region or gene", exact=True).fill(typed)
+    _shot(pg, "search.png")
+    pg.get_by_role("button", name="Search").last.click()
+    pg.wait_for_url(f"**/variant/{format_variant_id(seen)}")
+    assert pg.locator("h1").inner_text() == f"Variant {format_variant_id(seen)}"
+    assert pg.locator("#verdict").inner_text() == "Seen"
+    assert "Release to cite" in pg.locator(".cite-line").inner_text()
+    _shot(pg, "variant.png")
+    pg.get_by_role("link", name="JSON record").click()
+    assert f'"variant_id":"{format_variant_id(seen)}"' in pg.content()
+
+
+def test_search_explains_what_it_cannot_read(page: tuple[Any, _Watch]) -> None:
+    pg, _ = page
+    pg.goto("/")
+    pg.get_by_label("Variant, region or gene", exact=True).fill("chr22-100-X-Y")
+    pg.keyboard.press("Enter")
+    pg.wait_for_url("**/search?q=*")
+    alert = pg.get_by_role("alert")
+    assert "Could not read" in alert.inner_text()
+    assert pg.locator("#q").get_attribute("aria-invalid") == "true"
+
+
+def test_page_through_a_region_and_sort_it(page: tuple[Any, _Watch]) -> None:
+    pg, _ = page
+    pg.goto("/")
+    pg.get_by_label("Variant, region or gene", exact=True).fill(REGION)
+    pg.keyboard.press("Enter")
+    pg.wait_for_url(f"**/region/{REGION}")
+    assert pg.locator("svg#af-plot circle").count() > 100
+    first_page = pg.locator("#variants tbody tr").all_inner_texts()
+    assert len(first_page) == 100
+    pg.get_by_role("link", name="Next page").click()
+    pg.wait_for_url("**page=2*")
+    assert "Variants 101\u2013200" in pg.locator("#variants caption").inner_text()
+    assert not set(first_page) & set(pg.locator("#variants tbody tr").all_inner_texts())
+    pg.get_by_role("link", name="Previous page").click()
+    pg.wait_for_url("**page=1*")
+
+    pg.goto(f"/region/{REGION}?per_page=15")
+    af = pg.get_by_role("button", name="AF", exact=True)
+    af.click()
+    af.click()  # second press: descending, the common variants first
+    header = pg.locator("th", has=af)
+    assert header.get_attribute("aria-sort") == "descending"
+    values = [
+        float(v)
+        for v in pg.locator("#variants tbody td:nth-child(5)").evaluate_all(
+            "cells => cells.map(c => c.dataset.value)"
+        )
+    ]
+    assert values == sorted(values, reverse=True)
+    _shot(pg, "region.png")
+
+
+def test_gene_page(page: tuple[Any, _Watch]) -> None:
+    pg, _ = page
+    pg.goto("/search?q=frg1fp")
+    pg.wait_for_url("**/gene/FRG1FP")
+    assert pg.locator("h1").inner_text() == "Gene FRG1FP"
+    assert pg.locator("svg#af-plot").count() == 1
+    _shot(pg, "gene.png")
+
+
+def test_statistics_page(page: tuple[Any, _Watch]) -> None:
+    pg, _ = page
+    pg.goto("/")
+    pg.get_by_role("link", name="Statistics").click()
+    pg.wait_for_url("**/stats")
+    assert pg.locator("svg.chart").count() >= 4
+    assert pg.locator("table").count() >= 4
+    _shot(pg, "stats.png")
+
+
+_AXE_PAGES = [
+    "/",
+    "/search?q=nonsense",
+    "/variant/{seen}",
+    "/variant/1-55516888-G-GA",
+    f"/region/{REGION}?per_page=20",
+    "/gene/FRG1FP",
+    "/stats",
+    "/region/chr22:x-y",
+]
+
+
+def test_no_serious_accessibility_violations(page: tuple[Any, _Watch], seen: Variant) -> None:
+    if not AXE.exists():
+        pytest.skip(f"axe-core is not installed ({AXE}): npm ci --prefix tests/browser")
+    pg, _ = page
+    source = AXE.read_text()
+    problems = []
+    for url in _AXE_PAGES:
+        pg.goto(url.format(seen=format_variant_id(seen)))
+        # evaluate() runs in the page without an inline <script>, so the pages' CSP stays on.
+        pg.evaluate(source)
+        result = pg.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))"
+        )
+        problems += [(url, v) for v in result if v["impact"] in ("serious", "critical")]
+    assert problems == []
