@@ -45,7 +45,9 @@ def bar_chart(items: Sequence[tuple[str, int]], title: str, ident: str, width: i
     width
         Width in px. Default 560.
     """
-    row, label_w, value_w = 24, 230, 70
+    # Labels are right-aligned against the bars; size their column to the longest (~7.2 px a character at 13 px).
+    row, value_w = 24, 70
+    label_w = min(300, 16 + round(7.2 * max((len(lab) for lab, _ in items), default=4)))
     height = max(1, len(items)) * row + 8
     top = max((v for _, v in items), default=0) or 1
     bar_w = width - label_w - value_w
@@ -78,7 +80,8 @@ def column_chart(items: Sequence[tuple[str, int]], title: str, ident: str, heigh
     height
         Height in px. Default 220.
     """
-    col = 46 if len(items) <= 24 else max(12, 1100 // max(1, len(items)))
+    # Wide enough for a YYYY-MM label under every column up to two years; beyond that, label some.
+    col = 60 if len(items) <= 24 else max(12, 1400 // max(1, len(items)))
     left, bottom, top_pad = 8, 40, 22
     width = left * 2 + col * max(1, len(items))
     top = max((v for _, v in items), default=0) or 1
@@ -87,15 +90,16 @@ def column_chart(items: Sequence[tuple[str, int]], title: str, ident: str, heigh
     out = [_svg_open(width, height, title, desc, ident)]
     base = height - bottom
     out.append(f'<line x1="{left}" y1="{base}" x2="{width - left}" y2="{base}" stroke="{_GRID}"/>')
-    every = max(1, math.ceil(len(items) / 12))
+    every = max(1, math.ceil(len(items) * 60 / max(1, width)))
     for i, (label, value) in enumerate(items):
         x = left + i * col
         h = round(plot_h * value / top, 1)
-        out.append(
-            f'<rect x="{x + 4}" y="{base - h}" width="{col - 8}" height="{h}" fill="{_BAR}"/>'
-            f'<text x="{x + col / 2}" y="{base - h - 5}" text-anchor="middle" fill="{_TEXT}" '
-            f'font-size="12">{value:,}</text>'
-        )
+        out.append(f'<rect x="{x + 4}" y="{base - h}" width="{col - 8}" height="{h}" fill="{_BAR}"/>')
+        if col >= 40:  # narrower columns leave the numbers to the table beside the chart
+            out.append(
+                f'<text x="{x + col / 2}" y="{base - h - 5}" text-anchor="middle" fill="{_TEXT}" '
+                f'font-size="12">{value:,}</text>'
+            )
         if i % every == 0:
             out.append(
                 f'<text x="{x + col / 2}" y="{base + 16}" text-anchor="middle" fill="{_TEXT}" '
@@ -148,7 +152,7 @@ def af_plot(
     1e-6) and ends at 1. Each point has a ``<title>`` with its id and AF
     (shown as a tooltip); points are not links, so the plot adds no tab stops.
     """
-    left, right, top, bottom = 64, 16, 12, 64
+    left, right, top, bottom = 64, 16, 12, 76
     pw, ph = width - left - right, height - top - bottom
     positive = [af for _, af, _ in points if af]
     lo_exp = min(-1, max(-6, math.floor(math.log10(min(positive))))) if positive else -4
@@ -174,7 +178,7 @@ def af_plot(
             f'<text x="{left - 6}" y="{y + 4}" text-anchor="end" fill="{_TEXT}" font-size="11">'
             f"{'1' if e == 0 else f'1e{e}'}</text>"
         )
-    zero_y, none_y = top + ph + 16, top + ph + 30
+    zero_y, none_y = top + ph + 20, top + ph + 40
     out.append(
         f'<text x="{left - 6}" y="{zero_y + 4}" text-anchor="end" fill="{_ZERO}" font-size="11">AC 0</text>'
         f'<text x="{left - 6}" y="{none_y + 4}" text-anchor="end" fill="{_TEXT}" font-size="11">no data</text>'
@@ -182,7 +186,7 @@ def af_plot(
     for tick in _nice_ticks(start, end):
         x = x_of(tick)
         out.append(
-            f'<line x1="{x}" y1="{top + ph}" x2="{x}" y2="{top + ph + 36}" stroke="{_GRID}"/>'
+            f'<line x1="{x}" y1="{top + ph}" x2="{x}" y2="{top + ph + 46}" stroke="{_GRID}"/>'
             f'<text x="{x}" y="{height - 12}" text-anchor="middle" fill="{_TEXT}" font-size="11">{tick:,}</text>'
         )
     out.append(

@@ -314,3 +314,13 @@ def test_charts_escape_labels_and_show_values() -> None:
     col = column_chart([("2026-01", 5), ("2026-02", 7)], "months", "c2")
     assert ">2026-02</text>" in col and ">7</text>" in col
     assert bar_chart([], "empty", "c3").endswith("</svg>")
+
+
+def test_every_example_on_the_search_page_leads_to_a_page(client: TestClient) -> None:
+    html = _html(client, "/")
+    links = re.findall(r'href="(/search\?q=[^"]+)"', html)
+    assert len(links) == 6
+    for link in links:
+        r = client.get(link.replace("&amp;", "&"))
+        assert r.status_code == 200, (link, r.text[:300])
+        assert "<h1" in r.text

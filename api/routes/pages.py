@@ -33,7 +33,7 @@ from api.lookup import record_for_query, record_for_row
 from api.routes.regions import parse_region
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.settings import Settings
-from variantdb.variant import InvalidVariantError, format_variant_id, parse_variant_id
+from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
 __all__ = ["STATIC_FILES", "Role", "caller_role", "may_see_counts", "router"]
 
@@ -71,7 +71,7 @@ _HEADERS = {
 }
 
 #: Most points drawn in a region plot; larger regions are sampled evenly (the page says so).
-MAX_PLOT_POINTS = 5000
+MAX_PLOT_POINTS = 3000
 
 _SEARCH_HELP = (
     "a variant id (1-55516888-G-GA, chr1-55516888-G-GA, chr1:55516888:G:GA, 'chr1:55516888 G>GA', "
@@ -159,8 +159,27 @@ def _redirect(path: str) -> RedirectResponse:
 
 @router.get("/", response_class=HTMLResponse)
 async def get_index(request: Request) -> Response:
-    """Render the search page."""
-    return _render(request, "index.html", query="", problem=None)
+    """Render the search page, its examples drawn from the release being served."""
+    return _render(request, "index.html", query="", problem=None, examples=_examples(request))
+
+
+def _examples(request: Request) -> list[tuple[str, str]]:
+    """Return (query, what it is) examples of every search form, on a variant this release holds."""
+    rel = request.app.state.store.current()
+    if rel is None or len(rel.index) == 0:
+        v = Variant("chr1", 55516888, "G", "GA")
+    else:
+        # The middle row rather than the first: the start of chr1 is often sparse.
+        v = rel.index.variant_at(len(rel.index) // 2)
+    bare = v.chrom.removeprefix("chr")
+    return [
+        (format_variant_id(v), "CHROM-POS-REF-ALT, 1-based"),
+        (f"{v.chrom}:{v.pos}:{v.ref}:{v.alt}", "colon-separated"),
+        (f"{v.chrom}:{v.pos} {v.ref}>{v.alt}", "HGVS-like"),
+        (to_spdi(v), "SPDI, 0-based"),
+        (f"chr{bare}:{max(1, v.pos - 5000)}-{v.pos + 5000}", "a region, 1-based inclusive"),
+        ("MYH7", "a gene symbol"),
+    ]
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -180,7 +199,14 @@ async def get_search(
     """
     text = q.strip()
     if not text:
-        return _render(request, "index.html", status=400, query=q, problem="Type something to search for.")
+        return _render(
+            request,
+            "index.html",
+            status=400,
+            query=q,
+            problem="Type something to search for.",
+            examples=_examples(request),
+        )
     rel = store.current()
     try:
         v = parse_variant_id(text, rel.reference if rel else None)
@@ -191,7 +217,14 @@ async def get_search(
         try:
             chrom, start, end = parse_region(text, settings)
         except APIError as e:
-            return _render(request, "index.html", status=400, query=q, problem=f"Region: {e.message}")
+            return _render(
+                request,
+                "index.html",
+                status=400,
+                query=q,
+                problem=f"Region: {e.message}",
+                examples=_examples(request),
+            )
         return _redirect(f"/region/{chrom}:{start}-{end}")
     try:
         gene = find_gene(text)[0]
@@ -204,7 +237,7 @@ async def get_search(
     if any(c.isdigit() for c in text):
         # Looks like an attempt at an id: the parser's own words say what is wrong with it.
         problem += f" As a variant id: {variant_problem}."
-    return _render(request, "index.html", status=400, query=q, problem=problem)
+    return _render(request, "index.html", status=400, query=q, problem=problem, examples=_examples(request))
 
 
 # --- variant ------------------------------------------------------------------------------
