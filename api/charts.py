@@ -111,7 +111,8 @@ def column_chart(items: Sequence[tuple[str, int]], title: str, ident: str, heigh
 
 def _nice_ticks(lo: int, hi: int, n: int = 5) -> list[int]:
     span = max(1, hi - lo)
-    step = 10 ** math.floor(math.log10(span / n))
+    # Positions are whole bases: a tick step below 1 bp (regions under n bp) would be 0.
+    step = max(1, 10 ** math.floor(math.log10(span / n)))
     for m in (1, 2, 5, 10):
         if span / (step * m) <= n:
             step *= m

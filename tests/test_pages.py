@@ -324,3 +324,31 @@ def test_every_example_on_the_search_page_leads_to_a_page(client: TestClient) ->
         r = client.get(link.replace("&amp;", "&"))
         assert r.status_code == 200, (link, r.text[:300])
         assert "<h1" in r.text
+
+
+def test_a_lone_position_searches_every_allele_there(client: TestClient, seen: Variant) -> None:
+    r = client.get("/search", params={"q": f"{seen.chrom}:{seen.pos}"}, follow_redirects=False)
+    assert r.headers["location"] == f"/region/{seen.chrom}:{seen.pos}-{seen.pos}"
+    assert format_variant_id(seen) in _html(client, r.headers["location"])
+
+
+def test_an_absent_variant_names_the_alleles_seen_at_its_position(
+    client: TestClient, index: ReleaseIndex, seen: Variant
+) -> None:
+    html = _html(client, f"/variant/{format_variant_id(_absent(index, seen))}")
+    assert "Other alleles at this position" in html and format_variant_id(seen) in html
+
+
+def test_pages_before_any_release(tmp_path: Path) -> None:
+    from api.main import create_app
+
+    with TestClient(create_app(tmp_path)) as c:
+        assert "No release is published yet" in _html(c, "/")
+        for url in ("/variant/1-55516888-G-GA", "/stats", "/region/chr1:1-100", "/gene/MYH7"):
+            assert "no release is published" in _alert(_html(c, url, 404)), url
+        assert c.get("/search", params={"q": "1-55516888-G-GA"}, follow_redirects=False).status_code == 303
+
+
+def test_af_plot_of_a_one_base_region() -> None:
+    svg = af_plot([(500, 0.25, "x")], 500, 500, "one base")
+    assert svg.count("<circle") == 1 and ">500</text>" in svg

@@ -16,6 +16,7 @@ treated as ``lab``.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -69,6 +70,8 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+_POSITION = re.compile(r"^[\w.]+:(?P<pos>[\d,]+)$")
 
 #: Most points drawn in a region plot; larger regions are sampled evenly (the page says so).
 MAX_PLOT_POINTS = 3000
@@ -213,9 +216,11 @@ async def get_search(
         return _redirect("/variant/" + quote(format_variant_id(v), safe=""))
     except InvalidVariantError as e:
         variant_problem = str(e)
-    if ":" in text and "-" in text.split(":", 1)[1]:
+    single = _POSITION.match(text)
+    if single or (":" in text and "-" in text.split(":", 1)[1]):
+        # A lone position (chr1:55516888) is the one-base region at it: every allele there.
         try:
-            chrom, start, end = parse_region(text, settings)
+            chrom, start, end = parse_region(f"{text}-{single['pos']}" if single else text, settings)
         except APIError as e:
             return _render(
                 request,
@@ -302,6 +307,9 @@ async def get_variant_page(
         title = "Cannot read this variant id" if e.code == "invalid_variant" else "Not found"
         return _error_page(request, e, title)
     kind, headline, sentence = _verdict(rec)
+    lo, hi = rel.index.region_rows(rec["chrom"], rec["pos"], rec["pos"])
+    others = [format_variant_id(rel.index.variant_at(r)) for r in range(lo, min(hi, lo + 20))]
+    others = [o for o in others if o != rec["variant_id"]]
     groups = [("adj founders (headline)", rec)] + [
         (label, rec[key])
         for key, label in (("raw", "raw founders"), ("all", "adj, all samples"))
@@ -318,6 +326,7 @@ async def get_variant_page(
         sentence=sentence,
         groups=groups,
         strata=_strata_tables(rec),
+        others=others,
         json_href=json_href,
         beacon_href=_beacon_href(request, rec),
         region_href=f"/region/{rec['chrom']}:{max(1, rec['pos'] - 50)}-{rec['pos'] + 50}",
