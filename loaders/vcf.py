@@ -98,36 +98,45 @@ class PartWriter:
         self.bin_size = bin_size
         self.flush_rows = flush_rows
         self._chunks: dict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = {}
+        self._rows: dict[tuple[str, int], list[Sequence[Any]]] = {}
         self._counts: dict[tuple[str, int], int] = {}
         self._writers: dict[tuple[str, int], pq.ParquetWriter] = {}
         self.rows = 0
 
-    def add(self, chrom: str, pos: int, row: Sequence[Any]) -> None:
-        """Add one row (values in schema order, ``chrom`` included)."""
-        self.add_rows(chrom, pos, 1, dict(zip(self.schema.names, row, strict=True)))
+    def _key(self, chrom: str, pos: int) -> tuple[str, int]:
+        return (chrom, pos // self.bin_size if self.bin_size else 0)
 
-    def add_rows(self, chrom: str, pos: int, n: int, columns: dict[str, Any]) -> None:
-        """Add ``n`` rows at one position: each column an array of ``n`` values or one scalar."""
-        if n == 0:
-            return
-        key = (chrom, pos // self.bin_size if self.bin_size else 0)
-        self._chunks.setdefault(key, []).append((n, columns))
+    def _count(self, key: tuple[str, int], n: int) -> None:
         count = self._counts.get(key, 0) + n
         self._counts[key] = count
         self.rows += n
         if count >= self.flush_rows:
             self._flush(key)
 
+    def add(self, chrom: str, pos: int, row: Sequence[Any]) -> None:
+        """Add one row (values in schema order, ``chrom`` included)."""
+        key = self._key(chrom, pos)
+        self._rows.setdefault(key, []).append(row)
+        self._count(key, 1)
+
+    def add_rows(self, chrom: str, pos: int, n: int, columns: dict[str, Any]) -> None:
+        """Add ``n`` rows at one position: each column an array of ``n`` values or one scalar."""
+        if n == 0:
+            return
+        key = self._key(chrom, pos)
+        self._chunks.setdefault(key, []).append((n, columns))
+        self._count(key, n)
+
     def _column(self, field: pa.Field, chunks: list[tuple[int, dict[str, Any]]]) -> pa.Array:
         counts = [n for n, _ in chunks]
         values = [c[field.name] for _, c in chunks]
-        if pa.types.is_string(field.type):
-            return pa.array(np.repeat(np.array(values, dtype=object), counts), field.type)
+        text = pa.types.is_string(field.type)
         if not any(isinstance(v, np.ndarray) for v in values):
-            arr = np.repeat(np.asarray(values), counts)
+            arr = np.repeat(np.array(values, dtype=object if text else None), counts)
         else:
             parts = [
-                v if isinstance(v, np.ndarray) else np.full(n, v) for n, v in zip(counts, values, strict=True)
+                v if isinstance(v, np.ndarray) else np.full(n, v, dtype=object if text else None)
+                for n, v in zip(counts, values, strict=True)
             ]
             arr = np.concatenate(parts)
         if field.nullable and pa.types.is_integer(field.type):
@@ -135,8 +144,16 @@ class PartWriter:
         return pa.array(arr, field.type)
 
     def _flush(self, key: tuple[str, int]) -> None:
-        chunks = self._chunks.pop(key, None)
+        chunks = self._chunks.pop(key, [])
+        rows = self._rows.pop(key, None)
         self._counts.pop(key, None)
+        if rows:
+            # Single rows become one chunk of columns, built once per flush.
+            columns = {
+                f.name: np.array(col, dtype=object if pa.types.is_string(f.type) else None)
+                for f, col in zip(self.schema, zip(*rows, strict=True), strict=True)
+            }
+            chunks.append((len(rows), columns))
         if not chunks:
             return
         table = pa.Table.from_arrays([self._column(f, chunks) for f in self.schema], schema=self.schema)
@@ -152,7 +169,7 @@ class PartWriter:
 
     def close(self) -> None:
         """Write what is buffered and close every file."""
-        for key in list(self._chunks):
+        for key in list(self._chunks.keys() | self._rows.keys()):
             self._flush(key)
         for writer in self._writers.values():
             writer.close()

@@ -132,10 +132,16 @@ def normalize(chrom: str, pos: int, ref: str, alt: str, reference: Reference | N
         raise InvalidVariantError(str(e)) from None
     ref = ref.upper()
     alt = alt.upper()
-    if len(ref) == 1 and len(alt) == 1 and reference is None and ref in "ACGTN" and alt in "ACGTN" and ref != alt:
+    if len(ref) == 1 and len(alt) == 1 and ref in "ACGTN" and alt in "ACGTN" and ref != alt:
         # An SNV: nothing to trim or align (the common case, kept cheap for the loader).
         if not 1 <= pos <= CONTIG_LENGTHS[chrom]:
             raise InvalidVariantError(f"position {pos} is outside {chrom} (1-{CONTIG_LENGTHS[chrom]})")
+        if reference is not None:
+            actual = reference.fetch(chrom, pos, pos)
+            if actual != ref and "N" not in (actual, ref):
+                raise InvalidVariantError(
+                    f"REF {ref} at {chrom}:{pos} does not match the reference ({actual})"
+                )
         return Variant(chrom, pos, ref, alt)
     for label, allele in (("REF", ref), ("ALT", alt)):
         if not _BASES.match(allele):
