@@ -352,3 +352,15 @@ def test_pages_before_any_release(tmp_path: Path) -> None:
 def test_af_plot_of_a_one_base_region() -> None:
     svg = af_plot([(500, 0.25, "x")], 500, 500, "one base")
     assert svg.count("<circle") == 1 and ">500</text>" in svg
+
+
+def test_what_a_visitor_types_is_escaped(client: TestClient) -> None:
+    evil = '"><script>alert(1)</script>'
+    for html in (
+        _html(client, "/search?q=" + quote(evil), 400),
+        _html(client, "/variant/" + quote(evil, safe=""), 400),
+    ):
+        assert "<script>alert" not in html and "&lt;script&gt;alert(1)" in html
+    # A path segment cannot hold "/", so the gene page gets a tag without one.
+    html = _html(client, "/gene/" + quote("<img src=x onerror=alert(1)>", safe=""), 404)
+    assert "<img src=x" not in html and "&lt;img src=x" in html
