@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig, is_par, ploidy
 from variantdb.manifest import SampleRecord, looks_like_cpr
 from variantdb.settings import Settings
-from variantdb.variant import InvalidVariantError, Reference, normalize
+from variantdb.variant import InvalidVariantError, Reference, Variant, normalize
 
 __all__ = ["FileReport", "LoadError", "PartWriter", "check_bgzf_eof", "indexed_contigs", "read_vcf"]
 
@@ -496,6 +496,25 @@ def _read_records(
                 report.skipped["records_without_alt"] += 1
             continue
 
+        # The span a record's call covers: a block's [POS, END], or a variant's POS
+        # and every position its alleles normalize to.
+        normalized: list[tuple[int, Variant]] = []
+        if real_alts:
+            lo = hi = pos
+            for k, alt in real_alts:
+                try:
+                    v = normalize(chrom, pos, ref, alt, reference)
+                except InvalidVariantError as e:
+                    raise LoadError(f"{_record_id(path, recno, rec)}: {e}") from None
+                normalized.append((k, v))
+                lo, hi = min(lo, v.pos), max(hi, v.pos)
+        else:
+            lo, hi = pos, int(end_info) if end_info is not None else pos
+            if hi < pos or hi > length:
+                raise LoadError(
+                    f"{_record_id(path, recno, rec)}: field INFO/END: value {hi} is outside {pos}-{length}"
+                )
+
         pkey = (chrom, is_par(chrom, pos))
         exp = ploidy_cache.get(pkey)
         if exp is None:
@@ -505,14 +524,12 @@ def _read_records(
         if n == 1:
             # One sample (the usual single-genome VCF): plain Python is several
             # times faster than numpy on arrays of one.
-            lo, hi = _single_sample(
-                path,
-                recno,
+            _single_sample(
                 rec,
                 chrom,
-                pos,
-                ref,
-                real_alts,
+                normalized,
+                lo,
+                hi,
                 int(exp[0]),
                 int(idx[0]),
                 calls,
@@ -523,7 +540,6 @@ def _read_records(
                 gvcf,
                 cov_raw,
                 cov_adj,
-                end_info,
             )
             continue
 
@@ -553,7 +569,7 @@ def _read_records(
         formats = set(rec.FORMAT)
         gq = np.asarray(rec.gt_quals, dtype=np.float64) if "GQ" in formats else None
         gq_int = None if gq is None else np.minimum(gq, 32767).astype(np.int64)
-        is_block = not real_alts
+        is_block = not normalized
         dp = None
         if is_block and "MIN_DP" in formats:
             dp = _fmt_int(rec, "MIN_DP", formats)
@@ -581,24 +597,13 @@ def _read_records(
 
         if is_block:
             report.reference_blocks += 1
-            end = int(end_info) if end_info is not None else pos
-            if end < pos or end > length:
-                raise LoadError(
-                    f"{_record_id(path, recno, rec)}: field INFO/END: value {end} is outside {pos}-{length}"
-                )
-            _cover(cov_raw, cov_adj, chrom, n, called, adj, pos, end)
+            _cover(cov_raw, cov_adj, chrom, n, called, adj, lo, hi)
             continue
 
         report.variants += 1
         report.genotypes += int(counted.sum())
         filter_pass = rec.FILTER is None or rec.FILTER in ("PASS", ".")
-        lo = hi = pos
-        for k, alt in real_alts:
-            try:
-                v = normalize(chrom, pos, ref, alt, reference)
-            except InvalidVariantError as e:
-                raise LoadError(f"{_record_id(path, recno, rec)}: {e}") from None
-            lo, hi = min(lo, v.pos), max(hi, v.pos)
+        for k, v in normalized:
             dosage = (a0 == k).astype(np.int64) + (a1 == k)
             carriers = np.flatnonzero(called & (dosage > 0))
             dropped = (~counted) & (dosage > 0)
@@ -643,13 +648,11 @@ def _read_records(
 
 
 def _single_sample(
-    path: Path,
-    recno: int,
     rec: cyvcf2.Variant,
     chrom: str,
-    pos: int,
-    ref: str,
-    real_alts: list[tuple[int, str]],
+    normalized: list[tuple[int, Variant]],
+    lo: int,
+    hi: int,
     exp: int,
     sidx: int,
     calls: PartWriter,
@@ -660,8 +663,7 @@ def _single_sample(
     gvcf: bool | None,
     cov_raw: dict[str, list[_Coverage]],
     cov_adj: dict[str, list[_Coverage]],
-    end_info: Any,
-) -> tuple[int, int]:
+) -> None:
     """Handle one record of a one-sample file; the same rules as the vectorized path."""
     gt = rec.genotypes[0]
     alleles = gt[:-1]
@@ -683,7 +685,7 @@ def _single_sample(
     counted = exp > 0
     called = counted and not nocall
     formats = set(rec.FORMAT)
-    is_block = not real_alts
+    is_block = not normalized
     gq = int(min(rec.gt_quals[0], 32767)) if "GQ" in formats else None
     dp = None
     if is_block and "MIN_DP" in formats:
@@ -706,24 +708,13 @@ def _single_sample(
                     adj = False
     if is_block:
         report.reference_blocks += 1
-        end = int(end_info) if end_info is not None else pos
-        if end < pos or end > CONTIG_LENGTHS[chrom]:
-            raise LoadError(
-                f"{_record_id(path, recno, rec)}: field INFO/END: value {end} is outside {pos}-{CONTIG_LENGTHS[chrom]}"
-            )
         if called:
-            _cover_one(cov_raw, cov_adj, chrom, adj, pos, end)
-        return pos, end
+            _cover_one(cov_raw, cov_adj, chrom, adj, lo, hi)
+        return
     report.variants += 1
     report.genotypes += int(counted)
     filter_pass = rec.FILTER is None or rec.FILTER in ("PASS", ".")
-    lo = hi = pos
-    for k, alt in real_alts:
-        try:
-            v = normalize(chrom, pos, ref, alt, reference)
-        except InvalidVariantError as e:
-            raise LoadError(f"{_record_id(path, recno, rec)}: {e}") from None
-        lo, hi = min(lo, v.pos), max(hi, v.pos)
+    for k, v in normalized:
         dosage = alleles.count(k)
         if dosage == 0:
             continue
@@ -756,7 +747,6 @@ def _single_sample(
             _cover_one(cov_raw, cov_adj, chrom, adj, lo, hi)
     elif counted and not adj:
         gaps.add(chrom, lo, (sidx, chrom, lo, hi, not called))
-    return lo, hi
 
 
 def _cover_one(
