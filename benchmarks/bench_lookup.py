@@ -380,9 +380,9 @@ def stage_duckdb(db: Path, out: Path, n: int) -> None:
     rel = _current(db)
     present, _ = probes(db, n, seed=13)
     con = duckdb.connect()
-    glob = str(rel / "variants" / "*" / "*.parquet")
+    glob = str(rel / "variants" / "*.parquet")
     sql = (
-        f"SELECT * FROM read_parquet('{glob}', hive_partitioning = true) "
+        f"SELECT * FROM read_parquet('{glob}') "
         "WHERE chrom = $1 AND pos = $2 AND ref = $3 AND alt = $4"
     )
     con.execute(sql, ["chr1", 1, "A", "G"]).fetchall()  # warm-up: metadata
