@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -18,6 +19,8 @@ from variantdb.variant import Reference, normalize
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    if shutil.which(str(args[0])) is None:
+        pytest.skip(f"{args[0]} is not on the PATH (Debian: apt-get install bcftools tabix)")
     proc = subprocess.run([str(a) for a in args], capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(map(str, args))}:\n{proc.stderr}"
     return proc

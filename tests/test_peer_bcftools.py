@@ -28,6 +28,7 @@ on generated repeat indels and on the NA12878 chr21 Platinum calls.
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -57,6 +58,8 @@ _SEX_LETTER = {"XX": "F", "XY": "M", "unknown": "U"}
 
 def _bcftools(*args: str | Path) -> str:
     """Run bcftools and return its stdout; fail the test with its stderr."""
+    if shutil.which("bcftools") is None:
+        pytest.skip("bcftools is not on the PATH (Debian: apt-get install bcftools tabix)")
     proc = subprocess.run(["bcftools", *map(str, args)], capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.fail(f"bcftools {' '.join(map(str, args))} failed:\n{proc.stderr}")
@@ -457,5 +460,7 @@ def test_test_data_is_bundled() -> None:
     assert NA12878.exists() and (NA12878.parent / "LICENSE-happy.txt").exists()
     with gzip.open(NA12878, "rt") as fh:
         assert fh.readline().startswith("##fileformat=VCF")
-    assert shutil.which("bcftools"), "bcftools is needed (apt-get install bcftools)"
+    if os.environ.get("CI"):
+        # Elsewhere the cross-checks skip without bcftools; in CI they must run.
+        assert shutil.which("bcftools"), "bcftools is needed in CI (apt-get install bcftools)"
     assert CONTIG_LENGTHS["chr21"] == 46709983
