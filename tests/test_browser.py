@@ -46,6 +46,11 @@ CHROMIUM_ARGS = [
 ]
 REGION = "chr22:10500000-12700000"
 
+if not CHROMIUM.exists() and os.environ.get("CI"):
+    # .ci/run installs Chromium: in CI a missing browser is a failure, not a skip.
+    raise RuntimeError(
+        "CI needs /usr/bin/chromium for the browser tests: apt-get install -y chromium chromium-driver"
+    )
 if not CHROMIUM.exists():
     pytest.skip(
         "needs /usr/bin/chromium: apt-get install -y chromium chromium-driver", allow_module_level=True
@@ -254,6 +259,7 @@ _AXE_PAGES = [
 
 def test_no_serious_accessibility_violations(page: tuple[Any, _Watch], seen: Variant) -> None:
     if not AXE.exists():
+        assert not os.environ.get("CI"), f"CI needs axe-core ({AXE}): npm ci --prefix tests/browser"
         pytest.skip(f"axe-core is not installed ({AXE}): npm ci --prefix tests/browser")
     pg, _ = page
     source = AXE.read_text()
