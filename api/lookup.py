@@ -10,14 +10,51 @@ from typing import Any, Literal
 
 from api.deps import OpenRelease
 from api.errors import APIError
+from api.records import ExcludedGroup
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
-__all__ = ["invalid_variant_error", "parse_query", "record_for_query", "record_for_row", "record_for_variant"]
+__all__ = [
+    "excluded_group",
+    "invalid_variant_error",
+    "parse_query",
+    "record_for_query",
+    "record_for_row",
+    "record_for_variant",
+]
 
 
 def invalid_variant_error(text: str, exc: InvalidVariantError) -> APIError:
     """Return the 400 error of an id that cannot be parsed or normalized."""
     return APIError(400, "invalid_variant", f"variant id {text[:200]!r}: {exc}")
+
+
+def excluded_group(rel: OpenRelease, text: str | None) -> ExcludedGroup | None:
+    """Resolve ``?exclude_group=`` (a patient group's code or name, any case) against a release.
+
+    Raises
+    ------
+    APIError
+        400 ``unknown_group`` naming the release's patient groups.
+    """
+    if text is None:
+        return None
+    group = rel.layout.find_group(text)
+    if group is None:
+        known = ", ".join(f"{code} ({name})" for code, name in rel.layout.patient_groups())
+        raise APIError(
+            400,
+            "unknown_group",
+            f"exclude_group {text[:100]!r} is not a patient group of release {rel.id}; "
+            f"give a code or a name: {known or 'the release has none'}",
+            [
+                {
+                    "location": "query.exclude_group",
+                    "message": "unknown patient group",
+                    "type": "unknown_group",
+                }
+            ],
+        )
+    return group
 
 
 def _message(seen: bool, ac: int, an: int) -> str:
@@ -44,7 +81,13 @@ def _head(query: str, v: Variant, rel: OpenRelease, seen: bool) -> dict[str, Any
 
 
 def record_for_variant(
-    rel: OpenRelease, v: Variant, query: str, *, strata: bool = True, row: int | Literal[False] | None = False
+    rel: OpenRelease,
+    v: Variant,
+    query: str,
+    *,
+    strata: bool = True,
+    row: int | Literal[False] | None = False,
+    exclude: ExcludedGroup | None = None,
 ) -> dict[str, Any]:
     """Return the record of a normalized variant (seen or not).
 
@@ -55,19 +98,34 @@ def record_for_variant(
     row
         The variant's row if the caller already searched (None: not in the
         release); default False: search here.
+    exclude
+        A patient group (:func:`excluded_group`) whose carriers and alleles the
+        headline counts leave out; ``seen`` still says whether the variant is in
+        the release. Default None.
     """
     if row is False:
         row = rel.index.find(v.chrom, v.pos, v.ref, v.alt)
     out = _head(query, v, rel, row is not None)
     layout = rel.layout
+    t = None
     if row is not None:
         t = rel.index.count_tuple(row)
         counts = layout.seen(t) if strata else layout.seen_compact(t)
+        an_t = None
     else:
-        counts = layout.unseen(rel.index.an_tuple(v.chrom, v.pos), strata)
+        an_t = rel.index.an_tuple(v.chrom, v.pos)
+        counts = layout.unseen(an_t, strata)
+    if exclude is not None:
+        layout.without_group(counts, exclude, t, an_t)
     an = counts["an"]
     out["coverage"] = "called" if an else "no_data"
-    out["message"] = _message(row is not None, counts["ac"], an)
+    if exclude is None:
+        out["message"] = _message(row is not None, counts["ac"], an)
+    else:
+        out["message"] = (
+            _message(counts["ac"] > 0, counts["ac"], an) + f", outside patient group {exclude.value}"
+        )
+        out["excluded_group"] = exclude.id
     out.update(counts)
     return out
 
@@ -95,7 +153,9 @@ def parse_query(rel: OpenRelease, text: str) -> Variant:
     return v
 
 
-def record_for_query(rel: OpenRelease, text: str, *, strata: bool = True) -> dict[str, Any]:
+def record_for_query(
+    rel: OpenRelease, text: str, *, strata: bool = True, exclude: ExcludedGroup | None = None
+) -> dict[str, Any]:
     """Parse and normalize an id with the loader's code, then return its record.
 
     Raises
@@ -103,7 +163,7 @@ def record_for_query(rel: OpenRelease, text: str, *, strata: bool = True) -> dic
     APIError
         400 ``invalid_variant`` when the id cannot be parsed or normalized.
     """
-    return record_for_variant(rel, parse_query(rel, text), text, strata=strata)
+    return record_for_variant(rel, parse_query(rel, text), text, strata=strata, exclude=exclude)
 
 
 def record_for_row(rel: OpenRelease, row: int) -> dict[str, Any]:

@@ -48,6 +48,8 @@ class GroupCounts(BaseModel):
     homozygote_count: int = Field(description=_doc("homozygote_count"))
     hemizygote_count: int = Field(description=_doc("hemizygote_count"))
     n_carriers: int = Field(description=_doc("n_carriers"))
+    faf95: float | None = Field(description=_doc("faf95"))
+    faf99: float | None = Field(description=_doc("faf99"))
 
 
 class StratumCounts(BaseModel):
@@ -62,6 +64,8 @@ class StratumCounts(BaseModel):
     af: float | None = Field(description=_doc("af"))
     homozygote_count: int = Field(description=_doc("homozygote_count"))
     hemizygote_count: int = Field(description=_doc("hemizygote_count"))
+    faf95: float | None = Field(description=_doc("faf95"))
+    faf99: float | None = Field(description=_doc("faf99"))
 
 
 class VariantPublic(BaseModel):
@@ -95,6 +99,13 @@ class VariantPublic(BaseModel):
     homozygote_count: int = Field(description=_doc("homozygote_count"))
     hemizygote_count: int = Field(description=_doc("hemizygote_count"))
     n_carriers: int = Field(description=_doc("n_carriers"))
+    faf95: float | None = Field(description=_doc("faf95"))
+    faf99: float | None = Field(description=_doc("faf99"))
+    excluded_group: str | None = Field(
+        default=None,
+        description="with ?exclude_group: the patient group stratum (e.g. group_hereditary_heart) the headline counts "
+        "leave out; absent otherwise",
+    )
     raw: GroupCounts = Field(description="every called genotype of founders (gnomAD raw)")
     all: GroupCounts = Field(description="adj genotypes of all samples, founders and relatives")
     strata: list[StratumCounts] | None = Field(

@@ -9,12 +9,13 @@ validates real responses against those models.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from variantdb.index import ReleaseIndex
 from variantdb.schema import strata
 
-__all__ = ["RecordLayout"]
+__all__ = ["ExcludedGroup", "RecordLayout"]
 
 _GROUP_NAMES = {"": None, "_raw": "raw", "_all": "all"}
 _COUNT = ("ac", "an", "homozygote_count", "hemizygote_count", "n_carriers")
@@ -25,11 +26,23 @@ def _af(ac: int, an: int) -> float | None:
     return ac / an if an else None
 
 
+@dataclass(frozen=True)
+class ExcludedGroup:
+    """A patient group left out of the headline counts: its stratum's positions in the count tuples."""
+
+    id: str  # stratum key, e.g. group_hereditary_heart
+    value: str  # the manifest name
+    counts: tuple[int, int, int, int]  # ac, an, homozygote_count, hemizygote_count
+    an: int | None  # position in the AN-track tuple
+
+
 class RecordLayout:
     """Positions of every output field in a release's count tuples, and the record builders."""
 
     def __init__(self, index: ReleaseIndex, described: list[dict[str, str]] | None = None) -> None:
         pos = {name: i for i, name in enumerate(index.fields)}
+        # faf95 / faf99 are lambda(ac) / an: the generated builders index these lists by ac.
+        self._faf: dict[str, list[float]] = index.faf_lambda
         an_pos = {name: i for i, name in enumerate(index.an_fields)}
         self.groups: list[tuple[str | None, tuple[int, ...], int | None]] = []
         for suffix, name in _GROUP_NAMES.items():
@@ -67,7 +80,10 @@ class RecordLayout:
                 f'"ac": t[{a}], "an": t[{b}], "af": (t[{a}] / t[{b}] if t[{b}] else None), '
                 f'"homozygote_count": t[{h}], "hemizygote_count": t[{m}]'
             )
-            return out + (f', "n_carriers": t[{c}]' if c is not None else "")
+            out += f', "n_carriers": t[{c}]' if c is not None else ""
+            return out + "".join(
+                f', "{f}": (L{k}[t[{a}]] / t[{b}] if t[{b}] else None)' for k, f in enumerate(self._faf)
+            )
 
         items = []
         for name, (a, b, h, m, c), _ in self.groups:
@@ -82,7 +98,7 @@ class RecordLayout:
         if with_strata:
             items.append('"strata": [' + ", ".join(strata_src) + "]")
         src = "def seen(t):\n    return {" + ", ".join(items) + "}\n"
-        namespace: dict[str, Any] = {}
+        namespace: dict[str, Any] = {f"L{k}": lam for k, lam in enumerate(self._faf.values())}
         exec(compile(src, "<api.records.seen>", "exec"), namespace)
         fn: Callable[[tuple[int, ...]], dict[str, Any]] = namespace["seen"]
         fn.__doc__ = "Return the count part of a record of a variant in the release, from its count tuple."
@@ -94,7 +110,8 @@ class RecordLayout:
         def counts(i_an: int | None, carriers: bool) -> str:
             an = f"a[{i_an}]" if i_an is not None else "0"
             out = f'"ac": 0, "an": {an}, "af": (0.0 if {an} else None), "homozygote_count": 0, "hemizygote_count": 0'
-            return out + (', "n_carriers": 0' if carriers else "")
+            out += ', "n_carriers": 0' if carriers else ""
+            return out + "".join(f', "{f}": (0.0 if {an} else None)' for f in self._faf)
 
         items = []
         for name, _, i_an in self.groups:
@@ -113,6 +130,74 @@ class RecordLayout:
         exec(compile(src, "<api.records.unseen>", "exec"), namespace)
         fn: Callable[[tuple[int, ...]], dict[str, Any]] = namespace["unseen"]
         return fn
+
+    def patient_groups(self) -> list[tuple[str, str]]:
+        """Return ``(code, name)`` of every patient group stratum of the release."""
+        return [
+            (info["id"].removeprefix("group_"), info["value"])
+            for info, _, _ in self.strata
+            if info["kind"] == "patient_group"
+        ]
+
+    def find_group(self, text: str) -> ExcludedGroup | None:
+        """Return the patient group stratum named by its code, key or name (any case), or None."""
+        low = text.strip().lower()
+        for info, idx, i_an in self.strata:
+            if info["kind"] != "patient_group":
+                continue
+            if low in (info["id"].lower(), info["id"].removeprefix("group_").lower(), info["value"].lower()):
+                a, b, h, m = idx
+                return ExcludedGroup(info["id"], info["value"], (a, b, h, m), i_an)
+        return None
+
+    def without_group(
+        self,
+        counts: dict[str, Any],
+        group: ExcludedGroup,
+        t: tuple[int, ...] | None,
+        an_t: tuple[int, ...] | None,
+    ) -> None:
+        """Replace the headline (adj founder) counts of a record by those of everyone outside a patient group.
+
+        Parameters
+        ----------
+        counts
+            A record built by :attr:`seen` / :meth:`unseen`; changed in place.
+        group
+            From :meth:`find_group`.
+        t
+            The variant's count tuple, or None for a variant not in the release.
+        an_t
+            The AN-track tuple at the position (used when ``t`` is None).
+
+        Notes
+        -----
+        Each figure is the headline one minus the group's stratum (both adj
+        founders): ``ac - ac_group``, ``an - an_group``, homozygotes and
+        hemizygotes likewise. Carriers of a stratum are ``ac - homozygote_count``
+        (a diploid carrier holds 1 or 2 copies, a haploid one 1), so
+        ``n_carriers`` is derived exactly too; ``af`` and the faf are recomputed.
+        The ``raw`` and ``all`` groups and the strata are left as stored.
+        """
+        _, (a, b, h, m, c), i_an = self.groups[0]
+        ga, gb, gh, gm = group.counts
+        if t is not None:
+            ac, an = t[a] - t[ga], t[b] - t[gb]
+            hom, hemi = t[h] - t[gh], t[m] - t[gm]
+            carriers = t[c] - (t[ga] - t[gh])
+        else:
+            ac = hom = hemi = carriers = 0
+            an_all = an_t[i_an] if an_t is not None and i_an is not None else 0
+            an_group = an_t[group.an] if an_t is not None and group.an is not None else 0
+            an = an_all - an_group
+        counts["ac"] = ac
+        counts["an"] = an
+        counts["af"] = ac / an if an else None
+        for name, lam in self._faf.items():
+            counts[name] = lam[ac] / an if an else None
+        counts["homozygote_count"] = hom
+        counts["hemizygote_count"] = hemi
+        counts["n_carriers"] = carriers
 
     def unseen(self, an_t: tuple[int, ...] | None, with_strata: bool = True) -> dict[str, Any]:
         """Return the count part of a record of a variant not in the release: AC 0, AN from the track.

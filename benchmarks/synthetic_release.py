@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from variantdb.aggregate import FAF_CONFIDENCE, compute_faf
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
 from variantdb.index import build_index
 from variantdb.release import release_path, set_current, variants_file
@@ -82,6 +83,7 @@ def _chunk(rng: np.random.Generator, chrom: str, lo: int, hi: int, k: int) -> pa
             f"ac{g}": gac,
             f"an{g}": gan,
             f"af{g}": gac / gan,
+            **{f"{f}{g}": compute_faf(gac, gan, ci) for f, ci in FAF_CONFIDENCE.items()},
             f"homozygote_count{g}": hom,
             f"hemizygote_count{g}": hemi,
             f"n_carriers{g}": (gac - hom - hemi // 2).astype(np.int32),
@@ -104,6 +106,7 @@ def _chunk(rng: np.random.Generator, chrom: str, lo: int, hi: int, k: int) -> pa
                 f"ac_{s.key}": s_ac,
                 f"an_{s.key}": s_an,
                 f"af_{s.key}": np.where(s_an > 0, s_ac / np.maximum(s_an, 1), np.nan),
+                **{f"{f}_{s.key}": compute_faf(s_ac, s_an, ci) for f, ci in FAF_CONFIDENCE.items()},
                 f"homozygote_count_{s.key}": np.minimum(hom, s_ac // 2).astype(np.int32),
                 f"hemizygote_count_{s.key}": np.minimum(hemi, s_ac).astype(np.int32),
             }

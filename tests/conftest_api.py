@@ -9,13 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
+from variantdb.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
 from variantdb.release import write_release
 from variantdb.schema import GROUPS, an_columns, an_schema, strata, variants_schema
 
 __all__ = ["build_release", "full_row", "make_an_track", "make_tables"]
+
+
+def _faf(suffix: str, ac: int, an: int) -> dict[str, float | None]:
+    return {
+        f"{f}{suffix}": float(faf_lambda(np.int64(ac), ci)) / an if an else None
+        for f, ci in FAF_CONFIDENCE.items()
+    }
 
 
 def full_row(chrom: str, pos: int, ref: str, alt: str, ac: int, an: int, seed: int = 0) -> dict[str, Any]:
@@ -27,6 +36,7 @@ def full_row(chrom: str, pos: int, ref: str, alt: str, ac: int, an: int, seed: i
             f"ac{g}": gac,
             f"an{g}": gan,
             f"af{g}": gac / gan if gan else None,
+            **_faf(g, gac, gan),
             f"homozygote_count{g}": hom,
             f"hemizygote_count{g}": 1 if chrom in ("chrX", "chrY", "chrM") else 0,
             f"n_carriers{g}": gac - hom,
@@ -38,6 +48,7 @@ def full_row(chrom: str, pos: int, ref: str, alt: str, ac: int, an: int, seed: i
             f"ac_{s.key}": s_ac,
             f"an_{s.key}": s_an,
             f"af_{s.key}": s_ac / s_an if s_an else None,
+            **_faf(f"_{s.key}", s_ac, s_an),
             f"homozygote_count_{s.key}": 0,
             f"hemizygote_count_{s.key}": i % 2,
         }

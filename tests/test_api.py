@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 import pyarrow.parquet as pq
 import pysam
 import pytest
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from api.main import create_app
 from api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
 from tests.conftest_api import build_release
+from variantdb.aggregate import compute_faf
 from variantdb.genome import CONTIGS
 from variantdb.release import set_current, variants_file
 from variantdb.schema import COUNT_FIELDS, STRATUM_FIELDS, strata
@@ -545,3 +547,93 @@ def test_no_request_fails_while_releases_switch_and_old_ones_vanish(tmp_path: Pa
             t.join()
     assert not failures, failures[:5]
     assert "r0006" in seen_releases and len(seen_releases) >= 2
+
+
+# --- filtering allele frequency (issue 4) ---------------------------------------
+
+
+def test_faf_in_records_top_level_groups_and_strata(tmp_path: Path) -> None:
+    # (100, 10000): Hail's faf95 0.00841331, faf99 0.00782095 (see tests/test_aggregate.py),
+    # which lie on its 1e-6 grid just below the exact values served here.
+    build_release(tmp_path, "r0001", [("chr1", 100, "A", "G", 100, 10_000)], gaps={"chr1": (1000, 2000)})
+    with TestClient(create_app(tmp_path)) as client:
+        rec = client.get("/v1/variants/chr1-100-A-G").json()
+        VariantPublic.model_validate(rec)
+        assert 0 <= rec["faf95"] - 0.00841331 < 1e-6 and 0 <= rec["faf99"] - 0.00782095 < 1e-6
+        assert rec["faf99"] < rec["faf95"] < rec["af"]
+        assert rec["raw"]["faf95"] > 0 and rec["all"]["faf99"] > 0
+        assert all(set(s) >= {"faf95", "faf99"} for s in rec["strata"])
+        singleton = [s for s in rec["strata"] if s["ac"] == 1]
+        assert singleton and all(s["faf95"] == s["faf99"] == 0.0 for s in singleton)
+        absent = client.get("/v1/variants/chr1-999-A-G").json()
+        assert (absent["faf95"], absent["faf99"]) == (0.0, 0.0)
+        gap = client.get("/v1/variants/chr1-1500-A-G").json()
+        assert gap["faf95"] is None and gap["raw"]["faf99"] is None
+        compact = client.get("/v1/variants/chr1-100-A-G?strata=false").json()
+        assert compact["faf95"] == rec["faf95"]
+
+
+# --- frequencies without a patient group (issue 4) -------------------------------
+
+
+def test_exclude_group_subtracts_the_groups_stratum(api_client: TestClient, api_db: Path) -> None:
+    rows = _release_rows(api_db)
+    key = "group_hereditary_heart"
+    ids = [f"{r['chrom']}-{r['pos']}-{r['ref']}-{r['alt']}" for r in rows]
+    plain = api_client.post("/v1/variants", json={"variants": ids}).json()["data"]
+    body = api_client.post("/v1/variants?exclude_group=hereditary_heart", json={"variants": ids}).json()
+    assert any(r[f"ac_{key}"] > 0 for r in rows)  # the fixture has carriers in the group
+    for rec, base, row in zip(body["data"], plain, rows, strict=True):
+        VariantPublic.model_validate(rec)
+        ac, an = row["ac"] - row[f"ac_{key}"], row["an"] - row[f"an_{key}"]
+        assert (rec["ac"], rec["an"]) == (ac, an)
+        assert rec["homozygote_count"] == row["homozygote_count"] - row[f"homozygote_count_{key}"]
+        assert rec["hemizygote_count"] == row["hemizygote_count"] - row[f"hemizygote_count_{key}"]
+        carriers_in_group = row[f"ac_{key}"] - row[f"homozygote_count_{key}"]
+        assert rec["n_carriers"] == row["n_carriers"] - carriers_in_group
+        assert rec["af"] == (ac / an if an else None)
+        assert rec["faf95"] == compute_faf(np.array([ac]), np.array([an]), 0.95)[0].as_py()
+        assert rec["excluded_group"] == key and rec["seen"] is True
+        assert rec["strata"] == base["strata"] and rec["raw"] == base["raw"] and rec["all"] == base["all"]
+    # the single route agrees, by code, name or key in any case
+    row = next(r for r in rows if r[f"ac_{key}"] > 0)
+    vid = f"{row['chrom']}-{row['pos']}-{row['ref']}-{row['alt']}"
+    recs = [
+        api_client.get(f"/v1/variants/{vid}", params={"exclude_group": g}).json()
+        for g in ("hereditary_heart", "Hereditary heart disease", "HEREDITARY_HEART", key)
+    ]
+    assert all(r == recs[0] for r in recs) and recs[0]["ac"] == row["ac"] - row[f"ac_{key}"]
+    assert recs[0]["message"].endswith("outside patient group Hereditary heart disease")
+    # an absent variant: AN at the position minus the group's
+    alt = next(b for b in "ACGT" if b != row["ref"][0])
+    absent_id = f"{row['chrom']}-{row['pos']}-{row['ref'][0]}-{alt}"
+    full = api_client.get(f"/v1/variants/{absent_id}").json()
+    out = api_client.get(f"/v1/variants/{absent_id}?exclude_group=hereditary_heart").json()
+    group_an = next(s["an"] for s in full["strata"] if s["id"] == key)
+    assert full["seen"] is out["seen"] is False and full["an"] > group_an > 0
+    assert (out["ac"], out["an"], out["faf95"]) == (0, full["an"] - group_an, 0.0)
+    assert out["message"].startswith("absent among")
+
+
+def test_exclude_group_hand_worked(tmp_path: Path) -> None:
+    # conftest_api.full_row: stratum i has ac (ac + i + seed) % 3, an an // 2 + i, hemizygotes i % 2.
+    build_release(tmp_path, "r0001", [("chr1", 100, "A", "G", 9, 400)], gaps={"chr1": (1000, 2000)})
+    i = next(k for k, s in enumerate(strata()) if s.key == "group_hereditary_cancer")
+    g_ac, g_an = (9 + i) % 3, 200 + i
+    with TestClient(create_app(tmp_path)) as client:
+        rec = client.get("/v1/variants/chr1-100-A-G?exclude_group=hereditary_cancer&strata=false").json()
+        assert (rec["ac"], rec["an"], rec["homozygote_count"]) == (9 - g_ac, 400 - g_an, 9 // 4)
+        assert rec["af"] == (9 - g_ac) / (400 - g_an) and "strata" not in rec
+        gap = client.get("/v1/variants/chr1-1500-A-G?exclude_group=hereditary_cancer").json()
+        assert gap["an"] == 0 and gap["af"] is None and gap["coverage"] == "no_data"
+
+
+def test_exclude_unknown_group_is_a_400(api_client: TestClient, snv: dict[str, Any]) -> None:
+    good = f"{snv['chrom']}-{snv['pos']}-{snv['ref']}-{snv['alt']}"
+    err = assert_error(api_client.get(f"/v1/variants/{good}?exclude_group=astronauts"), 400, "unknown_group")
+    assert "astronauts" in err["message"] and "hereditary_heart" in err["message"]
+    assert_error(
+        api_client.post("/v1/variants?exclude_group=XX", json={"variants": [good]}), 400, "unknown_group"
+    )
+    # a sex or region is not a patient group
+    assert_error(api_client.get(f"/v1/variants/{good}?exclude_group=sex_xx"), 400, "unknown_group")

@@ -172,3 +172,14 @@ def test_find_many_agrees_with_find(release: Path) -> None:
     ]
     assert ix.find_many(probes) == [ix.find(*v) for v in probes]
     assert ix.find_many([]) == []
+
+
+def test_faf_is_derived_on_read_like_the_release_table(release: Path) -> None:
+    ix = ReleaseIndex.open(release)
+    assert not any(f.startswith("faf") for f in count_fields())
+    rec = ix.record(ix.find("chr2", 1, "G", "C"))  # type: ignore[arg-type]
+    # lambda_95(AC=7) = 3.2853: the Poisson mean at which P(X >= 7) = 5%
+    assert (rec["ac"], rec["an"]) == (7, 100_000)
+    assert rec["faf95"] == pytest.approx(3.2853 / 100_000, rel=1e-4)
+    assert ix.record(ix.find("chrM", 16_569, "T", "C"))["faf95"] == 0.0  # type: ignore[arg-type]  # a singleton
+    assert ix.record(ix.find("chr1", 5000, "C", "T"))["faf95"] is None  # type: ignore[arg-type]  # AN 0

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+from scipy.special import gammainccinv
 
 from variantdb.genome import CONTIG_LENGTHS, SEXES, ploidy_segments
 from variantdb.schema import (
@@ -31,7 +32,20 @@ from variantdb.schema import (
     variants_schema,
 )
 
-__all__ = ["Cohort", "aggregate_contig", "call_files_for", "cohort_stats", "compute_an_track", "make_cohort"]
+__all__ = [
+    "FAF_CONFIDENCE",
+    "Cohort",
+    "aggregate_contig",
+    "call_files_for",
+    "cohort_stats",
+    "compute_an_track",
+    "compute_faf",
+    "faf_lambda",
+    "make_cohort",
+]
+
+#: Confidence of each filtering allele frequency field (gnomAD's faf95 and faf99).
+FAF_CONFIDENCE: dict[str, float] = {"faf95": 0.95, "faf99": 0.99}
 
 _CHUNK = 1 << 20
 # Which samples and calls each group counts: (founders only, adj only).
@@ -65,6 +79,66 @@ class Cohort:
         cols = [f, f if raw_gap else np.zeros_like(f), np.ones_like(f)]
         cols += [f * self.member[:, j] for j in range(len(self.strata))]
         return np.stack(cols, axis=1).astype(np.int32)
+
+
+def faf_lambda(ac: np.ndarray | int, confidence: float) -> np.ndarray:
+    """Return the highest Poisson mean at which ``ac`` or more alt alleles are seen with probability ``1 - confidence``.
+
+    Parameters
+    ----------
+    ac
+        Alternate allele counts (any shape).
+    confidence
+        0.95 for faf95, 0.99 for faf99.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the same shape as ``ac``: ``lambda`` with
+        ``P(X <= ac - 1; lambda) = confidence`` for ``X ~ Poisson(lambda)``, and 0
+        where ``ac <= 1``.
+
+    Notes
+    -----
+    ``P(X <= k; lambda)`` is the regularized upper incomplete gamma function
+    ``Q(k + 1, lambda)``, so ``lambda`` is ``gammainccinv(ac, confidence)``: the
+    root that Hail's ``filtering_allele_frequency`` searches for with ``uniroot``,
+    found here in closed form for every row at once. It depends on ``ac`` only,
+    so a variant's faf is ``faf_lambda(ac) / an``. As Hail (and so gnomAD) does, a
+    singleton (``ac == 1``) gets 0: one allele says nothing about the frequency.
+    """
+    a = np.asarray(ac, dtype=np.float64)
+    out = np.zeros(a.shape, dtype=np.float64)
+    many = a > 1
+    out[many] = gammainccinv(a[many], confidence)
+    return out
+
+
+def compute_faf(ac: np.ndarray, an: np.ndarray, confidence: float) -> pa.Array:
+    """Return the filtering allele frequency of every row as gnomAD computes it (faf95, faf99).
+
+    Parameters
+    ----------
+    ac, an
+        Alternate allele count and allele number per row.
+    confidence
+        0.95 for faf95, 0.99 for faf99.
+
+    Returns
+    -------
+    pyarrow.Array
+        float64: the highest true allele frequency at which observing ``ac`` or
+        more alt alleles among ``an`` has Poisson probability ``<= 1 - confidence``
+        (``faf_lambda(ac) / an``); 0 where ``ac <= 1``; null where ``an`` is 0.
+
+    Notes
+    -----
+    Hail rounds its root to a grid of 1e-6 (its ``precision``) and reports the
+    grid point just below; this is the exact value, within 1e-6 of Hail's.
+    """
+    an = np.asarray(an)
+    lam = faf_lambda(ac, confidence)
+    return pa.array(np.divide(lam, an, out=np.zeros(len(lam)), where=an > 0), mask=an == 0)
 
 
 def make_cohort(samples: pa.Table) -> Cohort:
@@ -161,7 +235,9 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
         inside = np.flatnonzero(s <= e)
         if inside.size:
             pieces.append((k, s[inside], e[inside], rows[inside], raw[inside]))
-    bp = np.unique(np.concatenate([seg_starts, [length + 1], *(p[1] for p in pieces), *(p[2] + 1 for p in pieces)]))
+    bp = np.unique(
+        np.concatenate([seg_starts, [length + 1], *(p[1] for p in pieces), *(p[2] + 1 for p in pieces)])
+    )
     # Sweep: +w where a gap starts, -w past its end, summed per breakpoint with
     # bincount (one column and chunk at a time, so memory stays bounded).
     diff = np.zeros((len(bp), ncol), dtype=np.int64)
@@ -263,6 +339,7 @@ def aggregate_contig(
             "ac": ac,
             "an": an,
             "af": pa.array(np.divide(ac, an, out=np.zeros(n), where=an > 0), mask=an == 0),
+            **{f: compute_faf(ac, an, ci) for f, ci in FAF_CONFIDENCE.items()},
             "homozygote_count": counts.column(f"homozygote_count{src}"),
             "hemizygote_count": counts.column(f"hemizygote_count{src}"),
             "n_carriers": counts.column(f"n_carriers{src}")

@@ -25,7 +25,15 @@ integer type that holds the release's largest value, read from the Parquet
 statistics): a point lookup touches one or two pages instead of one page per
 column, which keeps both latency and resident memory down at 100M variants.
 ``af`` fields are not stored; they are ``ac / an`` (None when ``an`` is 0),
-computed on read exactly as the release table defines them.
+computed on read exactly as the release table defines them. Nor are the
+filtering allele frequencies ``faf95`` / ``faf99``: they are ``lambda(ac) / an``
+where ``lambda`` depends on ``ac`` alone (:func:`variantdb.aggregate.faf_lambda`),
+so the index keeps one small table of ``lambda`` per confidence for every AC
+from 0 to the release's largest (built when the index is opened, from the
+``max_ac`` in ``index.json``) and derives them on read with the same float
+operations as the release table: the record equals the Parquet row, costs no
+bytes per variant, and counts derived at query time (a group left out) get
+their faf the same way.
 """
 
 from __future__ import annotations
@@ -46,8 +54,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from variantdb.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.genome import CONTIG_INDEX, CONTIGS
-from variantdb.schema import an_columns, variants_schema
+from variantdb.schema import DERIVED_FIELDS, an_columns, variants_schema
 from variantdb.variant import Variant
 
 __all__ = [
@@ -69,11 +78,12 @@ class IndexFormatError(ValueError):
 
 
 def count_fields() -> list[str]:
-    """Return the stored count fields of a variant row, in table order (every non-``af`` number)."""
+    """Return the stored count fields of a variant row, in table order (every integer: no ``af``, ``faf*``)."""
     return [
         f.name
         for f in variants_schema()
-        if f.name not in _KEY_FIELDS and not (f.name == "af" or f.name.startswith("af_"))
+        if f.name not in _KEY_FIELDS
+        and not any(f.name == d or f.name.startswith(d + "_") for d in DERIVED_FIELDS)
     ]
 
 
@@ -189,6 +199,7 @@ def build_index(release_dir: Path) -> None:
         "allele_bytes": base,
         "fields": fields,
         "dtypes": {f: vdtype[f].str for f in fields},
+        "max_ac": max([ranges[f][1] for f in fields if f == "ac" or f.startswith("ac_")] or [0]),
         "contig_rows": contig_rows,
         **an_info,
     }
@@ -467,6 +478,15 @@ class ReleaseIndex:
         self.fields: list[str] = list(self.meta["fields"])
         self.an_fields: list[str] = list(self.meta["an_fields"])
         self.n_variants = int(self.meta["n_variants"])
+        max_ac = self.meta.get("max_ac")
+        if max_ac is None:  # an index built before faf: read the largest AC once
+            ac_fields = [f for f in self.fields if f == "ac" or f.startswith("ac_")]
+            max_ac = max([int(self.values[f].max()) for f in ac_fields if self.n_variants] or [0])
+        lam = np.arange(int(max_ac) + 1)
+        #: per faf field, lambda(ac) for every ac of the release (a list: indexing it is the fast path)
+        self.faf_lambda: dict[str, list[float]] = {
+            name: faf_lambda(lam, ci).tolist() for name, ci in FAF_CONFIDENCE.items()
+        }
 
     @classmethod
     def open(cls, release_dir: Path) -> ReleaseIndex:
@@ -574,8 +594,9 @@ class ReleaseIndex:
 
         Notes
         -----
-        ``af`` fields are ``ac / an`` and None where ``an`` is 0, the release
-        table's definition, so the record equals the Parquet row.
+        ``af`` fields are ``ac / an`` and ``faf95`` / ``faf99`` are
+        ``lambda(ac) / an``, None where ``an`` is 0, the release table's
+        definitions, so the record equals the Parquet row.
         """
         v = self.variant_at(row)
         out: dict[str, Any] = {"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt}
@@ -585,6 +606,8 @@ class ReleaseIndex:
                 suffix = f[2:]
                 an = out["an" + suffix]
                 out["af" + suffix] = out[f] / an if an else None
+                for name, lam in self.faf_lambda.items():
+                    out[name + suffix] = lam[out[f]] / an if an else None
         return out
 
     def an_at(self, chrom: str, pos: int) -> dict[str, int] | None:

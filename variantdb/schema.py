@@ -17,6 +17,7 @@ import pyarrow as pa
 __all__ = [
     "CALLS_SCHEMA",
     "COUNT_FIELDS",
+    "DERIVED_FIELDS",
     "GAPS_SCHEMA",
     "GROUPS",
     "STRATUM_FIELDS",
@@ -88,10 +89,23 @@ COUNT_FIELDS: dict[str, tuple[pa.DataType, str]] = {
         "haploid alternate genotypes: chrX/chrY outside the PARs in XY samples, chrM (gnomAD hemizygote_count)",
     ),
     "n_carriers": (pa.int32(), "individuals carrying the alternate allele"),
+    "faf95": (
+        pa.float64(),
+        "filtering allele frequency, 95% confidence: the highest true AF at which ac or more alt alleles "
+        "among an are seen with Poisson probability <= 5%; 0 when ac <= 1 (as Hail), null when an is 0 (gnomAD faf95)",
+    ),
+    "faf99": (
+        pa.float64(),
+        "filtering allele frequency, 99% confidence: as faf95 with probability <= 1%; 0 when ac <= 1, "
+        "null when an is 0 (gnomAD faf99)",
+    ),
 }
 
 #: Fields kept per stratum (adj founders).
-STRATUM_FIELDS: tuple[str, ...] = ("ac", "an", "af", "homozygote_count", "hemizygote_count")
+STRATUM_FIELDS: tuple[str, ...] = ("ac", "an", "af", "homozygote_count", "hemizygote_count", "faf95", "faf99")
+
+#: Fields derived from ``ac`` and ``an`` (null when ``an`` is 0), never stored in the index.
+DERIVED_FIELDS: tuple[str, ...] = ("af", "faf95", "faf99")
 
 
 @dataclass(frozen=True)
@@ -150,12 +164,17 @@ def variants_schema() -> pa.Schema:
     ]
     for suffix, group_doc in GROUPS.items():
         for name, (type_, doc) in COUNT_FIELDS.items():
-            fields.append(_f(f"{name}{suffix}", type_, f"{doc}; {group_doc}", name == "af"))
+            fields.append(_f(f"{name}{suffix}", type_, f"{doc}; {group_doc}", name in DERIVED_FIELDS))
     for s in strata():
         for name in STRATUM_FIELDS:
             type_, doc = COUNT_FIELDS[name]
             fields.append(
-                _f(f"{name}_{s.key}", type_, f"{doc}; adj founders with {s.kind} {s.value}", name == "af")
+                _f(
+                    f"{name}_{s.key}",
+                    type_,
+                    f"{doc}; adj founders with {s.kind} {s.value}",
+                    name in DERIVED_FIELDS,
+                )
             )
     return pa.schema(fields, metadata={"description": "allele counts of a release, one row per variant"})
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep
 from api.errors import APIError
-from api.lookup import parse_query, record_for_query, record_for_variant
+from api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
 from api.metrics import name_route
 from api.models import BatchRequest, BatchResult, ErrorPublic, VariantPublic
 from variantdb.settings import Settings
@@ -39,6 +39,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _MAX_ID = 10_000
 _JSON = "application/json"
 _STRATA_DOC = "include the strata (sex, region, patient group); false gives smaller records. Default true"
+_EXCLUDE_DOC = (
+    "a patient group (code or name, e.g. hereditary_heart) to leave out: the headline counts (ac, an, af, faf95, "
+    "faf99, homozygote_count, hemizygote_count, n_carriers) become everyone's but that group's, derived from "
+    "the stored strata; raw, all and strata stay as stored. An unknown group is a 400"
+)
 
 
 def _strata_flag(raw: str | None) -> bool:
@@ -69,14 +74,17 @@ def _release_param(request: Request) -> str | None:
     return release
 
 
-def _one(rel: OpenRelease, text: str, strata: bool) -> Response:
+def _one(rel: OpenRelease, text: str, strata: bool, exclude: str | None = None) -> Response:
     if len(text) > _MAX_ID:
         raise APIError(422, "invalid_request", f"variant id longer than {_MAX_ID:,} characters")
-    rec = record_for_query(rel, text, strata=strata)
+    rec = record_for_query(rel, text, strata=strata, exclude=excluded_group(rel, exclude))
     return Response(orjson.dumps(rec), media_type=_JSON)
 
 
-def _batch(rel: OpenRelease, ids: list[str], settings: Settings, strata: bool) -> Response:
+def _batch(
+    rel: OpenRelease, ids: list[str], settings: Settings, strata: bool, exclude: str | None = None
+) -> Response:
+    group = excluded_group(rel, exclude)
     if len(ids) > settings.max_batch_ids:
         raise APIError(
             413,
@@ -98,7 +106,7 @@ def _batch(rel: OpenRelease, ids: list[str], settings: Settings, strata: bool) -
             error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
             data.append({"query": text, "error": error})
             continue
-        data.append(record_for_variant(rel, v, text, strata=strata, row=rows[k]))
+        data.append(record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group))
         k += 1
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 
@@ -118,9 +126,10 @@ async def get_variant(
         ),
     ],
     strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
+    exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
 ) -> Response:
     """Return the frequency record of one variant; ``seen: false`` with the AN at its position if absent."""
-    return _one(rel, variant_id, strata)
+    return _one(rel, variant_id, strata, exclude_group)
 
 
 @router.post(
@@ -136,9 +145,10 @@ async def post_variants(
         Body(openapi_examples={"two": {"value": {"variants": ["1-55516888-G-GA", "chr2:100 A>G"]}}}),
     ],
     strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
+    exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
 ) -> Response:
     """Return the records of up to 10,000 ids, in request order; an unparsable id gets an error item."""
-    return _batch(rel, payload.variants, settings, strata)
+    return _batch(rel, payload.variants, settings, strata, exclude_group)
 
 
 # --- the same endpoints as plain Starlette routes (the ones that actually answer) ----------
@@ -148,7 +158,12 @@ async def _fast_get(request: Request) -> Response:
     name_route(request.scope, "/v1/variants/{variant_id}")
     store: ReleaseStore = request.app.state.store
     rel = store.get(_release_param(request))
-    return _one(rel, request.path_params["variant_id"], _strata_flag(request.query_params.get("strata")))
+    return _one(
+        rel,
+        request.path_params["variant_id"],
+        _strata_flag(request.query_params.get("strata")),
+        request.query_params.get("exclude_group"),
+    )
 
 
 def _invalid_body(message: str, location: str = "body") -> APIError:
@@ -182,7 +197,7 @@ async def _fast_post(request: Request) -> Response:
         if not isinstance(text, str):
             raise _invalid_body(f"item {i} is not a string", f"body.variants.{i}")
     rel = store.get(release)
-    return _batch(rel, ids, store.settings, strata)
+    return _batch(rel, ids, store.settings, strata, request.query_params.get("exclude_group"))
 
 
 #: Routes that answer before the FastAPI ones (see the module docstring).
