@@ -17,7 +17,7 @@ from api.deps import ReleaseStore
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.responses import ORJSONResponse
-from api.routes import health, pages, regions, releases, variants
+from api.routes import annotate, health, pages, regions, releases, variants
 from variantdb.settings import Settings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -57,6 +57,7 @@ def create_app(db: Path, settings: Settings | None = None) -> FastAPI:
     for module in (variants, regions, releases, health):
         app.include_router(module.router)
     app.include_router(pages.router)
+    app.include_router(annotate.router)
     # The hot-path routes answer first; the FastAPI routes above document them.
     app.router.routes[0:0] = variants.fast_routes
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

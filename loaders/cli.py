@@ -1,4 +1,4 @@
-"""The ``variantdb`` command: load, export, info, serve.
+"""The ``variantdb`` command: load, export, annotate, info, serve.
 
 The service is started by import string (``api.main:create_app_from_env``) so
 that ``loaders`` never imports ``api``; both import only the core.
@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from loaders.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from loaders.export import FORMATS, RegionError, export_release
 from loaders.vcf import LoadError
 from variantdb.manifest import ManifestError
@@ -141,6 +142,75 @@ def export(
         return
     if output is not None:
         err.print(f"wrote {n:,} variants to {output}", highlight=False)
+
+
+@app.command()
+def annotate(
+    db: DbOpt,
+    input_vcf: Annotated[
+        Path, typer.Argument(metavar="IN.vcf.gz", help="Patient VCF or BCF (plain, gzipped or bgzipped).")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Annotated VCF; bgzipped and tabix-indexed when it ends in .gz."),
+    ],
+    fields: Annotated[
+        str,
+        typer.Option(
+            "--fields",
+            help="Release fields to add, comma-separated (ac, an, af, homozygote_count, "
+            "hemizygote_count, n_carriers, and _raw / _all forms).",
+        ),
+    ] = ",".join(DEFAULT_FIELDS),
+    strata: Annotated[
+        str | None,
+        typer.Option(
+            "--strata", help="Also per stratum: all, a kind (sex, region, patient_group) or keys (sex_xx)."
+        ),
+    ] = None,
+    prefix: Annotated[str, typer.Option("--prefix", help="Put before every INFO name, e.g. NGC_.")] = "",
+    release: Annotated[
+        str | None, typer.Option("--release", help="Release id. Default: the current one.")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Add the release's AC, AN, AF, nhomalt ... to every ALT allele of a VCF (gnomAD INFO names)."""
+    progress = Progress(
+        TextColumn("records"),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+    )
+    try:
+        with progress:
+            task = progress.add_task("records", total=None)
+            report = annotate_vcf(
+                db,
+                input_vcf,
+                output,
+                fields=parse_list(fields),
+                strata=parse_list(strata),
+                prefix=prefix,
+                release=release,
+                progress=lambda n: progress.update(task, advance=n),
+            )
+    except (AnnotateError, ReleaseNotFoundError, FileNotFoundError) as e:
+        _fail(str(e))
+        return
+    if not quiet:
+        skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(report.not_annotated.items()))
+        err.print(
+            f"annotated {report.records:,} records ({report.alleles:,} ALT alleles: {report.found:,} in release "
+            f"{report.release}, {report.absent:,} absent{'; not annotated: ' + skipped if skipped else ''}) "
+            f"in {report.seconds:.1f} s -> {output}",
+            highlight=False,
+        )
+        if report.replaced_info:
+            err.print(
+                f"replaced the input's INFO fields {', '.join(report.replaced_info)} (use --prefix to keep them)"
+            )
 
 
 @app.command()

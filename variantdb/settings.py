@@ -38,6 +38,10 @@ class Settings:
     )
     page_size: int = field(default=100, metadata={"doc": "default page size of region and gene queries"})
     max_page_size: int = field(default=1000, metadata={"doc": "largest page size of region queries"})
+    max_annotate_bytes: int = field(
+        default=2 * 1024**3,
+        metadata={"doc": "largest VCF (bytes, as uploaded) that POST /v1/annotate accepts"},
+    )
     reload_interval: float = field(
         default=1.0, metadata={"doc": "seconds between checks of CURRENT by the service"}
     )

@@ -1,0 +1,660 @@
+"""Annotate a patient's VCF or BCF with a release's frequencies, as gnomAD-named INFO fields.
+
+Interpreting labs classify every variant of a genome (~5 million records) against
+the national counts. This module streams the file with pysam in chunks, splits
+each record's ALT alleles and normalizes each with the loader's own code
+(:func:`variantdb.variant.normalize`, left-aligned with the release's reference
+when ``release.json`` names one), joins the chunk against the release's
+memory-mapped index (:class:`variantdb.index.ReleaseIndex`) with vectorized
+searches, and writes the same records with ``AC``, ``AN``, ``AF``, ``nhomalt``
+... added (names from :func:`loaders.export.vcf_info_name`, optionally prefixed).
+
+Every value is per ALT allele (``Number=A``), AN included: each ALT normalizes to
+its own variant, and two alleles of one record can have different called alleles
+(a gVCF sample covers an SNV's position but not a deletion's). A variant the
+release does not hold gets ``AC=0`` and the AN the release's AN track gives at its
+normalized position (``AN=0``, ``AF=.``: no data there). An ALT that cannot be a
+GRCh38 variant (symbolic, ``*``, other contigs, a REF that disagrees with the
+reference) gets ``.`` and is counted in the report.
+
+Memory stays flat: one chunk of records is held at a time, and the pages of the
+index a chunk touched are released after it (they stay in the page cache).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from loaders.export import vcf_info_name
+from loaders.vcf import LoadError, check_bgzf_eof
+from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
+from variantdb.index import ReleaseIndex
+from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta, release_path
+from variantdb.schema import strata as all_strata
+from variantdb.variant import InvalidVariantError, Reference, normalize
+
+__all__ = [
+    "DEFAULT_FIELDS",
+    "AnnotateError",
+    "AnnotateReport",
+    "Annotator",
+    "IndexJoin",
+    "annotate_vcf",
+    "parse_list",
+]
+
+DEFAULT_FIELDS: Final = ("ac", "an", "af", "homozygote_count")
+_STRATUM_FIELDS: Final = ("ac", "an", "af", "homozygote_count", "hemizygote_count")
+_CHUNK: Final = 20_000
+_WIDTH: Final = 32  # alleles up to this many bytes ("REF>ALT") are compared in numpy; longer ones in Python
+_INFO_ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
+_DESCRIBE: Final = {
+    "ac": "alternate allele count",
+    "an": "total number of called alleles at the normalized variant's position",
+    "af": "alternate allele frequency (AC / AN; missing where AN is 0)",
+    "homozygote_count": "number of homozygous-alternate individuals",
+    "hemizygote_count": "number of hemizygous-alternate individuals (haploid calls)",
+    "n_carriers": "number of individuals carrying the allele",
+}
+_GROUP_DOC: Final = {
+    "": "adj genotypes of founders",
+    "_raw": "all genotypes of founders",
+    "_all": "adj genotypes of all samples",
+}
+
+
+class AnnotateError(ValueError):
+    """Input that cannot be annotated; the message names the file, record or option and what to do."""
+
+
+@dataclass
+class AnnotateReport:
+    """What one annotation run read and wrote."""
+
+    input: str
+    output: str
+    release: str
+    records: int = 0
+    alleles: int = 0
+    found: int = 0
+    absent: int = 0
+    not_annotated: Counter[str] = field(default_factory=Counter)
+    replaced_info: list[str] = field(default_factory=list)
+    indexed: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as plain JSON-ready data."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "release": self.release,
+            "records": self.records,
+            "alleles": self.alleles,
+            "found": self.found,
+            "absent": self.absent,
+            "not_annotated": dict(self.not_annotated),
+            "replaced_info": self.replaced_info,
+            "indexed": self.indexed,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def parse_list(text: str | None) -> list[str]:
+    """Split a comma-separated option (``ac,an,af``) into stripped, lower-case, non-empty names."""
+    if not text:
+        return []
+    return [p.strip().lower() for p in text.split(",") if p.strip()]
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One INFO field written: the release column it comes from and how."""
+
+    column: str  # release column, e.g. "ac_sex_xx"
+    info_id: str  # INFO ID, e.g. "NGC_AC_sex_xx"
+    is_af: bool  # computed as ac / an
+    source: int  # position in the count tuple (the ac position for af)
+    an_source: int  # position of the matching an in the count tuple (af only), else -1
+    an_track: int  # position in the AN-track tuple for absent variants (an and af), else -1
+    vcf_type: str  # "Integer" or "Float"
+    description: str
+
+
+def _describe(column: str, release: str) -> str:
+    base = next(
+        (b for b in sorted(_DESCRIBE, key=len, reverse=True) if column == b or column.startswith(b + "_")), ""
+    )
+    rest = column[len(base) :]
+    if rest in _GROUP_DOC:
+        who = _GROUP_DOC[rest]
+    else:
+        key = rest[1:]
+        s = next((s for s in all_strata() if s.key == key), None)
+        who = f"adj founders with {s.kind} {s.value}" if s is not None else f"stratum {key}"
+    what = _DESCRIBE.get(base, column)
+    return f"variantdb release {release}: {what}; {who}; per ALT allele after splitting and normalizing"
+
+
+def _resolve_columns(
+    index: ReleaseIndex, fields: Sequence[str], strata: Sequence[str], prefix: str, release: str
+) -> list[_Column]:
+    """Turn ``--fields`` and ``--strata`` into the INFO columns to write, refusing unknown names."""
+    pos = {f: i for i, f in enumerate(index.fields)}
+    an_pos = {f: i for i, f in enumerate(index.an_fields)}
+    if prefix and not _INFO_ID.match(prefix):
+        raise AnnotateError(
+            f"--prefix {prefix!r}: an INFO prefix is letters, digits, '_' and '.', not starting with a digit"
+        )
+
+    def known(col: str) -> bool:
+        return col in pos or (col.startswith("af") and "ac" + col[2:] in pos and "an" + col[2:] in pos)
+
+    bad = [f for f in fields if not known(f)]
+    if bad:
+        stratum_keys = {s.key for s in all_strata()}
+        choices = sorted(
+            {f for f in index.fields if not any(f.endswith("_" + k) for k in stratum_keys)}
+            | {"af" + g for g in _GROUP_DOC if "ac" + g in pos}
+        )
+        raise AnnotateError(f"--fields: unknown field(s) {', '.join(bad)}; choose from {', '.join(choices)}")
+    keys = [f[3:] for f in index.fields if f.startswith("ac_") and f not in ("ac_raw", "ac_all")]
+    kinds = {s.key: s.kind for s in all_strata()}
+    chosen: list[str] = []
+    for item in strata:
+        if item == "all":
+            matched = keys
+        else:
+            matched = [
+                k
+                for k in keys
+                if k == item or kinds.get(k, k.split("_", 1)[0]) == item or k.split("_", 1)[0] == item
+            ]
+        if not matched:
+            raise AnnotateError(
+                f"--strata: {item!r} is not a stratum of release {release}; use all, a kind (sex, region, "
+                f"patient_group) or a key: {', '.join(keys)}"
+            )
+        chosen += [k for k in matched if k not in chosen]
+    names = list(dict.fromkeys(fields))
+    for key in chosen:
+        for f in _STRATUM_FIELDS:
+            if f in names and known(f"{f}_{key}"):
+                names.append(f"{f}_{key}")
+    if not names:
+        raise AnnotateError("--fields: no field to write; e.g. --fields ac,an,af,homozygote_count")
+    dtypes = index.values.dtype
+    out = []
+    for col in names:
+        info_id = prefix + vcf_info_name(col)
+        if not _INFO_ID.match(info_id):
+            raise AnnotateError(f"INFO name {info_id!r} of field {col} is not a valid VCF INFO ID")
+        if col in pos:
+            is_af, source, an_source = False, pos[col], -1
+            vtype = "Float" if dtypes[col].kind == "f" else "Integer"
+            track = an_pos.get(col, -1) if col.startswith("an") else -1
+        else:
+            is_af, source, an_source = True, pos["ac" + col[2:]], pos["an" + col[2:]]
+            vtype, track = "Float", an_pos.get("an" + col[2:], -1)
+        out.append(_Column(col, info_id, is_af, source, an_source, track, vtype, _describe(col, release)))
+    return out
+
+
+class IndexJoin:
+    """Vectorized joins of normalized variants against a :class:`~variantdb.index.ReleaseIndex`.
+
+    :meth:`rows` gives the same answer as ``ReleaseIndex.find_many`` (the row, or
+    -1 where absent) with numpy doing the search and the byte comparison of
+    ``REF>ALT`` for a whole chunk at once.
+    """
+
+    def __init__(self, index: ReleaseIndex) -> None:
+        self.index = index
+        self.n = len(index)
+        self.keys = index.keys
+        self.off = index.allele_offsets
+        self.alleles = index.alleles
+
+    def rows(self, keys: np.ndarray, wants: Sequence[bytes]) -> np.ndarray:
+        """Return the row of each query (``-1`` where absent).
+
+        Parameters
+        ----------
+        keys
+            int64 ``contig index << 32 | 1-based pos`` of each normalized variant (-1: skip).
+        wants
+            ``b"REF>ALT"`` of each variant, the index's allele encoding.
+        """
+        m = len(keys)
+        out = np.full(m, -1, dtype=np.int64)
+        if m == 0 or self.n == 0:
+            return out
+        cur = np.searchsorted(self.keys, keys, side="left").astype(np.int64)
+        want_len = np.fromiter((len(w) for w in wants), dtype=np.int64, count=m)
+        width = int(min(_WIDTH, max(1, int(want_len.max()))))
+        wmat = np.frombuffer(np.array(wants, dtype=f"S{width}").tobytes(), dtype=np.uint8).reshape(m, width)
+        cols = np.arange(width, dtype=np.int64)
+        last = len(self.alleles) - 1
+        pending = np.flatnonzero(keys >= 0)
+        while pending.size:
+            i = cur[pending]
+            ok = i < self.n
+            pending, i = pending[ok], i[ok]
+            hit = np.asarray(self.keys[i]) == keys[pending]
+            pending, i = pending[hit], i[hit]
+            if not pending.size:
+                break
+            a = np.asarray(self.off[i]).astype(np.int64)
+            length = np.asarray(self.off[i + 1]).astype(np.int64) - a
+            wl = want_len[pending]
+            same_len = length == wl
+            idx = np.minimum(a[:, None] + cols[None, :], last)
+            got = np.where(cols[None, :] < length[:, None], np.asarray(self.alleles[idx]), 0)
+            eq = same_len & (wl <= width) & np.all(got == wmat[pending], axis=1)
+            for j in np.flatnonzero(same_len & (wl > width)).tolist():
+                eq[j] = bytes(self.alleles[a[j] : a[j] + length[j]]) == wants[pending[j]]
+            out[pending[eq]] = i[eq]
+            pending, cur_next = pending[~eq], i[~eq] + 1
+            cur[pending] = cur_next
+        return out
+
+    def an_segments(self, keys: np.ndarray) -> np.ndarray:
+        """Return the AN-track segment of each key (``-1`` where the track has none)."""
+        idx = self.index
+        if len(idx.an_starts) == 0 or len(keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        j = np.searchsorted(idx.an_starts, keys, side="right").astype(np.int64) - 1
+        ok = (j >= 0) & (keys >= 0)
+        ends = np.asarray(idx.an_ends[np.maximum(j, 0)])
+        ok &= ends >= keys
+        return np.where(ok, j, -1)
+
+    def release_pages(self) -> None:
+        """Drop the index pages this process mapped (they stay in the shared page cache)."""
+        idx = self.index
+        for arr in (
+            idx.keys,
+            idx.allele_offsets,
+            idx.alleles,
+            idx.values,
+            idx.an_starts,
+            idx.an_ends,
+            idx.an_values,
+        ):
+            mm = getattr(arr, "_mmap", None)
+            if mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+                with contextlib.suppress(OSError, ValueError):
+                    mm.madvise(mmap.MADV_DONTNEED)
+
+
+def _check_declared(src: Path, header: Any, declared: str, upto: int) -> None:
+    """Refuse input whose records use a contig, INFO or FORMAT its header does not declare.
+
+    htslib adds a line to the input header when it meets one, which would no
+    longer match the output header already written.
+    """
+    now = str(header)
+    if now != declared:
+        added = [ln for ln in now.splitlines() if ln not in set(declared.splitlines())]
+        raise AnnotateError(
+            f"{src}: a record before record {upto + 1} uses something its header does not declare "
+            f"({'; '.join(added[:3])}); add the header lines (bcftools reheader, or index the file "
+            "with tabix for contigs) and annotate again"
+        )
+
+
+def _open_input(path: Path) -> Any:
+    import pysam
+
+    try:
+        check_bgzf_eof(path)
+    except LoadError as e:
+        raise AnnotateError(str(e)) from None
+    try:
+        return pysam.VariantFile(str(path), "r")
+    except (OSError, ValueError) as e:
+        raise AnnotateError(
+            f"{path}: not a readable VCF or BCF ({e}); give a VCF (plain or bgzipped) or BCF with a header"
+        ) from None
+
+
+def _check_contigs(path: Path, header: Any) -> None:
+    """Refuse a file whose header gives a GRCh38 contig another length: it is another build."""
+    for name, contig in header.contigs.items():
+        try:
+            chrom = canonical_contig(name)
+        except UnknownContigError:
+            continue
+        length = contig.length
+        if length is not None and int(length) != CONTIG_LENGTHS[chrom]:
+            raise AnnotateError(
+                f"{path}: header contig {name} has length {length}, GRCh38 {chrom} has {CONTIG_LENGTHS[chrom]}: "
+                "the file is not on GRCh38; lift it over first"
+            )
+
+
+class Annotator:
+    """Annotate VCF files against one open release.
+
+    Parameters
+    ----------
+    index
+        The release's open index.
+    release
+        The release id, written in the header.
+    reference
+        The release's reference (indels are left-aligned as the loader did); None: trim only.
+    fields
+        Release columns to write (``ac``, ``an``, ``af``, ``homozygote_count``,
+        ``hemizygote_count``, ``n_carriers``, and ``_raw`` / ``_all`` forms). Default
+        :data:`DEFAULT_FIELDS`.
+    strata
+        Strata to add for the stratum fields among ``fields``: ``all``, a kind
+        (``sex``, ``region``, ``patient_group``) or stratum keys (``sex_xx``). Default none.
+    prefix
+        Put before every INFO name (``NGC_`` gives ``NGC_AC``). Default none.
+    """
+
+    def __init__(
+        self,
+        index: ReleaseIndex,
+        release: str,
+        reference: Reference | None = None,
+        fields: Sequence[str] = DEFAULT_FIELDS,
+        strata: Sequence[str] = (),
+        prefix: str = "",
+    ) -> None:
+        self.index = index
+        self.release = release
+        self.reference = reference
+        self.columns = _resolve_columns(index, list(fields) or list(DEFAULT_FIELDS), strata, prefix, release)
+        self.join = IndexJoin(index)
+        self._contigs: dict[str, int] = {}
+
+    def annotate(
+        self,
+        src: Path,
+        dst: Path,
+        *,
+        release_pages: bool = True,
+        progress: Callable[[int], None] | None = None,
+        compress: bool | None = None,
+    ) -> AnnotateReport:
+        """Annotate ``src`` into ``dst``; return what was done.
+
+        Parameters
+        ----------
+        src, dst
+            Input VCF/BCF (plain, gzipped or bgzipped); output VCF, bgzipped and
+            tabix-indexed when ``dst`` ends in ``.gz`` (BCF when it ends in ``.bcf``).
+        release_pages
+            Drop the index pages mapped by each chunk (flat RSS). Default True.
+        progress
+            Called with the number of records written since the last call.
+        compress
+            Force bgzip on or off; default None: from ``dst``'s name.
+
+        Raises
+        ------
+        AnnotateError
+            Input that is not a VCF, is truncated, is on another build, or a record that cannot be read.
+        """
+        import pysam
+
+        t0 = time.perf_counter()
+        src, dst = Path(src), Path(dst)
+        report = AnnotateReport(str(src), str(dst), self.release)
+        vin = _open_input(src)
+        try:
+            header = vin.header
+            _check_contigs(src, header)
+            replaced = {c.info_id for c in self.columns if c.info_id in header.info}
+            for info_id in sorted(replaced):
+                header.info.remove_header(info_id)
+                report.replaced_info.append(info_id)
+            norm = "left-aligned to the release's reference" if self.reference is not None else "trimmed only"
+            header.add_line(f"##variantdb_release={self.release}")
+            header.add_line(
+                f"##variantdb_annotate=fields {','.join(c.info_id for c in self.columns)} from release "
+                f"{self.release}; ALT alleles split and normalized ({norm}) as the loader does"
+            )
+            for col in self.columns:
+                # htslib keeps a removed ID's slot: a raw line re-declares it, .add() refuses.
+                desc = col.description.replace('"', "'")
+                header.add_line(
+                    f'##INFO=<ID={col.info_id},Number=A,Type={col.vcf_type},Description="{desc}">'
+                )
+            gz = str(dst).endswith(".gz") if compress is None else compress
+            mode = "wb" if str(dst).endswith(".bcf") else ("wz" if gz else "w")
+            with pysam.VariantFile(str(dst), mode, header=header) as vout:
+                self._stream(vin, vout, report, release_pages, progress, src, replaced)
+        finally:
+            vin.close()
+        if mode == "wz" and compress is None:
+            try:
+                pysam.tabix_index(str(dst), preset="vcf", force=True)
+                report.indexed = True
+            except (OSError, ValueError):
+                report.indexed = False  # unsorted input: the output is written, only not indexed
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _stream(
+        self,
+        vin: Any,
+        vout: Any,
+        report: AnnotateReport,
+        release_pages: bool,
+        progress: Callable[[int], None] | None,
+        src: Path,
+        replaced: set[str],
+    ) -> None:
+        declared = str(vin.header)
+        it = iter(vin)
+        chunk: list[Any] = []
+        while True:
+            try:
+                rec = next(it)
+            except StopIteration:
+                break
+            except (OSError, ValueError) as e:
+                raise AnnotateError(
+                    f"{src}: record {report.records + len(chunk) + 1}: corrupt or truncated input ({e})"
+                ) from None
+            chunk.append(rec)
+            if len(chunk) >= _CHUNK:
+                _check_declared(src, vin.header, declared, report.records + len(chunk))
+                self._write_chunk(chunk, vout, report, replaced)
+                if progress is not None:
+                    progress(len(chunk))
+                if release_pages:
+                    self.join.release_pages()
+                chunk = []
+        if chunk:
+            _check_declared(src, vin.header, declared, report.records + len(chunk))
+            self._write_chunk(chunk, vout, report, replaced)
+            if progress is not None:
+                progress(len(chunk))
+
+    def _contig(self, name: str) -> int:
+        cidx = self._contigs.get(name)
+        if cidx is None:
+            try:
+                cidx = CONTIG_INDEX[canonical_contig(name)]
+            except UnknownContigError:
+                cidx = -1
+            self._contigs[name] = cidx
+        return cidx
+
+    def _query(self, chrom: str, pos: int, ref: str, alt: str | None) -> tuple[int, bytes, str | None]:
+        """Normalize one ALT; return its key, ``REF>ALT`` bytes, or -1 and why it cannot be looked up."""
+        if alt is None or alt == "*" or alt.startswith("<") or "[" in alt or "]" in alt or alt == ".":
+            return -1, b"", "symbolic_or_star_alleles"
+        cidx = self._contig(chrom)
+        if cidx < 0:
+            return -1, b"", "other_contigs"
+        try:
+            v = normalize(chrom, pos, ref, alt, self.reference)
+        except InvalidVariantError:
+            return -1, b"", "invalid_alleles_or_ref_mismatch"
+        if not v.ref or not v.alt:
+            return -1, b"", "invalid_alleles_or_ref_mismatch"
+        return (CONTIG_INDEX[v.chrom] << 32) | v.pos, f"{v.ref}>{v.alt}".encode(), None
+
+    def _columns(self, keys: np.ndarray, rows: np.ndarray) -> list[list[Any]]:
+        """Return per column the values of each query: counts of found rows, AC 0 and track AN of absent ones."""
+        m = len(keys)
+        found = rows >= 0
+        absent = ~found & (keys >= 0)
+        vals = np.asarray(self.index.values[rows[found]]) if found.any() else None
+        seg = self.join.an_segments(np.where(absent, keys, -1))
+        has_seg = seg >= 0
+        anv = np.asarray(self.index.an_values[seg[has_seg]]) if has_seg.any() else None
+        names = self.index.fields
+        an_names = self.index.an_fields
+        out: list[list[Any]] = []
+        for col in self.columns:
+            if col.is_af:
+                ac = np.zeros(m, dtype=np.float64)
+                an = np.zeros(m, dtype=np.float64)
+                if vals is not None:
+                    ac[found] = vals[names[col.source]]
+                    an[found] = vals[names[col.an_source]]
+                if anv is not None and col.an_track >= 0:
+                    an[has_seg] = anv[an_names[col.an_track]]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    af = np.where(an > 0, ac / np.where(an > 0, an, 1), np.nan)
+                values: list[Any] = af.tolist()
+                present = (found | absent) & (an > 0)
+            else:
+                arr = np.zeros(m, dtype=np.float64 if col.vcf_type == "Float" else np.int64)
+                if vals is not None:
+                    arr[found] = vals[col.column]
+                if anv is not None and col.an_track >= 0:
+                    arr[has_seg] = anv[an_names[col.an_track]]
+                values = arr.tolist()
+                present = found | absent
+                if col.vcf_type == "Float":
+                    present = found  # e.g. faf95: not defined for an absent variant
+            out.append([v if p else None for v, p in zip(values, present.tolist(), strict=True)])
+        return out
+
+    def _write_chunk(self, chunk: list[Any], vout: Any, report: AnnotateReport, replaced: set[str]) -> None:
+        queries: list[tuple[int, bytes, str | None]] = []
+        spans: list[int] = []
+        for rec in chunk:
+            alts = rec.alts or ()
+            spans.append(len(alts))
+            chrom, pos, ref = rec.chrom, rec.pos, rec.ref
+            for alt in alts:
+                queries.append(self._query(chrom, pos, ref, alt))
+        m = len(queries)
+        keys = np.fromiter((q[0] for q in queries), dtype=np.int64, count=m)
+        rows = self.join.rows(keys, [q[1] for q in queries])
+        per_col = self._columns(keys, rows)
+        report.records += len(chunk)
+        report.alleles += m
+        n_found = int(np.count_nonzero(rows >= 0))
+        report.found += n_found
+        report.absent += int(np.count_nonzero(keys >= 0)) - n_found
+        for q in queries:
+            if q[2] is not None:
+                report.not_annotated[q[2]] += 1
+        ids = [c.info_id for c in self.columns]
+        out_header = vout.header
+        at = 0
+        for rec, k in zip(chunk, spans, strict=True):
+            if k:
+                info = rec.info
+                for info_id, values in zip(ids, per_col, strict=True):
+                    part = values[at : at + k]
+                    if any(v is not None for v in part):
+                        info[info_id] = part if k > 1 else part[0]
+                    elif info_id in replaced:
+                        info.pop(info_id, None)  # the input's own value of a replaced field
+                at += k
+            elif replaced:
+                for info_id in replaced:
+                    rec.info.pop(info_id, None)
+            if k and any(a.startswith("<") for a in rec.alts):
+                # htslib gives a symbolic-allele record's INFO other IDs than the output
+                # header has (it declares END there); map them by name.
+                rec.translate(out_header)
+            try:
+                vout.write(rec)
+            except OSError as e:
+                raise AnnotateError(
+                    f"record {report.records - len(chunk) + 1 + chunk.index(rec)} ({rec.chrom}:{rec.pos}) "
+                    f"cannot be written ({e}); check its header declarations"
+                ) from None
+
+
+def _open_reference(meta: dict[str, Any]) -> Reference | None:
+    ref_path = meta.get("reference")
+    if not ref_path:
+        return None
+    try:
+        return Reference(ref_path)
+    except (OSError, ValueError) as e:
+        raise AnnotateError(
+            f"the release's reference {ref_path} cannot be opened ({e}); indels could not be "
+            "left-aligned as the loader did, so annotation would miss them"
+        ) from None
+
+
+def annotate_vcf(
+    db: Path,
+    src: Path,
+    dst: Path,
+    *,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    strata: Sequence[str] = (),
+    prefix: str = "",
+    release: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> AnnotateReport:
+    """Annotate a VCF/BCF with a release's counts (see the module docstring).
+
+    Parameters
+    ----------
+    db
+        Database directory.
+    src, dst
+        Input VCF or BCF; output VCF (bgzipped and tabix-indexed when it ends in ``.gz``).
+    fields, strata, prefix
+        As :class:`Annotator` takes them. Defaults: :data:`DEFAULT_FIELDS`, no strata, no prefix.
+    release
+        Release id. Default: the current release.
+
+    Raises
+    ------
+    ReleaseNotFoundError
+        No such release, or none published yet.
+    AnnotateError
+        Bad input or options.
+    """
+    release = release or read_current(db)
+    if release is None:
+        raise ReleaseNotFoundError(f"{db} has no release yet; load a batch first (variantdb load)")
+    meta = read_release_meta(db, release)
+    if not Path(src).exists():
+        raise AnnotateError(f"{src}: no such file")
+    index = ReleaseIndex.open(release_path(db, release))
+    reference = _open_reference(meta)
+    try:
+        annotator = Annotator(index, release, reference, fields, strata, prefix)
+        return annotator.annotate(Path(src), Path(dst), progress=progress)
+    finally:
+        if reference is not None:
+            reference.close()
+        index.close()
