@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from variantdb.schema import COUNT_FIELDS
+from variantdb.schema import COUNT_FIELDS, REGION_MAX_FIELDS
 
 __all__ = [
     "BatchRequest",
@@ -101,6 +101,8 @@ class VariantPublic(BaseModel):
     n_carriers: int = Field(description=_doc("n_carriers"))
     faf95: float | None = Field(description=_doc("faf95"))
     faf99: float | None = Field(description=_doc("faf99"))
+    faf95_max_region: float | None = Field(description=REGION_MAX_FIELDS["faf95_max_region"][1])
+    faf95_max_region_code: str | None = Field(description=REGION_MAX_FIELDS["faf95_max_region_code"][1])
     excluded_group: str | None = Field(
         default=None,
         description="with ?exclude_group: the patient group stratum (e.g. group_hereditary_heart) the headline counts "

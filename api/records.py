@@ -26,6 +26,16 @@ def _af(ac: int, an: int) -> float | None:
     return ac / an if an else None
 
 
+def _faf_max(pairs: tuple[tuple[float | None, str], ...]) -> dict[str, Any]:
+    """Return faf95_max_region and its code from (faf95, code) of each region, as the release table holds them."""
+    best: float | None = None
+    code = None
+    for v, c in pairs:
+        if v is not None and (best is None or v > best):
+            best, code = v, c
+    return {"faf95_max_region": best, "faf95_max_region_code": code if best else None}
+
+
 @dataclass(frozen=True)
 class ExcludedGroup:
     """A patient group left out of the headline counts: its stratum's positions in the count tuples."""
@@ -89,6 +99,13 @@ class RecordLayout:
         for name, (a, b, h, m, c), _ in self.groups:
             body = counts(a, b, h, m, c)
             items.append(body if name is None else f"{name!r}: {{{body}}}")
+            if name is None:
+                pairs = "".join(
+                    f"((L0[t[{sa}]] / t[{sb}] if t[{sb}] else None), {info['id'].removeprefix('region_')!r}), "
+                    for info, (sa, sb, _, _), _ in self.strata
+                    if info["id"].startswith("region_")
+                )
+                items.append(f"**_faf_max(({pairs}))")
         strata_src = [
             f'{{"id": {info["id"]!r}, "kind": {info["kind"]!r}, "value": {info["value"]!r}, '
             + counts(a, b, h, m, None)
@@ -99,6 +116,7 @@ class RecordLayout:
             items.append('"strata": [' + ", ".join(strata_src) + "]")
         src = "def seen(t):\n    return {" + ", ".join(items) + "}\n"
         namespace: dict[str, Any] = {f"L{k}": lam for k, lam in enumerate(self._faf.values())}
+        namespace["_faf_max"] = _faf_max
         exec(compile(src, "<api.records.seen>", "exec"), namespace)
         fn: Callable[[tuple[int, ...]], dict[str, Any]] = namespace["seen"]
         fn.__doc__ = "Return the count part of a record of a variant in the release, from its count tuple."
@@ -117,6 +135,15 @@ class RecordLayout:
         for name, _, i_an in self.groups:
             body = counts(i_an, True)
             items.append(body if name is None else f"{name!r}: {{{body}}}")
+            if name is None:
+                called = " or ".join(
+                    f"a[{j}]"
+                    for info, _, j in self.strata
+                    if info["id"].startswith("region_") and j is not None
+                )
+                items.append(
+                    f'"faf95_max_region": (0.0 if ({called or "0"}) else None), "faf95_max_region_code": None'
+                )
         if with_strata:
             strata_src = [
                 f'{{"id": {info["id"]!r}, "kind": {info["kind"]!r}, "value": {info["value"]!r}, '
@@ -177,7 +204,8 @@ class RecordLayout:
         hemizygotes likewise. Carriers of a stratum are ``ac - homozygote_count``
         (a diploid carrier holds 1 or 2 copies, a haploid one 1), so
         ``n_carriers`` is derived exactly too; ``af`` and the faf are recomputed.
-        The ``raw`` and ``all`` groups and the strata are left as stored.
+        The ``raw`` and ``all`` groups, the strata and ``faf95_max_region`` are
+        left as stored.
         """
         _, (a, b, h, m, c), i_an = self.groups[0]
         ga, gb, gh, gm = group.counts

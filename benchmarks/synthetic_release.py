@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from variantdb.aggregate import FAF_CONFIDENCE, compute_faf
+from variantdb.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
 from variantdb.index import build_index
 from variantdb.release import release_path, set_current, variants_file
@@ -110,6 +110,10 @@ def _chunk(rng: np.random.Generator, chrom: str, lo: int, hi: int, k: int) -> pa
                 f"homozygote_count_{s.key}": np.minimum(hom, s_ac // 2).astype(np.int32),
                 f"hemizygote_count_{s.key}": np.minimum(hemi, s_ac).astype(np.int32),
             }
+    regions = [s for s in strata() if s.kind == "region"]
+    cols["faf95_max_region"], cols["faf95_max_region_code"] = compute_faf_max(
+        [cols[f"faf95_{s.key}"] for s in regions], [s.key.removeprefix("region_") for s in regions], n
+    )
     schema = variants_schema()
     arrays = [pa.array(cols[f.name], type=f.type, from_pandas=True) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)

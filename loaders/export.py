@@ -186,7 +186,9 @@ def _export_vcf(
     schema = variants_schema()
     cols = [f for f in schema if f.name not in ("chrom", "pos", "ref", "alt")]
     for f in cols:
-        kind = "Float" if pa.types.is_floating(f.type) else "Integer"
+        kind = (
+            "Float" if pa.types.is_floating(f.type) else "String" if pa.types.is_string(f.type) else "Integer"
+        )
         desc = f.metadata[b"description"].decode().replace('"', "'")
         header.info.add(vcf_info_name(f.name), 1 if kind == "Integer" else "A", kind, desc)
     compressed = out is not None and str(out).endswith(".gz")

@@ -52,6 +52,10 @@ def full_row(chrom: str, pos: int, ref: str, alt: str, ac: int, an: int, seed: i
             f"homozygote_count_{s.key}": 0,
             f"hemizygote_count_{s.key}": i % 2,
         }
+    regions = [(row[f"faf95_{s.key}"], s.key.removeprefix("region_")) for s in strata() if s.kind == "region"]
+    best = max((v for v, _ in regions if v is not None), default=None)
+    row["faf95_max_region"] = best
+    row["faf95_max_region_code"] = next(c for v, c in regions if v == best) if best else None
     return row
 
 

@@ -6,13 +6,14 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 from scipy.stats import poisson
 
-from variantdb.aggregate import FAF_CONFIDENCE, compute_faf, faf_lambda
+from variantdb.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max, faf_lambda
 from variantdb.schema import strata
 
 # (AC, AN, faf95, faf99) from Hail 0.2.139 (PyPI `hail`, Java 17), produced with
@@ -119,3 +120,31 @@ def test_release_table_carries_faf_of_every_count(api_db: Path) -> None:
     assert t.column("faf95")[t.column("ac").to_pylist().index(a)].as_py() == pytest.approx(
         _bisect_faf(a, n, 0.95)
     )
+
+
+def test_faf_max_names_the_first_region_reaching_it() -> None:
+    fafs = [
+        pa.array([0.1, None, 0.0, 0.2, None], pa.float64()),
+        pa.array([0.3, None, 0.0, 0.2, 0.0], pa.float64()),
+        pa.array([0.3, None, None, 0.1, None], pa.float64()),
+    ]
+    value, code = compute_faf_max(fafs, ["a", "b", "c"], 5)
+    assert value.to_pylist() == [0.3, None, 0.0, 0.2, 0.0]
+    assert code.to_pylist() == ["b", None, None, "a", None]
+    assert compute_faf_max([], [], 2)[0].to_pylist() == [None, None]
+
+
+def test_release_table_names_the_region_of_the_highest_faf(api_db: Path) -> None:
+    t = pq.read_table(sorted((api_db / "releases").glob("*/variants/*.parquet"))[-1]).to_pylist()
+    regions = [s.key for s in strata() if s.kind == "region"]
+    named = 0
+    for row in t:
+        values = {k.removeprefix("region_"): row[f"faf95_{k}"] for k in regions}
+        present = [v for v in values.values() if v is not None]
+        assert row["faf95_max_region"] == (max(present) if present else None)
+        if row["faf95_max_region"]:
+            assert values[row["faf95_max_region_code"]] == row["faf95_max_region"]
+            named += 1
+        else:
+            assert row["faf95_max_region_code"] is None
+    assert named > 0

@@ -24,7 +24,7 @@ from tests.conftest_api import build_release
 from variantdb.aggregate import compute_faf
 from variantdb.genome import CONTIGS
 from variantdb.release import set_current, variants_file
-from variantdb.schema import COUNT_FIELDS, STRATUM_FIELDS, strata
+from variantdb.schema import COUNT_FIELDS, REGION_MAX_FIELDS, STRATUM_FIELDS, strata
 from variantdb.settings import Settings
 from variantdb.variant import Reference, Variant, format_variant_id, normalize, to_spdi
 
@@ -66,6 +66,8 @@ def _check_record(rec: dict[str, Any], row: dict[str, Any]) -> None:
         assert rec[name] == row[name], name
         assert rec["raw"][name] == row[f"{name}_raw"]
         assert rec["all"][name] == row[f"{name}_all"]
+    for name in REGION_MAX_FIELDS:
+        assert rec[name] == row[name], name
     by_id = {s["id"]: s for s in rec["strata"]}
     for s in strata():
         for name in STRATUM_FIELDS:
@@ -565,10 +567,17 @@ def test_faf_in_records_top_level_groups_and_strata(tmp_path: Path) -> None:
         assert all(set(s) >= {"faf95", "faf99"} for s in rec["strata"])
         singleton = [s for s in rec["strata"] if s["ac"] == 1]
         assert singleton and all(s["faf95"] == s["faf99"] == 0.0 for s in singleton)
+        regions = {
+            s["id"].removeprefix("region_"): s["faf95"] for s in rec["strata"] if s["kind"] == "region"
+        }
+        assert rec["faf95_max_region"] == max(regions.values()) > 0
+        assert regions[rec["faf95_max_region_code"]] == rec["faf95_max_region"]
         absent = client.get("/v1/variants/chr1-999-A-G").json()
         assert (absent["faf95"], absent["faf99"]) == (0.0, 0.0)
+        assert (absent["faf95_max_region"], absent["faf95_max_region_code"]) == (0.0, None)
         gap = client.get("/v1/variants/chr1-1500-A-G").json()
         assert gap["faf95"] is None and gap["raw"]["faf99"] is None
+        assert gap["faf95_max_region"] is None and gap["faf95_max_region_code"] is None
         compact = client.get("/v1/variants/chr1-100-A-G?strata=false").json()
         assert compact["faf95"] == rec["faf95"]
 

@@ -40,6 +40,7 @@ __all__ = [
     "cohort_stats",
     "compute_an_track",
     "compute_faf",
+    "compute_faf_max",
     "faf_lambda",
     "make_cohort",
 ]
@@ -139,6 +140,38 @@ def compute_faf(ac: np.ndarray, an: np.ndarray, confidence: float) -> pa.Array:
     an = np.asarray(an)
     lam = faf_lambda(ac, confidence)
     return pa.array(np.divide(lam, an, out=np.zeros(len(lam)), where=an > 0), mask=an == 0)
+
+
+def compute_faf_max(fafs: list[pa.Array], codes: list[str], n: int) -> tuple[pa.Array, pa.Array]:
+    """Return the highest faf of every row over some strata (the regions) and the code of the stratum.
+
+    Parameters
+    ----------
+    fafs
+        One float64 array per stratum (null where its ``an`` is 0), rows aligned.
+    codes
+        The strata's codes, in the same order.
+    n
+        Number of rows (all null when there is no stratum).
+
+    Returns
+    -------
+    (pyarrow.Array, pyarrow.Array)
+        The maximum (null where every stratum is null) and the code of the first
+        stratum reaching it (null where the maximum is null or 0).
+    """
+    if not fafs:
+        return pa.nulls(n, pa.float64()), pa.nulls(n, pa.string())
+    m = np.stack([a.to_numpy(zero_copy_only=False) for a in fafs], axis=1)
+    none = np.isnan(m).all(axis=1)
+    filled = np.where(np.isnan(m), -1.0, m)
+    best = filled.argmax(axis=1)
+    value = filled[np.arange(len(best)), best]
+    code = np.array(codes, dtype=object)[best]
+    return (
+        pa.array(value, pa.float64(), mask=none),
+        pa.array(code, pa.string(), mask=none | (value == 0)),
+    )
 
 
 def make_cohort(samples: pa.Table) -> Cohort:
@@ -354,6 +387,10 @@ def aggregate_contig(
         put(suffix, suffix, f"an{suffix}")
     for j, s in enumerate(cohort.strata):
         put(f"_{s.key}", f"__s{j}", f"an_{s.key}")
+    regions = [s for s in cohort.strata if s.kind == "region"]
+    cols["faf95_max_region"], cols["faf95_max_region_code"] = compute_faf_max(
+        [cols[f"faf95_{s.key}"] for s in regions], [s.key.removeprefix("region_") for s in regions], n
+    )
     arrays = [
         cols[f.name].cast(f.type)
         if isinstance(cols[f.name], pa.ChunkedArray)

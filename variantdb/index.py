@@ -597,6 +597,8 @@ class ReleaseIndex:
         ``af`` fields are ``ac / an`` and ``faf95`` / ``faf99`` are
         ``lambda(ac) / an``, None where ``an`` is 0, the release table's
         definitions, so the record equals the Parquet row.
+        ``faf95_max_region`` and its code are taken over the ``region_*`` strata
+        as :func:`variantdb.aggregate.compute_faf_max` takes them.
         """
         v = self.variant_at(row)
         out: dict[str, Any] = {"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt}
@@ -608,6 +610,15 @@ class ReleaseIndex:
                 out["af" + suffix] = out[f] / an if an else None
                 for name, lam in self.faf_lambda.items():
                     out[name + suffix] = lam[out[f]] / an if an else None
+        best: float | None = None
+        code = None
+        for f in self.fields:
+            if f.startswith("ac_region_"):
+                v = out["faf95" + f[2:]]
+                if v is not None and (best is None or v > best):
+                    best, code = v, f.removeprefix("ac_region_")
+        out["faf95_max_region"] = best
+        out["faf95_max_region_code"] = code if best else None
         return out
 
     def an_at(self, chrom: str, pos: int) -> dict[str, int] | None:

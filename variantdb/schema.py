@@ -20,6 +20,7 @@ __all__ = [
     "DERIVED_FIELDS",
     "GAPS_SCHEMA",
     "GROUPS",
+    "REGION_MAX_FIELDS",
     "STRATUM_FIELDS",
     "Stratum",
     "an_columns",
@@ -104,8 +105,23 @@ COUNT_FIELDS: dict[str, tuple[pa.DataType, str]] = {
 #: Fields kept per stratum (adj founders).
 STRATUM_FIELDS: tuple[str, ...] = ("ac", "an", "af", "homozygote_count", "hemizygote_count", "faf95", "faf99")
 
-#: Fields derived from ``ac`` and ``an`` (null when ``an`` is 0), never stored in the index.
+#: Fields derived from ``ac`` and ``an`` (null when ``an`` is 0), never stored in the index; every
+#: column whose name starts with one of them and ``_`` is derived too (``faf95_max_region``).
 DERIVED_FIELDS: tuple[str, ...] = ("af", "faf95", "faf99")
+
+#: The highest faf95 over the regions and the region's code (gnomAD's faf95_max over ancestry groups).
+REGION_MAX_FIELDS: dict[str, tuple[pa.DataType, str]] = {
+    "faf95_max_region": (
+        pa.float64(),
+        "the highest faf95 over the regions (adj founders); null when no region has called alleles "
+        "(as gnomAD's faf95_max over genetic ancestry groups)",
+    ),
+    "faf95_max_region_code": (
+        pa.string(),
+        "code (regions.tsv) of the region with faf95_max_region, the first in table order on a tie; "
+        "null when faf95_max_region is 0 or null",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -176,6 +192,7 @@ def variants_schema() -> pa.Schema:
                     name in DERIVED_FIELDS,
                 )
             )
+    fields += [_f(name, type_, doc) for name, (type_, doc) in REGION_MAX_FIELDS.items()]
     return pa.schema(fields, metadata={"description": "allele counts of a release, one row per variant"})
 
 
