@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from variantdb.schema import COUNT_FIELDS, REGION_MAX_FIELDS
+from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS
 
 __all__ = [
     "BatchRequest",
@@ -103,6 +103,8 @@ class VariantPublic(BaseModel):
     faf99: float | None = Field(description=_doc("faf99"))
     faf95_max_region: float | None = Field(description=REGION_MAX_FIELDS["faf95_max_region"][1])
     faf95_max_region_code: str | None = Field(description=REGION_MAX_FIELDS["faf95_max_region_code"][1])
+    n_fail: int | None = Field(default=None, description=QUALITY_FIELDS["n_fail"][1])
+    n_carrier_families: int | None = Field(default=None, description=QUALITY_FIELDS["n_carrier_families"][1])
     excluded_group: str | None = Field(
         default=None,
         description="with ?exclude_group: the patient group stratum (e.g. group_hereditary_heart) the headline counts "

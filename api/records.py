@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from variantdb.index import ReleaseIndex
-from variantdb.schema import strata
+from variantdb.schema import QUALITY_FIELDS, strata
 
 __all__ = ["ExcludedGroup", "RecordLayout"]
 
@@ -71,6 +71,7 @@ class RecordLayout:
             info = known.get(key) or {"id": key, "kind": key.split("_", 1)[0], "value": key.split("_", 1)[-1]}
             self.strata.append((info, tuple(pos[f"{c}_{key}"] for c in _STRATUM), an_pos.get(f"an_{key}")))
 
+        self._pos = pos
         self.seen = self._compile_seen(with_strata=True)
         self.seen_compact = self._compile_seen(with_strata=False)
         self._zero_an = (0,) * len(index.an_fields)
@@ -95,11 +96,13 @@ class RecordLayout:
                 f', "{f}": (L{k}[t[{a}]] / t[{b}] if t[{b}] else None)' for k, f in enumerate(self._faf)
             )
 
+        pos = self._pos
         items = []
         for name, (a, b, h, m, c), _ in self.groups:
             body = counts(a, b, h, m, c)
             items.append(body if name is None else f"{name!r}: {{{body}}}")
             if name is None:
+                items += [f'"{q}": t[{pos[q]}]' if q in pos else f'"{q}": None' for q in QUALITY_FIELDS]
                 pairs = "".join(
                     f"((L0[t[{sa}]] / t[{sb}] if t[{sb}] else None), {info['id'].removeprefix('region_')!r}), "
                     for info, (sa, sb, _, _), _ in self.strata
@@ -136,6 +139,7 @@ class RecordLayout:
             body = counts(i_an, True)
             items.append(body if name is None else f"{name!r}: {{{body}}}")
             if name is None:
+                items += [f'"{q}": 0' for q in QUALITY_FIELDS]
                 called = " or ".join(
                     f"a[{j}]"
                     for info, _, j in self.strata
@@ -204,8 +208,8 @@ class RecordLayout:
         hemizygotes likewise. Carriers of a stratum are ``ac - homozygote_count``
         (a diploid carrier holds 1 or 2 copies, a haploid one 1), so
         ``n_carriers`` is derived exactly too; ``af`` and the faf are recomputed.
-        The ``raw`` and ``all`` groups, the strata and ``faf95_max_region`` are
-        left as stored.
+        The ``raw`` and ``all`` groups, the strata, ``faf95_max_region``,
+        ``n_fail`` and ``n_carrier_families`` are left as stored.
         """
         _, (a, b, h, m, c), i_an = self.groups[0]
         ga, gb, gh, gm = group.counts

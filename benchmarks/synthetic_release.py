@@ -110,6 +110,10 @@ def _chunk(rng: np.random.Generator, chrom: str, lo: int, hi: int, k: int) -> pa
                 f"homozygote_count_{s.key}": np.minimum(hom, s_ac // 2).astype(np.int32),
                 f"hemizygote_count_{s.key}": np.minimum(hemi, s_ac).astype(np.int32),
             }
+    cols["n_fail"] = rng.binomial(ac, 0.05).astype(np.int32)
+    cols["n_carrier_families"] = np.maximum(cols["n_carriers_all"] - rng.binomial(ac, 0.1), 0).astype(
+        np.int32
+    )
     regions = [s for s in strata() if s.kind == "region"]
     cols["faf95_max_region"], cols["faf95_max_region_code"] = compute_faf_max(
         [cols[f"faf95_{s.key}"] for s in regions], [s.key.removeprefix("region_") for s in regions], n

@@ -54,6 +54,8 @@ def full_row(chrom: str, pos: int, ref: str, alt: str, ac: int, an: int, seed: i
         }
     regions = [(row[f"faf95_{s.key}"], s.key.removeprefix("region_")) for s in strata() if s.kind == "region"]
     best = max((v for v, _ in regions if v is not None), default=None)
+    row["n_fail"] = ac % 2
+    row["n_carrier_families"] = (ac + 2) // 2
     row["faf95_max_region"] = best
     row["faf95_max_region_code"] = next(c for v, c in regions if v == best) if best else None
     return row

@@ -148,3 +148,25 @@ def test_release_table_names_the_region_of_the_highest_faf(api_db: Path) -> None
         else:
             assert row["faf95_max_region_code"] is None
     assert named > 0
+
+
+def test_n_fail_and_carrier_families_hand_worked(tmp_path: Path) -> None:
+    # The loader's hand-worked cohort (tests/test_batch.py): F and M are founders of fam1 with
+    # their child C; U is a founder without a family. Plus one record that failed FILTER.
+    from loaders.batch import load_batch
+    from tests.test_batch import RECORDS, G, make_batch, release_rows
+
+    lowqual = (
+        f"chr1 400 . G C 50 LowQual . {G} 0/1:40:20:10,10 0/0:40:20:20,0 0/1:40:20:10,10 0/1:40:20:10,10"
+    )
+    load_batch(tmp_path / "db", make_batch(tmp_path / "in", records=[*RECORDS[:3], lowqual, *RECORDS[3:]]))
+    rows = release_rows(tmp_path / "db", ["pos", "alt", "n_carriers_raw", "n_fail", "n_carrier_families"])
+    assert rows == [
+        (100, "C", 2, 0, 1),  # F and M, adj: one family
+        (100, "T", 1, 0, 1),
+        (200, "A", 2, 2, 1),  # F (GQ 10) and M (allele balance 5/30) fail adj; C (fam1) is the adj carrier
+        (400, "C", 2, 2, 2),  # founders F and U failed FILTER; carrier families fam1 (F, C) and U's own
+        (5000000, "A", 3, 0, 2),  # F, M, C of fam1 and U
+        (3000000, "T", 1, 0, 1),
+        (100, "G", 1, 0, 1),  # F and C, both fam1
+    ]

@@ -24,7 +24,7 @@ from tests.conftest_api import build_release
 from variantdb.aggregate import compute_faf
 from variantdb.genome import CONTIGS
 from variantdb.release import set_current, variants_file
-from variantdb.schema import COUNT_FIELDS, REGION_MAX_FIELDS, STRATUM_FIELDS, strata
+from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS, STRATUM_FIELDS, strata
 from variantdb.settings import Settings
 from variantdb.variant import Reference, Variant, format_variant_id, normalize, to_spdi
 
@@ -66,7 +66,7 @@ def _check_record(rec: dict[str, Any], row: dict[str, Any]) -> None:
         assert rec[name] == row[name], name
         assert rec["raw"][name] == row[f"{name}_raw"]
         assert rec["all"][name] == row[f"{name}_all"]
-    for name in REGION_MAX_FIELDS:
+    for name in [*REGION_MAX_FIELDS, *QUALITY_FIELDS]:
         assert rec[name] == row[name], name
     by_id = {s["id"]: s for s in rec["strata"]}
     for s in strata():
@@ -575,6 +575,11 @@ def test_faf_in_records_top_level_groups_and_strata(tmp_path: Path) -> None:
         absent = client.get("/v1/variants/chr1-999-A-G").json()
         assert (absent["faf95"], absent["faf99"]) == (0.0, 0.0)
         assert (absent["faf95_max_region"], absent["faf95_max_region_code"]) == (0.0, None)
+        assert (absent["n_fail"], absent["n_carrier_families"]) == (0, 0)
+        assert (rec["n_fail"], rec["n_carrier_families"]) == (
+            0,
+            51,
+        )  # conftest_api.full_row: ac % 2, (ac + 2) // 2
         gap = client.get("/v1/variants/chr1-1500-A-G").json()
         assert gap["faf95"] is None and gap["raw"]["faf99"] is None
         assert gap["faf95_max_region"] is None and gap["faf95_max_region_code"] is None

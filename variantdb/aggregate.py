@@ -25,6 +25,7 @@ from scipy.special import gammainccinv
 from variantdb.genome import CONTIG_LENGTHS, SEXES, ploidy_segments
 from variantdb.schema import (
     GROUPS,
+    QUALITY_FIELDS,
     Stratum,
     an_columns,
     an_schema,
@@ -181,7 +182,8 @@ def make_cohort(samples: pa.Table) -> Cohort:
     -----
     Founders follow PLINK: a sample whose father and mother are both absent from
     the included samples. A parent arriving in a later batch makes the child a
-    non-founder from that release on.
+    non-founder from that release on. The table's ``family`` numbers each
+    ``family_id``; a sample without one is a family of its own.
     """
     rows = sorted(samples.to_pylist(), key=lambda r: r["sample_idx"])
     ids = {r["sample_id"] for r in rows}
@@ -193,7 +195,14 @@ def make_cohort(samples: pa.Table) -> Cohort:
     for j, s in enumerate(st):
         for i, r in enumerate(rows):
             member[i, j] = r[s.kind] == s.value
-    cols: dict[str, Any] = {"sample_idx": pa.array(idx, pa.int32()), "founder": pa.array(founder)}
+    # A sample without a family id is a family of its own: number those after the named ones.
+    named = {f: i for i, f in enumerate(sorted({r["family_id"] for r in rows if r.get("family_id")}))}
+    family = [named[r["family_id"]] if r.get("family_id") else len(named) + i for i, r in enumerate(rows)]
+    cols: dict[str, Any] = {
+        "sample_idx": pa.array(idx, pa.int32()),
+        "founder": pa.array(founder),
+        "family": pa.array(family, pa.int32()),
+    }
     for j in range(len(st)):
         cols[f"st_{j}"] = pa.array(member[:, j])
     return Cohort(idx, sex, founder, member, st, pa.table(cols))
@@ -314,6 +323,10 @@ def _count_sql(n_strata: int) -> str:
         exprs += _count_exprs(cond, suffix)
     for j in range(n_strata):
         exprs += _count_exprs(f"s.founder AND c.adj AND s.st_{j}", f"__s{j}", stratum=True)
+    exprs += [
+        "count(*) FILTER (WHERE s.founder AND NOT (c.adj AND c.filter_pass))::INTEGER AS n_fail",
+        "count(DISTINCT s.family) FILTER (WHERE c.adj)::INTEGER AS n_carrier_families",
+    ]
     return (
         "SELECT c.pos, c.ref, c.alt, "
         + ", ".join(exprs)
@@ -387,6 +400,8 @@ def aggregate_contig(
         put(suffix, suffix, f"an{suffix}")
     for j, s in enumerate(cohort.strata):
         put(f"_{s.key}", f"__s{j}", f"an_{s.key}")
+    for name in QUALITY_FIELDS:
+        cols[name] = counts.column(name)
     regions = [s for s in cohort.strata if s.kind == "region"]
     cols["faf95_max_region"], cols["faf95_max_region_code"] = compute_faf_max(
         [cols[f"faf95_{s.key}"] for s in regions], [s.key.removeprefix("region_") for s in regions], n

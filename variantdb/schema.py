@@ -20,6 +20,7 @@ __all__ = [
     "DERIVED_FIELDS",
     "GAPS_SCHEMA",
     "GROUPS",
+    "QUALITY_FIELDS",
     "REGION_MAX_FIELDS",
     "STRATUM_FIELDS",
     "Stratum",
@@ -109,6 +110,20 @@ STRATUM_FIELDS: tuple[str, ...] = ("ac", "an", "af", "homozygote_count", "hemizy
 #: column whose name starts with one of them and ``_`` is derived too (``faf95_max_region``).
 DERIVED_FIELDS: tuple[str, ...] = ("af", "faf95", "faf99")
 
+#: Per variant, not per group: carriers in poor calls, and carrier families.
+QUALITY_FIELDS: dict[str, tuple[pa.DataType, str]] = {
+    "n_fail": (
+        pa.int32(),
+        "founders carrying the alternate allele in a call that failed FILTER or the adj thresholds "
+        "(GQ, DP, allele balance): a variant seen mostly in poor calls has n_fail near n_carriers_raw",
+    ),
+    "n_carrier_families": (
+        pa.int32(),
+        "distinct families (family_id) among the adj carriers of all samples, relatives included; "
+        "a sample without a family_id is a family of its own",
+    ),
+}
+
 #: The highest faf95 over the regions and the region's code (gnomAD's faf95_max over ancestry groups).
 REGION_MAX_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "faf95_max_region": (
@@ -193,6 +208,7 @@ def variants_schema() -> pa.Schema:
                 )
             )
     fields += [_f(name, type_, doc) for name, (type_, doc) in REGION_MAX_FIELDS.items()]
+    fields += [_f(name, type_, doc, False) for name, (type_, doc) in QUALITY_FIELDS.items()]
     return pa.schema(fields, metadata={"description": "allele counts of a release, one row per variant"})
 
 
