@@ -651,3 +651,70 @@ def test_exclude_unknown_group_is_a_400(api_client: TestClient, snv: dict[str, A
     )
     # a sex or region is not a patient group
     assert_error(api_client.get(f"/v1/variants/{good}?exclude_group=sex_xx"), 400, "unknown_group")
+
+
+def test_exclude_group_equals_loading_without_the_group(
+    api_client: TestClient, api_db: Path, api_cohort: Path, tmp_path: Path
+) -> None:
+    """Leaving a patient group out at query time gives the counts of a load that never had it.
+
+    Their descendants are left out of the second load too: they are non-founders, outside the
+    headline counts either way, and without their parents they would become founders.
+    """
+    import pysam.bcftools
+
+    from loaders.batch import load_batch
+
+    group = "Rare disease in children"
+    lines = (api_cohort / "manifest.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    out = {r["sample_id"] for r in rows if r["patient_group"] == group}
+    while True:
+        more = {r["sample_id"] for r in rows if {r["father_id"], r["mother_id"]} & out} - out
+        if not more:
+            break
+        out |= more
+    keep = [r for r in rows if r["sample_id"] not in out]
+    assert 10 < len(keep) < len(rows)
+    (tmp_path / "in").mkdir()
+    vcf = tmp_path / "in" / "kept.vcf.gz"
+    pysam.bcftools.view(
+        "-s", ",".join(r["sample_id"] for r in keep), "-Oz", "-o", str(vcf),
+        str(api_cohort / "vcf" / "cohort.vcf.gz"), catch_stdout=False,
+    )  # fmt: skip
+    pysam.tabix_index(str(vcf), preset="vcf", force=True)
+    manifest = tmp_path / "in" / "manifest.tsv"
+    manifest.write_text(
+        "\n".join(
+            ["\t".join(header)] + ["\t".join({**r, "vcf": "kept.vcf.gz"}[h] for h in header) for r in keep]
+        )
+        + "\n"
+    )
+    db = tmp_path / "db"
+    load_batch(db, manifest, reference=api_cohort / "ref.fa", batch_name="kept")
+    ids = [f"{r['chrom']}-{r['pos']}-{r['ref']}-{r['alt']}" for r in _release_rows(api_db)]
+    excluded = api_client.post("/v1/variants", params={"exclude_group": group}, json={"variants": ids}).json()
+    with TestClient(create_app(db)) as client:
+        never = client.post("/v1/variants", json={"variants": ids}).json()
+    fields = ["ac", "an", "af", "faf95", "faf99", "homozygote_count", "hemizygote_count", "n_carriers"]
+    for a, b in zip(excluded["data"], never["data"], strict=True):
+        assert {f: a[f] for f in fields} == {f: b[f] for f in fields}, a["variant_id"]
+    assert sum(a["ac"] for a in excluded["data"]) < sum(r["ac"] for r in _release_rows(api_db))
+
+
+def test_openapi_documents_exclude_group_and_faf(api_client: TestClient) -> None:
+    spec = api_client.get("/openapi.json").json()
+    for path, method in (("/v1/variants/{variant_id}", "get"), ("/v1/variants", "post")):
+        params = {p["name"]: p for p in spec["paths"][path][method]["parameters"]}
+        assert "patient group" in params["exclude_group"]["description"], path
+    props = spec["components"]["schemas"]["VariantPublic"]["properties"]
+    for name in (
+        "faf95",
+        "faf99",
+        "faf95_max_region",
+        "faf95_max_region_code",
+        "n_fail",
+        "n_carrier_families",
+    ):
+        assert props[name]["description"], name
