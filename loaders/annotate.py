@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 DEFAULT_FIELDS: Final = ("ac", "an", "af", "homozygote_count")
-_STRATUM_FIELDS: Final = ("ac", "an", "af", "homozygote_count", "hemizygote_count")
+_STRATUM_FIELDS: Final = ("ac", "an", "af", "faf95", "faf99", "homozygote_count", "hemizygote_count")
 _CHUNK: Final = 20_000
 _WIDTH: Final = 32  # alleles up to this many bytes ("REF>ALT") are compared in numpy; longer ones in Python
 _INFO_ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
@@ -62,6 +62,8 @@ _DESCRIBE: Final = {
     "ac": "alternate allele count",
     "an": "total number of called alleles at the normalized variant's position",
     "af": "alternate allele frequency (AC / AN; missing where AN is 0)",
+    "faf95": "filtering allele frequency, 95% confidence (gnomAD/Hail definition; missing where AN is 0)",
+    "faf99": "filtering allele frequency, 99% confidence (gnomAD/Hail definition; missing where AN is 0)",
     "homozygote_count": "number of homozygous-alternate individuals",
     "hemizygote_count": "number of hemizygous-alternate individuals (haploid calls)",
     "n_carriers": "number of individuals carrying the allele",
@@ -123,12 +125,23 @@ class _Column:
 
     column: str  # release column, e.g. "ac_sex_xx"
     info_id: str  # INFO ID, e.g. "NGC_AC_sex_xx"
-    is_af: bool  # computed as ac / an
+    is_af: bool  # computed as ac / an, or lambda(ac) / an for a faf
     source: int  # position in the count tuple (the ac position for af)
     an_source: int  # position of the matching an in the count tuple (af only), else -1
     an_track: int  # position in the AN-track tuple for absent variants (an and af), else -1
     vcf_type: str  # "Integer" or "Float"
     description: str
+    faf: str | None = None  # "faf95" / "faf99": numerator lambda(ac) from the index's table
+
+
+def _ratio_base(col: str, index: ReleaseIndex) -> str | None:
+    """Return ``af`` / ``faf95`` / ``faf99`` when ``col`` is such a ratio of the release, else None."""
+    for base in ("faf95", "faf99", "af"):
+        if col == base or col.startswith(base + "_"):
+            if base != "af" and base not in getattr(index, "faf_lambda", {}):
+                return None
+            return base
+    return None
 
 
 def _describe(column: str, release: str) -> str:
@@ -158,14 +171,23 @@ def _resolve_columns(
         )
 
     def known(col: str) -> bool:
-        return col in pos or (col.startswith("af") and "ac" + col[2:] in pos and "an" + col[2:] in pos)
+        base = _ratio_base(col, index)
+        if col in pos or base is None:
+            return col in pos
+        rest = col[len(base) :]
+        return "ac" + rest in pos and "an" + rest in pos
 
     bad = [f for f in fields if not known(f)]
     if bad:
         stratum_keys = {s.key for s in all_strata()}
         choices = sorted(
             {f for f in index.fields if not any(f.endswith("_" + k) for k in stratum_keys)}
-            | {"af" + g for g in _GROUP_DOC if "ac" + g in pos}
+            | {
+                b + g
+                for g in _GROUP_DOC
+                for b in ("af", *getattr(index, "faf_lambda", {}))
+                if "ac" + g in pos
+            }
         )
         raise AnnotateError(f"--fields: unknown field(s) {', '.join(bad)}; choose from {', '.join(choices)}")
     keys = [f[3:] for f in index.fields if f.startswith("ac_") and f not in ("ac_raw", "ac_all")]
@@ -204,9 +226,14 @@ def _resolve_columns(
             vtype = "Float" if dtypes[col].kind == "f" else "Integer"
             track = an_pos.get(col, -1) if col.startswith("an") else -1
         else:
-            is_af, source, an_source = True, pos["ac" + col[2:]], pos["an" + col[2:]]
-            vtype, track = "Float", an_pos.get("an" + col[2:], -1)
-        out.append(_Column(col, info_id, is_af, source, an_source, track, vtype, _describe(col, release)))
+            base = _ratio_base(col, index) or "af"
+            rest = col[len(base) :]
+            is_af, source, an_source = True, pos["ac" + rest], pos["an" + rest]
+            vtype, track = "Float", an_pos.get("an" + rest, -1)
+        faf = None if col in pos or base == "af" else base
+        out.append(
+            _Column(col, info_id, is_af, source, an_source, track, vtype, _describe(col, release), faf)
+        )
     return out
 
 
@@ -380,6 +407,7 @@ class Annotator:
         self.columns = _resolve_columns(index, list(fields) or list(DEFAULT_FIELDS), strata, prefix, release)
         self.join = IndexJoin(index)
         self._contigs: dict[str, int] = {}
+        self._lambdas: dict[str, np.ndarray] = {}
 
     def annotate(
         self,
@@ -486,6 +514,12 @@ class Annotator:
             if progress is not None:
                 progress(len(chunk))
 
+    def _lambda(self, name: str) -> np.ndarray:
+        arr = self._lambdas.get(name)
+        if arr is None:
+            arr = self._lambdas[name] = np.asarray(self.index.faf_lambda[name], dtype=np.float64)
+        return arr
+
     def _contig(self, name: str) -> int:
         cidx = self._contigs.get(name)
         if cidx is None:
@@ -532,6 +566,9 @@ class Annotator:
                     an[found] = vals[names[col.an_source]]
                 if anv is not None and col.an_track >= 0:
                     an[has_seg] = anv[an_names[col.an_track]]
+                if col.faf is not None:
+                    lam = self._lambda(col.faf)
+                    ac = np.where(found, lam[ac.astype(np.int64)], 0.0)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     af = np.where(an > 0, ac / np.where(an > 0, an, 1), np.nan)
                 values: list[Any] = af.tolist()

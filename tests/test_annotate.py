@@ -30,7 +30,7 @@ from variantdb.settings import Settings
 from variantdb.variant import Reference
 
 runner = CliRunner()
-_FIELDS = "ac,an,af,homozygote_count,hemizygote_count"
+_FIELDS = "ac,an,af,faf95,faf99,homozygote_count,hemizygote_count"
 _STRATUM_COUNTS = {"AC": "ac", "AN": "an", "nhomalt": "homozygote_count", "nhemi": "hemizygote_count"}
 
 
@@ -134,19 +134,23 @@ def _check_against_api(
         ("nhemi", "hemizygote_count"),
     ):
         assert _values(rec, prefix + info)[k] == want[key], (where, info)
-    af = _values(rec, prefix + "AF")[k]
-    if want["af"] is None:
-        assert af is None, where
-    else:
-        assert af == pytest.approx(want["af"], rel=1e-5, abs=1e-7), where
+    for info, key in (("AF", "af"), ("faf95", "faf95"), ("faf99", "faf99")):
+        got = _values(rec, prefix + info)[k]
+        if want[key] is None:
+            assert got is None, (where, info)
+        else:
+            assert got == pytest.approx(want[key], rel=1e-5, abs=1e-7), (where, info)
     for s in want["strata"]:
         for info, key in _STRATUM_COUNTS.items():
             assert _values(rec, f"{prefix}{info}_{s['id']}")[k] == s[key], (where, s["id"], info)
-        got = _values(rec, f"{prefix}AF_{s['id']}")[k]
-        assert got == (None if s["af"] is None else pytest.approx(s["af"], rel=1e-5, abs=1e-7)), (
-            where,
-            s["id"],
-        )
+        for info, key in (("AF", "af"), ("faf95", "faf95"), ("faf99", "faf99")):
+            got = _values(rec, f"{prefix}{info}_{s['id']}")[k]
+            want_v = s[key]
+            assert got == (None if want_v is None else pytest.approx(want_v, rel=1e-5, abs=1e-7)), (
+                where,
+                s["id"],
+                info,
+            )
     return want  # type: ignore[no-any-return]
 
 
