@@ -130,3 +130,24 @@ def test_load_reports_manifest_problems_all_at_once(tmp_path: Path) -> None:
         "region 'Mars' is not one of",
     ):
         assert part in result.output
+
+
+def test_export_carries_faf_and_quality_fields(db: Path, tmp_path: Path) -> None:
+    from variantdb.aggregate import faf_lambda
+
+    out = tmp_path / "sites.vcf.gz"
+    assert runner.invoke(app, ["export", "--db", str(db), "--format", "vcf", "-o", str(out)]).exit_code == 0
+    with pysam.VariantFile(str(out)) as vf:
+        assert vf.header.info["faf95_max_region_code"].type == "String"
+        (rec,) = list(vf.fetch("chrX"))
+    # chrX:5000000 G>A: AC 3 of AN 4; Hovedstaden founders F and M carry 2 of its alleles.
+    # Float and String fields are per ALT (Number=A); VCF floats are 32-bit.
+    assert rec.info["faf95"][0] == pytest.approx(float(faf_lambda(3, 0.95)) / 4, rel=1e-6)
+    assert rec.info["faf95_max_region_code"] == ("hovedstaden",)
+    assert (rec.info["n_fail"], rec.info["n_carrier_families"]) == (0, 2)
+    header = (
+        runner.invoke(app, ["export", "--db", str(db), "--format", "tsv"]).stdout.splitlines()[0].split("\t")
+    )
+    assert {"faf95", "faf99", "faf95_sex_xx", "faf95_max_region", "n_fail", "n_carrier_families"} <= set(
+        header
+    )

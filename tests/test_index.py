@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,15 @@ def test_faf_is_derived_on_read_like_the_release_table(release: Path) -> None:
     assert rec["faf95"] == pytest.approx(3.2853 / 100_000, rel=1e-4)
     assert ix.record(ix.find("chrM", 16_569, "T", "C"))["faf95"] == 0.0  # type: ignore[arg-type]  # a singleton
     assert ix.record(ix.find("chr1", 5000, "C", "T"))["faf95"] is None  # type: ignore[arg-type]  # AN 0
+
+
+def test_index_without_max_ac_reads_it_from_the_counts(release: Path) -> None:
+    # An index built before faf has no max_ac in index.json: the largest AC is read once on open.
+    meta_path = release / "index" / "index.json"
+    meta = json.loads(meta_path.read_text())
+    want = ReleaseIndex.open(release).record(4)
+    del meta["max_ac"]
+    meta_path.write_text(json.dumps(meta))
+    ix = ReleaseIndex.open(release)
+    assert len(ix.faf_lambda["faf95"]) == 1 + max(r[4] + 2 for r in ROWS)  # ac_all is ac + 2
+    assert ix.record(4) == want
