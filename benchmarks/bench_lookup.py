@@ -381,10 +381,7 @@ def stage_duckdb(db: Path, out: Path, n: int) -> None:
     present, _ = probes(db, n, seed=13)
     con = duckdb.connect()
     glob = str(rel / "variants" / "*.parquet")
-    sql = (
-        f"SELECT * FROM read_parquet('{glob}') "
-        "WHERE chrom = $1 AND pos = $2 AND ref = $3 AND alt = $4"
-    )
+    sql = f"SELECT * FROM read_parquet('{glob}') WHERE chrom = $1 AND pos = $2 AND ref = $3 AND alt = $4"
     con.execute(sql, ["chr1", 1, "A", "G"]).fetchall()  # warm-up: metadata
     for v in present:  # first pass warms the page cache; the second is timed
         con.execute(sql, [v.chrom, v.pos, v.ref, v.alt]).fetchall()
