@@ -589,12 +589,17 @@ class Annotator:
     def _write_chunk(self, chunk: list[Any], vout: Any, report: AnnotateReport, replaced: set[str]) -> None:
         queries: list[tuple[int, bytes, str | None]] = []
         spans: list[int] = []
-        for rec in chunk:
+        symbolic: set[int] = set()
+        query = self._query
+        for i, rec in enumerate(chunk):
             alts = rec.alts or ()
             spans.append(len(alts))
             chrom, pos, ref = rec.chrom, rec.pos, rec.ref
             for alt in alts:
-                queries.append(self._query(chrom, pos, ref, alt))
+                q = query(chrom, pos, ref, alt)
+                queries.append(q)
+                if q[2] is not None and alt.startswith("<"):
+                    symbolic.add(i)
         m = len(queries)
         keys = np.fromiter((q[0] for q in queries), dtype=np.int64, count=m)
         rows = self.join.rows(keys, [q[1] for q in queries])
@@ -607,31 +612,41 @@ class Annotator:
         for q in queries:
             if q[2] is not None:
                 report.not_annotated[q[2]] += 1
-        ids = [c.info_id for c in self.columns]
+        fields = list(zip([c.info_id for c in self.columns], per_col, strict=True))
         out_header = vout.header
+        write = vout.write
         at = 0
-        for rec, k in zip(chunk, spans, strict=True):
-            if k:
+        for i, (rec, k) in enumerate(zip(chunk, spans, strict=True)):
+            if k == 1:
+                # The common case: one ALT, one value per field.
                 info = rec.info
-                for info_id, values in zip(ids, per_col, strict=True):
+                for info_id, values in fields:
+                    v = values[at]
+                    if v is not None:
+                        info[info_id] = v
+                    elif replaced and info_id in replaced:
+                        info.pop(info_id, None)  # the input's own value of a replaced field
+            elif k:
+                info = rec.info
+                for info_id, values in fields:
                     part = values[at : at + k]
                     if any(v is not None for v in part):
-                        info[info_id] = part if k > 1 else part[0]
+                        info[info_id] = part
                     elif info_id in replaced:
-                        info.pop(info_id, None)  # the input's own value of a replaced field
-                at += k
+                        info.pop(info_id, None)
             elif replaced:
                 for info_id in replaced:
                     rec.info.pop(info_id, None)
-            if k and any(a.startswith("<") for a in rec.alts):
+            at += k
+            if i in symbolic:
                 # htslib gives a symbolic-allele record's INFO other IDs than the output
                 # header has (it declares END there); map them by name.
                 rec.translate(out_header)
             try:
-                vout.write(rec)
+                write(rec)
             except OSError as e:
                 raise AnnotateError(
-                    f"record {report.records - len(chunk) + 1 + chunk.index(rec)} ({rec.chrom}:{rec.pos}) "
+                    f"record {report.records - len(chunk) + 1 + i} ({rec.chrom}:{rec.pos}) "
                     f"cannot be written ({e}); check its header declarations"
                 ) from None
 
