@@ -99,7 +99,7 @@ def join_rate(db: Path, vcf: Path) -> dict[str, Any]:
     """Time the lookup join alone: normalized keys of every ALT of ``vcf`` against the index, with counts."""
     import pysam
 
-    from loaders.annotate import Annotator
+    from variantdb.annotate import Annotator
 
     rel = release_path(db, read_current(db) or "")
     ix = ReleaseIndex.open(rel)

@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from loaders.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from loaders.export import FORMATS, RegionError, export_release
 from loaders.vcf import LoadError
+from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from variantdb.manifest import ManifestError
 from variantdb.registry import DatabaseLockedError, Registry
 from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta

@@ -25,8 +25,9 @@ from variantdb.release import (
     release_path,
     variants_file,
 )
+from variantdb.schema import vcf_info_name
 
-__all__ = ["FORMATS", "RegionError", "export_release", "parse_region", "vcf_info_name"]
+__all__ = ["FORMATS", "RegionError", "export_release", "parse_region"]
 
 FORMATS = ("tsv", "vcf", "parquet")
 _REGION = re.compile(r"^(?P<chrom>[\w.]+)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]+))?)?$")
@@ -57,21 +58,6 @@ def parse_region(text: str) -> tuple[str, int, int]:
     if start < 1 or end < start:
         raise RegionError(f"region {text!r}: start must be >= 1 and end >= start")
     return chrom, start, min(end, length)
-
-
-def vcf_info_name(column: str) -> str:
-    """Return the gnomAD-style INFO name of a variant-table column."""
-    for ours, theirs in (
-        ("homozygote_count", "nhomalt"),
-        ("hemizygote_count", "nhemi"),
-        ("n_carriers", "ncarriers"),
-        ("ac", "AC"),
-        ("an", "AN"),
-        ("af", "AF"),
-    ):
-        if column == ours or column.startswith(ours + "_"):
-            return theirs + column[len(ours) :]
-    return column
 
 
 def _tables(db: Path, release: str, region: tuple[str, int, int] | None) -> Iterator[pa.Table]:

@@ -29,12 +29,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig, is_par, ploidy
 from variantdb.manifest import SampleRecord, looks_like_cpr
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Reference, Variant, normalize
 
-__all__ = ["FileReport", "LoadError", "PartWriter", "check_bgzf_eof", "indexed_contigs", "read_vcf"]
+__all__ = ["FileReport", "LoadError", "PartWriter", "indexed_contigs", "read_vcf"]
 
 _SEX_CODE = {"XX": 0, "XY": 1, "unknown": 2}
 _SEXES = ("XX", "XY", "unknown")
@@ -300,7 +301,10 @@ def read_vcf(
     report = FileReport(path=str(path))
     if not Path(path).is_file():
         raise LoadError(f"{path}: no such file")
-    check_bgzf_eof(path)
+    try:
+        check_bgzf_eof(path)
+    except TruncatedFileError as e:
+        raise LoadError(str(e)) from None
     try:
         vcf = cyvcf2.VCF(str(path), gts012=False, strict_gt=False, lazy=True, threads=1)
     except OSError as e:
@@ -323,31 +327,6 @@ def read_vcf(
         with contextlib.suppress(Exception):
             vcf.close()
     return report
-
-
-_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-
-
-def check_bgzf_eof(path: Path) -> None:
-    """Refuse a BGZF file (bgzipped VCF, BCF) that lacks the end-of-file block: it was truncated.
-
-    Raises
-    ------
-    LoadError
-        Naming the file.
-    """
-    with open(path, "rb") as fh:
-        head = fh.read(18)
-        if len(head) < 18 or head[:4] != b"\x1f\x8b\x08\x04" or head[12:14] != b"BC":
-            return  # not BGZF: plain gzip or text, read to the end by the parser
-        fh.seek(0, 2)
-        size = fh.tell()
-        fh.seek(max(0, size - len(_BGZF_EOF)))
-        if fh.read() != _BGZF_EOF:
-            raise LoadError(
-                f"{path}: corrupt or truncated input: the BGZF end-of-file block is missing "
-                "(the file was cut short; copy it again)"
-            )
 
 
 def indexed_contigs(path: Path) -> list[str] | None:

@@ -1,4 +1,4 @@
-"""Annotation (loaders/annotate.py, ``variantdb annotate``, ``POST /v1/annotate``).
+"""Annotation (variantdb/annotate.py, ``variantdb annotate``, ``POST /v1/annotate``).
 
 The fixture database is the lookup tests' one (``api_db``: a seeded cohort loaded
 by the real loader, with a reference). The input VCF holds every record of that
@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from loaders.annotate import AnnotateError, annotate_vcf
 from loaders.cli import app
 from tests.test_api import assert_error
+from variantdb.annotate import AnnotateError, annotate_vcf
 from variantdb.genome import CONTIGS
 from variantdb.release import read_current
 from variantdb.settings import Settings

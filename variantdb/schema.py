@@ -29,6 +29,7 @@ __all__ = [
     "load_vocabulary",
     "strata",
     "variants_schema",
+    "vcf_info_name",
 ]
 
 
@@ -228,3 +229,18 @@ def an_schema() -> pa.Schema:
         for c in an_columns()
     ]
     return pa.schema(fields, metadata={"description": "AN at every position of a release"})
+
+
+def vcf_info_name(column: str) -> str:
+    """Return the gnomAD-style INFO name of a variant-table column."""
+    for ours, theirs in (
+        ("homozygote_count", "nhomalt"),
+        ("hemizygote_count", "nhemi"),
+        ("n_carriers", "ncarriers"),
+        ("ac", "AC"),
+        ("an", "AN"),
+        ("af", "AF"),
+    ):
+        if column == ours or column.startswith(ours + "_"):
+            return theirs + column[len(ours) :]
+    return column

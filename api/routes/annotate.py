@@ -2,7 +2,7 @@
 
 The body is the VCF itself (plain, gzipped or bgzipped; ``curl --data-binary
 @patient.vcf.gz``). It is spooled to a temporary file (refused past the
-``max_annotate_bytes`` setting), annotated by :class:`loaders.annotate.Annotator`
+``max_annotate_bytes`` setting), annotated by :class:`variantdb.annotate.Annotator`
 against the release the request names, and the annotated file is streamed back
 in chunks. The whole input is read and checked before the first byte of the
 answer, so a malformed record anywhere gets a 4xx in the one error shape rather
@@ -26,7 +26,7 @@ from api.deps import OpenRelease, ReleaseDep, SettingsDep
 from api.errors import APIError
 from api.models import ErrorPublic
 from api.routes.pages import caller_role, may_see_counts
-from loaders.annotate import DEFAULT_FIELDS, AnnotateError, Annotator, parse_list
+from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, Annotator, parse_list
 
 __all__ = ["router"]
 

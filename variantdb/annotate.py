@@ -7,7 +7,7 @@ each record's ALT alleles and normalizes each with the loader's own code
 when ``release.json`` names one), joins the chunk against the release's
 memory-mapped index (:class:`variantdb.index.ReleaseIndex`) with vectorized
 searches, and writes the same records with ``AC``, ``AN``, ``AF``, ``nhomalt``
-... added (names from :func:`loaders.export.vcf_info_name`, optionally prefixed).
+... added (names from :func:`variantdb.schema.vcf_info_name`, optionally prefixed).
 
 Every value is per ALT allele (``Number=A``), AN included: each ALT normalizes to
 its own variant, and two alleles of one record can have different called alleles
@@ -35,12 +35,12 @@ from typing import Any, Final
 
 import numpy as np
 
-from loaders.export import vcf_info_name
-from loaders.vcf import LoadError, check_bgzf_eof
+from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
 from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.index import ReleaseIndex
 from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta, release_path
 from variantdb.schema import strata as all_strata
+from variantdb.schema import vcf_info_name
 from variantdb.variant import InvalidVariantError, Reference, normalize
 
 __all__ = [
@@ -345,7 +345,7 @@ def _open_input(path: Path) -> Any:
 
     try:
         check_bgzf_eof(path)
-    except LoadError as e:
+    except TruncatedFileError as e:
         raise AnnotateError(str(e)) from None
     try:
         return pysam.VariantFile(str(path), "r")
