@@ -31,7 +31,7 @@ from api.charts import af_plot, bar_chart, column_chart
 from api.deps import OpenRelease, SettingsDep, StoreDep
 from api.errors import APIError
 from api.lookup import record_for_query, record_for_row
-from api.routes.regions import parse_region
+from api.routes.regions import parse_region, resolve_gene
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
@@ -449,21 +449,10 @@ async def get_gene_page(
 ) -> Response:
     """Render the variants within a gene's span (the GRCh38 gene table shipped with variantdb)."""
     try:
-        try:
-            loci = find_gene(symbol)
-        except GeneNotFoundError as e:
-            raise APIError(404, "gene_not_found", str(e)) from None
-        g = loci[0]
-        span = g.end - g.start + 1
-        if span > settings.max_region_span:
-            raise APIError(
-                400,
-                "region_too_large",
-                f"gene {g.symbol} spans {span:,} bp, over the limit {settings.max_region_span:,}; "
-                "view it as regions",
-            )
-        gene = {**g._asdict(), "other_loci": [o.gene_id for o in loci[1:]]}
-        return _region_page(request, store, settings, release, g.chrom, g.start, g.end, page, per_page, gene)
+        gene = resolve_gene(symbol, settings)
+        return _region_page(
+            request, store, settings, release, gene["chrom"], gene["start"], gene["end"], page, per_page, gene
+        )
     except APIError as e:
         return _error_page(request, e, "Cannot show this gene")
 

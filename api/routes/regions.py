@@ -25,7 +25,7 @@ from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.settings import Settings
 
-__all__ = ["router"]
+__all__ = ["parse_region", "resolve_gene", "router"]
 
 router = APIRouter(prefix="/v1", tags=["regions"])
 
@@ -170,6 +170,18 @@ async def get_gene(
     release: str | None = _Release,
 ) -> Response:
     """Return the variants within a gene's span (GRCh38 gene table shipped with variantdb), paged."""
+    gene = resolve_gene(symbol, settings)
+    return _page(store, settings, release, gene["chrom"], gene["start"], gene["end"], cursor, limit, gene)
+
+
+def resolve_gene(symbol: str, settings: Settings) -> dict[str, Any]:
+    """Return a gene's record (1-based span, other loci of the symbol) for a region query.
+
+    Raises
+    ------
+    APIError
+        404 for an unknown gene, 400 for a span over ``max_region_span``.
+    """
     try:
         loci = find_gene(symbol)
     except GeneNotFoundError as e:
@@ -182,5 +194,4 @@ async def get_gene(
             "region_too_large",
             f"gene {g.symbol} spans {span:,} bp, over the limit {settings.max_region_span:,}; query it as regions",
         )
-    gene = {**g._asdict(), "other_loci": [o.gene_id for o in loci[1:]]}
-    return _page(store, settings, release, g.chrom, g.start, g.end, cursor, limit, gene)
+    return {**g._asdict(), "other_loci": [o.gene_id for o in loci[1:]]}
