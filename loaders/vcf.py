@@ -320,8 +320,22 @@ def read_vcf(
             only = None if region is None else [canonical_contig(region)]
         except UnknownContigError:
             only = []
+        # Without a record on a loaded contig, only the header can tell a gVCF
+        # (every position then has no data) from a VCF with no variants.
+        header_gvcf = "ID=NON_REF" in vcf.raw_header or "##GVCFBlock" in vcf.raw_header
         _read_records(
-            path, records, order, sample_idx, calls, gaps, settings, reference, report, progress, only
+            path,
+            records,
+            order,
+            sample_idx,
+            calls,
+            gaps,
+            settings,
+            reference,
+            report,
+            progress,
+            only,
+            header_gvcf,
         )
     finally:
         with contextlib.suppress(Exception):
@@ -337,17 +351,14 @@ def indexed_contigs(path: Path) -> list[str] | None:
     index = next((Path(f"{path}{ext}") for ext in (".tbi", ".csi") if Path(f"{path}{ext}").exists()), None)
     if index is None or index.stat().st_mtime < Path(path).stat().st_mtime:
         return None
+    import pysam
+
     try:
-        vcf = cyvcf2.VCF(str(path), lazy=True)
-    except Exception:
+        with pysam.VariantFile(str(path)) as vf:
+            # The index lists only contigs that have records, in file order.
+            return None if vf.index is None else [str(c) for c in vf.index.keys()]
+    except (OSError, ValueError):
         return None
-    try:
-        return list(vcf.seqnames)
-    except Exception:
-        return None
-    finally:
-        with contextlib.suppress(Exception):
-            vcf.close()
 
 
 def _check_header(path: Path, vcf: cyvcf2.VCF, samples: Sequence[SampleRecord]) -> None:
@@ -402,6 +413,7 @@ def _read_records(
     report: FileReport,
     progress: Any,
     only_contigs: list[str] | None,
+    header_gvcf: bool = False,
 ) -> None:
     n = len(order)
     idx = np.array([sample_idx[s.sample_id] for s in order], dtype=np.int64)
@@ -526,12 +538,15 @@ def _read_records(
         alleles = np.asarray(gt[:, :-1], dtype=np.int64)
         gt_ploidy = (alleles != -2).sum(axis=1)
         missing = (alleles == -1).any(axis=1) | (gt_ploidy == 0)
+        is_block = not normalized
         # Recode to the ploidy the sample's sex gives here (see genome.ploidy).
         a0 = alleles[:, 0]
         a1 = alleles[:, 1] if alleles.shape[1] > 1 else np.full(n, -2, dtype=np.int64)
         haploid_from_diploid = (exp == 1) & (gt_ploidy == 2)
         het_in_haploid = haploid_from_diploid & (a0 != a1) & ~missing
-        diploid_from_haploid = (exp == 2) & (gt_ploidy == 1) & ~missing
+        # A reference block's ploidy is taken per position by the AN sweep (a block
+        # may cross a PAR boundary): only a variant's genotype must fit its ploidy.
+        diploid_from_haploid = (exp == 2) & (gt_ploidy == 1) & ~missing & (not is_block)
         if het_in_haploid.any():
             report.skipped["heterozygous_calls_in_haploid_regions"] += int(het_in_haploid.sum())
         if diploid_from_haploid.any():
@@ -542,13 +557,12 @@ def _read_records(
         nocall = missing | het_in_haploid | diploid_from_haploid | polyploid
         a1 = np.where(haploid_from_diploid | (exp == 1), -2, a1)
         counted = exp > 0
-        called = ~nocall & counted
+        called = ~missing if is_block else ~nocall & counted
 
         # adj: GQ, DP (MIN_DP in reference blocks) and allele balance of hets.
         formats = set(rec.FORMAT)
         gq = np.asarray(rec.gt_quals, dtype=np.float64) if "GQ" in formats else None
         gq_int = None if gq is None else np.minimum(gq, 32767).astype(np.int64)
-        is_block = not normalized
         dp = None
         if is_block and "MIN_DP" in formats:
             dp = _fmt_int(rec, "MIN_DP", formats)
@@ -622,6 +636,8 @@ def _read_records(
             )
     if progress is not None and pending:
         progress(pending)
+    if gvcf is None:
+        gvcf = report.gvcf = header_gvcf
     if gvcf:
         _write_gvcf_gaps(idx, cov_raw, cov_adj, gaps, only_contigs)
 
@@ -647,8 +663,10 @@ def _single_sample(
     gt = rec.genotypes[0]
     alleles = gt[:-1]
     gt_ploidy = len(alleles)
-    nocall = gt_ploidy == 0 or any(a < 0 for a in alleles)
-    if not nocall:
+    missing = gt_ploidy == 0 or any(a < 0 for a in alleles)
+    is_block = not normalized
+    nocall = missing
+    if not nocall and not is_block:  # a block's ploidy is taken per position by the AN sweep
         if gt_ploidy > 2:
             report.skipped["polyploid_calls"] += 1
             nocall = True
@@ -662,9 +680,8 @@ def _single_sample(
             report.skipped["haploid_calls_in_diploid_regions"] += 1
             nocall = True
     counted = exp > 0
-    called = counted and not nocall
+    called = not missing if is_block else counted and not nocall
     formats = set(rec.FORMAT)
-    is_block = not normalized
     gq = int(min(rec.gt_quals[0], 32767)) if "GQ" in formats else None
     dp = None
     if is_block and "MIN_DP" in formats:

@@ -388,3 +388,99 @@ def test_single_sample_files_equal_one_multi_sample_file(tmp_path: Path) -> None
     a = sorted((tmp_path / "db_multi" / "releases" / "r0001" / "variants").rglob("*.parquet"))
     b = sorted((tmp_path / "db_single" / "releases" / "r0001" / "variants").rglob("*.parquet"))
     assert [pq.read_table(x) for x in a] == [pq.read_table(x) for x in b]
+
+
+# --- found in review: each a small reproduction ---------------------------------------------
+
+
+def _one_contig(records: list[str], samples: list[str], folder: Path, name: str) -> Path:
+    return write_vcf(folder / name, samples, records, {"chr1": 248956422, "chrX": 156040895})
+
+
+def test_two_records_at_one_position_take_a_no_call_out_of_an_once(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fmt = "GT:GQ:DP"
+    # S2 fails adj (GQ 10) in both records at chr1:100: it leaves AN once (2 alleles), not twice.
+    _one_contig(
+        [
+            f"chr1 100 . A G 50 PASS . {fmt} 1/0:40:30 0/0:10:30 0/1:40:30",
+            f"chr1 100 . A T 50 PASS . {fmt} 0/1:40:30 0/0:10:30 0/0:40:30",
+        ],
+        ["S1", "S2", "S3"],
+        folder,
+        "m.vcf.gz",
+    )
+    # S4's three no-calls at one position remove its 2 alleles once: AN never goes negative.
+    _one_contig(
+        [f"chr1 100 . A {alt} 50 PASS . {fmt} ./.:.:." for alt in ("C", "G", "T")],
+        ["S4"],
+        folder,
+        "s4.vcf.gz",
+    )
+    rows = [{"sample_id": s, "vcf": "m.vcf.gz", "sex": "XX"} for s in ("S1", "S2", "S3")]
+    manifest = write_manifest(folder / "m.tsv", [*rows, {"sample_id": "S4", "vcf": "s4.vcf.gz", "sex": "XX"}])
+    load_batch(tmp_path / "db", manifest)
+    got = release_rows(tmp_path / "db", ["pos", "alt", "ac", "an", "an_raw"])
+    assert got == [(100, "G", 2, 4, 6), (100, "T", 1, 4, 6)]
+
+
+def test_two_records_normalizing_to_one_variant_count_the_sample_once(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fmt = "GT:GQ:DP"
+    _one_contig(
+        [f"chr1 200 . AC GC 50 PASS . {fmt} 0/1:40:30", f"chr1 200 . A G 50 PASS . {fmt} 0/1:40:30"],
+        ["S1"],
+        folder,
+        "a.vcf.gz",
+    )
+    load_batch(
+        tmp_path / "db",
+        write_manifest(folder / "m.tsv", [{"sample_id": "S1", "vcf": "a.vcf.gz", "sex": "XX"}]),
+    )
+    assert release_rows(tmp_path / "db", ["pos", "ref", "alt", "ac", "an", "n_carriers"]) == [
+        (200, "A", "G", 1, 2, 1)
+    ]
+
+
+def test_gvcf_block_across_a_par_boundary_covers_both_sides(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    blocks = [
+        "chrX 2781000 . A <NON_REF> . . END=2782000 GT:GQ:MIN_DP 0/0:40:30",
+        "chrX 155701000 . A <NON_REF> . . END=155701500 GT:GQ:MIN_DP 0/0:40:30",
+    ]
+    _one_contig(blocks, ["U1"], folder, "u.g.vcf.gz")
+    _one_contig(blocks, ["Y1"], folder, "y.g.vcf.gz")
+    rows = [
+        {"sample_id": "U1", "vcf": "u.g.vcf.gz", "sex": "unknown"},
+        {"sample_id": "Y1", "vcf": "y.g.vcf.gz", "sex": "XY"},
+    ]
+    load_batch(tmp_path / "db", write_manifest(folder / "m.tsv", rows))
+    track = pq.read_table(tmp_path / "db" / "releases" / "r0001" / "an.parquet").to_pylist()
+
+    def an_at(pos: int) -> int:
+        return next(t["an"] for t in track if t["chrom"] == "chrX" and t["start"] <= pos <= t["end"])
+
+    # PAR1 ends at 2,781,479 and PAR2 starts at 155,701,383: both samples count 2 inside,
+    # only the XY sample counts (1) outside.
+    assert [an_at(p) for p in (2781400, 2781600, 155701300, 155701400)] == [4, 1, 1, 4]
+
+
+def test_gvcf_without_records_on_loaded_contigs_has_no_data_anywhere(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_vcf(
+        folder / "a.g.vcf.gz",
+        ["A"],
+        ["chrUn_KI270742v1 1 . N <NON_REF> . . END=186739 GT:GQ:MIN_DP 0/0:40:30"],
+        {"chr1": 248956422, "chrUn_KI270742v1": 186739},
+    )
+    report = load_batch(
+        tmp_path / "db",
+        write_manifest(folder / "m.tsv", [{"sample_id": "A", "vcf": "a.g.vcf.gz", "sex": "XX"}]),
+    )
+    assert report.files[0].gvcf
+    track = pq.read_table(tmp_path / "db" / "releases" / "r0001" / "an.parquet").to_pylist()
+    assert {t["an_raw"] for t in track} == {0}

@@ -269,21 +269,32 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     ends = gaps.column("end").to_numpy().astype(np.int64)[keep]
     raw = gaps.column("raw").to_numpy(zero_copy_only=False).astype(bool)[keep]
 
-    # Clip every gap to the ploidy segments (only chrX and chrY have more than one).
+    # A sample is missing from adj wherever any of its gaps lies, and from raw where
+    # a raw gap lies. Gap rows of one sample may overlap (two records at one POS each
+    # give one), so each set is merged per sample first: a position is subtracted
+    # once per sample, never once per row.
+    w_raw_only = w_raw - w_adj  # the raw column alone
+    sets = [
+        (_union_per_sample(rows, starts, ends), w_adj),
+        (_union_per_sample(rows[raw], starts[raw], ends[raw]), w_raw_only),
+    ]
+
+    # Clip every interval to the ploidy segments (only chrX and chrY have more than one).
     pieces = []
-    for k, (s0, e0, _) in enumerate(segs):
-        s = np.maximum(starts, s0)
-        e = np.minimum(ends, e0)
-        inside = np.flatnonzero(s <= e)
-        if inside.size:
-            pieces.append((k, s[inside], e[inside], rows[inside], raw[inside]))
+    for (r_all, s_all, e_all), weights in sets:
+        for k, (s0, e0, _) in enumerate(segs):
+            s = np.maximum(s_all, s0)
+            e = np.minimum(e_all, e0)
+            inside = np.flatnonzero(s <= e)
+            if inside.size:
+                pieces.append((k, s[inside], e[inside], r_all[inside], weights))
     bp = np.unique(
         np.concatenate([seg_starts, [length + 1], *(p[1] for p in pieces), *(p[2] + 1 for p in pieces)])
     )
     # Sweep: +w where a gap starts, -w past its end, summed per breakpoint with
     # bincount (one column and chunk at a time, so memory stays bounded).
     diff = np.zeros((len(bp), ncol), dtype=np.int64)
-    for k, s, e, r, is_raw in pieces:
+    for k, s, e, r, weights in pieces:
         for lo in range(0, len(s), _CHUNK):
             sl = slice(lo, lo + _CHUNK)
             i_s = np.searchsorted(bp, s[sl])
@@ -291,7 +302,7 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
             rr = r[sl]
             pl = sex_ploidy[k, cohort.sex[rr]]
             for c in range(ncol):
-                wc = np.where(is_raw[sl], w_raw[rr, c], w_adj[rr, c]) * pl
+                wc = weights[rr, c] * pl
                 if not wc.any():
                     continue
                 diff[:, c] += np.bincount(i_s, weights=wc, minlength=len(bp)).astype(np.int64)
@@ -316,6 +327,27 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     return pa.table(cols, schema=an_schema())
 
 
+def _union_per_sample(
+    rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge overlapping intervals of each sample; return (rows, starts, ends) of the union."""
+    if len(rows) == 0:
+        return rows, starts, ends
+    # Offsetting positions by the sample lets one sorted pass merge every sample at once.
+    offset = rows.astype(np.int64) << 33
+    ks = offset + starts
+    ke = offset + ends
+    order = np.argsort(ks, kind="stable")
+    ks, ke, rr = ks[order], ke[order], rows[order]
+    reach = np.maximum.accumulate(ke)
+    new = np.ones(len(ks), dtype=bool)
+    new[1:] = ks[1:] > reach[:-1]
+    first = np.flatnonzero(new)
+    last = np.append(first[1:] - 1, len(ks) - 1)
+    base = rr[first].astype(np.int64) << 33
+    return rr[first], ks[first] - base, reach[last] - base
+
+
 def _count_sql(n_strata: int) -> str:
     exprs = []
     for suffix, (founders, adj) in _GROUP_RULES.items():
@@ -330,7 +362,13 @@ def _count_sql(n_strata: int) -> str:
     return (
         "SELECT c.pos, c.ref, c.alt, "
         + ", ".join(exprs)
-        + " FROM read_parquet(?) c JOIN cohort s ON c.sample_idx = s.sample_idx"
+        # Two records of one sample can normalize to the same variant (a split
+        # multi-allelic beside a biallelic record, two spellings of one indel):
+        # the sample carries it once.
+        + " FROM (SELECT sample_idx, pos, ref, alt, max(dosage) AS dosage, max(ploidy) AS ploidy,"
+        " bool_or(adj) AS adj, bool_or(filter_pass) AS filter_pass"
+        " FROM read_parquet(?) GROUP BY sample_idx, pos, ref, alt) c"
+        " JOIN cohort s ON c.sample_idx = s.sample_idx"
         " GROUP BY c.pos, c.ref, c.alt ORDER BY c.pos, c.ref, c.alt"
     )
 
