@@ -86,7 +86,18 @@ def test_spdi_round_trip_and_empty_alleles(ref: Reference) -> None:
         parse_variant_id("NC_000001.11:10:A:")
 
 
-@pytest.mark.parametrize("text", ["", "rs123", "1-abc-G-A", "1-100-G", "chr1:100:G:A:T"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "rs123",
+        "1-abc-G-A",
+        "1-100-G",
+        "chr1:100:G:A:T",
+        "NC_000001.11:-1:A:G",
+        "1-\u0661\u0660\u0660-A-G",
+    ],
+)
 def test_unparseable_ids_say_what_forms_are_accepted(text: str) -> None:
     with pytest.raises(InvalidVariantError):
         parse_variant_id(text)

@@ -28,11 +28,20 @@ _BASES = re.compile(r"^[ACGTN]+$")
 _SEP = r"[-:_/\s]"
 _FORMS = [
     # 1-55516888-G-GA, chr1-55516888-G-GA, chr1:55516888:G:GA, chr1_55516888_G_GA
-    re.compile(rf"^(?P<chrom>[\w.]+?){_SEP}+(?P<pos>\d+){_SEP}+(?P<ref>[A-Za-z]+){_SEP}+(?P<alt>[A-Za-z]+)$"),
+    re.compile(
+        rf"^(?P<chrom>[\w.]+?){_SEP}+(?P<pos>\d+){_SEP}+(?P<ref>[A-Za-z]+){_SEP}+(?P<alt>[A-Za-z]+)$",
+        re.ASCII,
+    ),
     # chr1:55516888 G>GA, chr1:55516888G>GA, chr1-55516888-G>GA
-    re.compile(rf"^(?P<chrom>[\w.]+?){_SEP}+(?P<pos>\d+){_SEP}*(?P<ref>[A-Za-z]+)\s*>\s*(?P<alt>[A-Za-z]+)$"),
+    re.compile(
+        rf"^(?P<chrom>[\w.]+?){_SEP}+(?P<pos>\d+){_SEP}*(?P<ref>[A-Za-z]+)\s*>\s*(?P<alt>[A-Za-z]+)$",
+        re.ASCII,
+    ),
 ]
-_SPDI = re.compile(r"^(?P<seq>N[CTW]_\d+\.\d+):(?P<pos>\d+):(?P<ref>[A-Za-z]*|\d+):(?P<alt>[A-Za-z]*)$")
+_SPDI = re.compile(
+    r"^(?P<seq>N[CTW]_\d+\.\d+):(?P<pos>\d+):(?P<ref>[A-Za-z]*|\d+):(?P<alt>[A-Za-z]*)$", re.ASCII
+)
+_SPDI_LIKE = re.compile(r"^N[CTW]_\d+\.\d+:", re.ASCII)
 
 
 class InvalidVariantError(ValueError):
@@ -212,6 +221,11 @@ def parse_variant_id(text: str, reference: Reference | None = None) -> Variant:
     spdi = _SPDI.match(text)
     if spdi:
         return _parse_spdi(spdi, reference)
+    if _SPDI_LIKE.match(text):
+        raise InvalidVariantError(
+            f"malformed SPDI id {text!r}: use SEQUENCE:POSITION:DELETED:INSERTED with a 0-based position, "
+            "e.g. NC_000001.11:55516887:G:GA"
+        )
     for form in _FORMS:
         m = form.match(text)
         if m:
