@@ -139,18 +139,9 @@ def parse_query(rel: OpenRelease, text: str) -> Variant:
         400 ``invalid_variant`` when the id cannot be parsed or normalized.
     """
     try:
-        v = parse_variant_id(text, rel.reference)
+        return parse_variant_id(text, rel.reference)
     except InvalidVariantError as e:
         raise invalid_variant_error(text, e) from None
-    if not v.ref or not v.alt:
-        # Left-aligning to the first base of a contig leaves no anchor base for VCF.
-        raise invalid_variant_error(
-            text,
-            InvalidVariantError(
-                f"normalizes to {v.chrom}:{v.pos} with an empty allele, which VCF cannot hold"
-            ),
-        )
-    return v
 
 
 def record_for_query(

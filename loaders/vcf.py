@@ -18,6 +18,7 @@ Coverage rules (what AN counts, see README "How counts are made"):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,20 +65,9 @@ class FileReport:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "path": self.path,
-            "samples": self.samples,
-            "gvcf": self.gvcf,
-            "records": self.records,
-            "reference_blocks": self.reference_blocks,
-            "variants": self.variants,
-            "calls": self.calls,
-            "genotypes": self.genotypes,
-            "skipped": dict(self.skipped),
-            "other_contigs": dict(self.other_contigs),
-            "notes": self.notes,
-        }
+        """Return a JSON-ready dict (counters as plain dicts)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: dict(v) if isinstance(v, Counter) else v for k, v in values.items()}
 
 
 class PartWriter:
