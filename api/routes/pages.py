@@ -8,9 +8,7 @@ a page and ``/v1/...`` never disagree. Hospital networks are closed: every
 asset is served from here (:data:`STATIC_FILES`), charts are SVG rendered on the
 server (:mod:`api.charts`), and a Content-Security-Policy forbids any other host.
 
-What a caller may see is decided in one place, :func:`caller_role` with
-:func:`may_see_counts`; roles (issue 6) are not built yet, so every caller is
-treated as ``lab``.
+What a caller may see is decided in one place, :mod:`api.auth`.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import jinja2
@@ -27,6 +25,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 import variantdb
+from api.auth import caller_role, may_see_counts
 from api.charts import af_plot, bar_chart, column_chart
 from api.deps import OpenRelease, SettingsDep, StoreDep
 from api.errors import APIError
@@ -36,12 +35,10 @@ from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
-__all__ = ["STATIC_FILES", "Role", "caller_role", "may_see_counts", "router"]
+__all__ = ["STATIC_FILES", "router"]
 
 #: HTML pages are for people, not API clients: kept out of the OpenAPI document.
 router = APIRouter(include_in_schema=False, tags=["pages"])
-
-Role = Literal["public", "lab"]
 
 _HERE = Path(__file__).resolve().parent.parent
 _ENV = jinja2.Environment(
@@ -81,26 +78,6 @@ _SEARCH_HELP = (
     "SPDI NC_000001.11:55516887:G:GA), a region (chr1:55516000-55517000, 1-based) or a gene "
     "(MYH7 or ENSG00000092054)"
 )
-
-
-# --- who may see what ---------------------------------------------------------------------
-
-
-def caller_role(request: Request) -> Role:
-    """Return the role of the caller of a page: the single place the pages learn it.
-
-    Notes
-    -----
-    Roles and authentication are issue 6 and not built yet; until then every
-    caller is ``lab``, the same as the JSON API shows today. That issue replaces
-    this body (e.g. reading the authenticated principal from ``request``).
-    """
-    return "lab"
-
-
-def may_see_counts(role: Role) -> bool:
-    """Return True when a role may see counts and frequencies; a ``public`` visitor sees seen / not seen only."""
-    return role != "public"
 
 
 # --- rendering ----------------------------------------------------------------------------
