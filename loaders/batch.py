@@ -33,20 +33,38 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import variantdb
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
-from variantdb.aggregate import aggregate_contig, call_files_for, cohort_stats, compute_an_track, make_cohort
+from variantdb.aggregate import (
+    Cohort,
+    aggregate_contig,
+    call_files_for,
+    cohort_stats,
+    compute_an_track,
+    make_cohort,
+)
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
+from variantdb.incremental import incremental_base, merge_contig, plan_delta
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.registry import Registry, write_lock
-from variantdb.release import next_release_id, read_current, set_current, write_release
-from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS
+from variantdb.release import (
+    ReleaseNotFoundError,
+    next_release_id,
+    read_current,
+    read_release_meta,
+    release_path,
+    set_current,
+    variants_file,
+    write_release,
+)
+from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS, variants_schema
 from variantdb.settings import Settings, get_settings
 from variantdb.variant import Reference
 
-__all__ = ["LoadReport", "load_batch", "publish_release", "recover"]
+__all__ = ["LoadReport", "load_batch", "publish_incremental", "publish_release", "recover"]
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -62,6 +80,7 @@ class LoadReport:
     seconds: float = 0.0
     n_variants: int = 0
     skipped_existing: bool = False
+    publish: str | None = None  # "incremental", or "full: <why>"
 
     def totals(self) -> dict[str, Any]:
         """Return the sums over files."""
@@ -89,6 +108,7 @@ class LoadReport:
             "seconds": round(self.seconds, 3),
             "n_variants": self.n_variants,
             "skipped_existing": self.skipped_existing,
+            "publish": self.publish,
             "totals": self.totals(),
             "files": [f.as_dict() for f in self.files],
         }
@@ -138,6 +158,7 @@ def load_batch(
     settings: Settings | None = None,
     skip_existing: bool = False,
     workers: int | None = None,
+    incremental: bool = True,
 ) -> LoadReport:
     """Validate and ingest one batch, then publish a release that includes it.
 
@@ -162,6 +183,11 @@ def load_batch(
     workers
         Processes reading files in parallel (an indexed multi-sample file is
         split by contig). Default: the machine's CPU count, at most 8.
+    incremental
+        Publish from the previous release and this batch's files alone when the
+        previous release is a safe base (:func:`publish_incremental`); False
+        always rebuilds from every batch. The release tables are the same either
+        way. Default True.
 
     Raises
     ------
@@ -202,20 +228,39 @@ def load_batch(
             with Registry(db) as reg:
                 samples = reg.samples()
                 batches = reg.batch_names()
+                recorded = [r["id"] for r in reg.releases()]
             new_rows = _sample_rows(records, first_idx, name)
             all_samples = pa.concat_tables([samples, new_rows.cast(samples.schema)])
             release_id = next_release_id(db)
-            meta = publish_release(
-                db,
-                release_id,
-                all_samples,
-                [*(db / "calls" / f"batch={b}" for b in batches), staging / "calls"],
-                [*(db / "gaps" / f"batch={b}" for b in batches), staging / "gaps"],
-                [*batches, name],
-                settings,
-                reference,
-                report_progress,
-            )
+            why_full = _incremental_base(db, recorded, samples, batches) if incremental else "asked for"
+            if why_full is None:
+                meta = publish_incremental(
+                    db,
+                    release_id,
+                    recorded[-1],
+                    samples,
+                    all_samples,
+                    staging / "calls",
+                    staging / "gaps",
+                    [*batches, name],
+                    settings,
+                    reference,
+                    report_progress,
+                )
+                report.publish = "incremental"
+            else:
+                meta = publish_release(
+                    db,
+                    release_id,
+                    all_samples,
+                    [*(db / "calls" / f"batch={b}" for b in batches), staging / "calls"],
+                    [*(db / "gaps" / f"batch={b}" for b in batches), staging / "gaps"],
+                    [*batches, name],
+                    settings,
+                    reference,
+                    report_progress,
+                )
+                report.publish = f"full: {why_full}"
             report.release = release_id
             report.n_variants = int(meta["n_variants"])
             report.seconds = time.perf_counter() - started
@@ -234,6 +279,19 @@ def load_batch(
         set_current(db, release_id)
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _incremental_base(db: Path, recorded: list[str], samples: pa.Table, batches: list[str]) -> str | None:
+    """Return why the newest recorded release cannot be built on, or None when it can."""
+    if not recorded:
+        return "no previous release"
+    try:
+        meta = read_release_meta(db, recorded[-1])
+    except ReleaseNotFoundError:
+        return f"release {recorded[-1]} is not on disk"
+    if not (release_path(db, recorded[-1]) / "an.parquet").exists():
+        return f"release {recorded[-1]} has no AN track"
+    return incremental_base(meta, samples, batches)
 
 
 @dataclass(frozen=True)
@@ -404,6 +462,34 @@ def _sample_rows(records: list[SampleRecord], first_idx: int, batch: str) -> pa.
     )
 
 
+def _aggregate_connection(db: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    # Bounded memory whatever the batch size: DuckDB spills to disk past this.
+    con.execute(f"SET memory_limit = '{int(settings.aggregate_memory_mb)}MB'")
+    spill = db / "staging" / ".duckdb-spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute("SET temp_directory = '" + str(spill).replace("'", "''") + "'")
+    return con
+
+
+def _release_meta(
+    samples: pa.Table, cohort: Cohort, batches: list[str], settings: Settings, reference: Path | None
+) -> dict[str, Any]:
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return {
+        "created": created.isoformat(),
+        "code_version": variantdb.__version__,
+        "batches": batches,
+        "n_samples": cohort.size,
+        "reference": None if reference is None else str(Path(reference).resolve()),
+        "groups": GROUPS,
+        "strata": [{"key": s.key, "kind": s.kind, "value": s.value, "label": s.label} for s in cohort.strata],
+        "settings": settings.as_dict(),
+        "stats": cohort_stats(samples, cohort),
+    }
+
+
 def publish_release(
     db: Path,
     release_id: str,
@@ -417,19 +503,17 @@ def publish_release(
 ) -> dict[str, Any]:
     """Aggregate calls and no-call intervals into a release directory (not made current).
 
+    This is the full rebuild: every listed batch's files are read.
+    :func:`publish_incremental` writes the same release from the previous one
+    and the new batch's files.
+
     Returns
     -------
     dict
         The release metadata written to ``release.json``.
     """
     cohort = make_cohort(samples)
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    # Bounded memory whatever the batch size: DuckDB spills to disk past this.
-    con.execute(f"SET memory_limit = '{int(settings.aggregate_memory_mb)}MB'")
-    spill = db / "staging" / ".duckdb-spill"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute("SET temp_directory = '" + str(spill).replace("'", "''") + "'")
+    con = _aggregate_connection(db, settings)
     con.register("cohort", cohort.table)
     tracks: list[pa.Table] = []
     progress("aggregate", 0, len(CONTIGS))
@@ -447,18 +531,79 @@ def publish_release(
             yield aggregate_contig(con, chrom, call_files_for(call_dirs, chrom), track, cohort)
             progress("aggregate", 1, len(CONTIGS))
 
-    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    meta: dict[str, Any] = {
-        "created": created.isoformat(),
-        "code_version": variantdb.__version__,
-        "batches": batches,
-        "n_samples": cohort.size,
-        "reference": None if reference is None else str(Path(reference).resolve()),
-        "groups": GROUPS,
-        "strata": [{"key": s.key, "kind": s.kind, "value": s.value, "label": s.label} for s in cohort.strata],
-        "settings": settings.as_dict(),
-        "stats": cohort_stats(samples, cohort),
-    }
+    meta = _release_meta(samples, cohort, batches, settings, reference)
+    release_dir = write_release(
+        db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
+    )
+    con.close()
+    meta = json.loads((release_dir / "release.json").read_text())
+    return meta
+
+
+def publish_incremental(
+    db: Path,
+    release_id: str,
+    previous: str,
+    old_samples: pa.Table,
+    samples: pa.Table,
+    call_dir: Path,
+    gap_dir: Path,
+    batches: list[str],
+    settings: Settings,
+    reference: Path | None,
+    progress: Progress = _noop,
+) -> dict[str, Any]:
+    """Write the release of ``previous`` plus one new batch, reading only that batch's files.
+
+    Parameters
+    ----------
+    db
+        The database directory.
+    release_id
+        Id of the new release (not made current).
+    previous
+        The release counting exactly ``old_samples`` (see
+        :func:`variantdb.incremental.incremental_base`).
+    old_samples, samples
+        Registry rows of the samples counted before and after the batch.
+    call_dir, gap_dir
+        The new batch's calls and gaps folders.
+    batches
+        Every batch the new release holds, the new one last.
+    settings, reference, progress
+        As :func:`publish_release`.
+
+    Returns
+    -------
+    dict
+        The release metadata written to ``release.json``; the release tables are
+        byte-identical to :func:`publish_release` of the same samples.
+
+    Notes
+    -----
+    Reads the previous release's variant table and AN track once, the batch's
+    files, and the rows of already loaded relatives of the batch's samples from
+    their own batches (see :mod:`variantdb.incremental`).
+    """
+    delta = plan_delta(old_samples, samples, call_dir, gap_dir, db)
+    prev_dir = release_path(db, previous)
+    old_tracks = pq.read_table(prev_dir / "an.parquet")
+    track_chrom = old_tracks.column("chrom")
+    con = _aggregate_connection(db, settings)
+    tracks: list[pa.Table] = []
+    progress("aggregate", 0, len(CONTIGS))
+
+    def tables() -> Any:
+        for chrom in CONTIGS:
+            path = variants_file(prev_dir, chrom)
+            old = pq.read_table(path) if path.exists() else variants_schema().empty_table()
+            old_track = old_tracks.filter(pc.equal(track_chrom, chrom))
+            table, track = merge_contig(con, chrom, old, old_track, delta)
+            tracks.append(track)
+            yield table
+            progress("aggregate", 1, len(CONTIGS))
+
+    meta = _release_meta(samples, make_cohort(samples), batches, settings, reference)
     release_dir = write_release(
         db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
     )

@@ -42,8 +42,12 @@ __all__ = [
     "compute_an_track",
     "compute_faf",
     "compute_faf_max",
+    "count_calls",
+    "count_columns",
     "faf_lambda",
+    "finish_contig",
     "make_cohort",
+    "subset_cohort",
 ]
 
 #: Confidence of each filtering allele frequency field (gnomAD's faf95 and faf99).
@@ -208,6 +212,33 @@ def make_cohort(samples: pa.Table) -> Cohort:
     return Cohort(idx, sex, founder, member, st, pa.table(cols))
 
 
+def subset_cohort(cohort: Cohort, sample_idx: np.ndarray) -> Cohort:
+    """Return the rows of a cohort for some of its samples, keeping their flags and family numbers.
+
+    Parameters
+    ----------
+    cohort
+        A cohort from :func:`make_cohort`.
+    sample_idx
+        Registry numbers to keep (any order; numbers not in the cohort are ignored).
+
+    Notes
+    -----
+    The founder flags stay those of the whole cohort: a child whose parents are
+    both in ``cohort`` is no founder in the subset either. Counting a subset this
+    way gives that subset's share of every additive count of the whole cohort.
+    """
+    keep = np.isin(cohort.sample_idx, np.asarray(sample_idx, dtype=np.int64))
+    return Cohort(
+        cohort.sample_idx[keep],
+        cohort.sex[keep],
+        cohort.founder[keep],
+        cohort.member[keep],
+        cohort.strata,
+        cohort.table.filter(pa.array(keep)),
+    )
+
+
 def cohort_stats(samples: pa.Table, cohort: Cohort) -> dict[str, Any]:
     """Return the genome counts a release publishes: by sex, region, patient group, month received."""
     rows = samples.to_pylist()
@@ -348,7 +379,21 @@ def _union_per_sample(
     return rr[first], ks[first] - base, reach[last] - base
 
 
-def _count_sql(n_strata: int) -> str:
+def count_columns(n_strata: int) -> list[str]:
+    """Return the integer columns :func:`count_calls` gives after ``pos, ref, alt``, in order.
+
+    Groups keep their suffix (``ac_raw``); stratum ``j`` of
+    :func:`variantdb.schema.strata` is ``ac__s{j}``.
+    """
+    out = []
+    for suffix in _GROUP_RULES:
+        out += [f"{f}{suffix}" for f in ("ac", "homozygote_count", "hemizygote_count", "n_carriers")]
+    for j in range(n_strata):
+        out += [f"{f}__s{j}" for f in ("ac", "homozygote_count", "hemizygote_count")]
+    return [*out, "n_fail", "n_carrier_families"]
+
+
+def _count_sql(n_strata: int, only_cohort: bool = False) -> str:
     exprs = []
     for suffix, (founders, adj) in _GROUP_RULES.items():
         cond = " AND ".join(["true", *(["s.founder"] if founders else []), *(["c.adj"] if adj else [])])
@@ -367,7 +412,10 @@ def _count_sql(n_strata: int) -> str:
         # the sample carries it once.
         + " FROM (SELECT sample_idx, pos, ref, alt, max(dosage) AS dosage, max(ploidy) AS ploidy,"
         " bool_or(adj) AS adj, bool_or(filter_pass) AS filter_pass"
-        " FROM read_parquet(?) GROUP BY sample_idx, pos, ref, alt) c"
+        " FROM read_parquet(?)"
+        # Files holding other samples too: keep the cohort's before grouping.
+        + (" WHERE sample_idx IN (SELECT sample_idx FROM cohort)" if only_cohort else "")
+        + " GROUP BY sample_idx, pos, ref, alt) c"
         " JOIN cohort s ON c.sample_idx = s.sample_idx"
         " GROUP BY c.pos, c.ref, c.alt ORDER BY c.pos, c.ref, c.alt"
     )
@@ -382,6 +430,32 @@ def _count_exprs(cond: str, suffix: str, stratum: bool = False) -> list[str]:
     if not stratum:
         out.append(f"count(*) FILTER (WHERE {cond})::INTEGER AS n_carriers{suffix}")
     return out
+
+
+def count_calls(
+    con: duckdb.DuckDBPyConnection, call_files: list[str], n_strata: int, only_cohort: bool = False
+) -> pa.Table:
+    """Return the integer counts of one contig's calls per variant, sorted by (pos, ref, alt).
+
+    Parameters
+    ----------
+    con
+        A DuckDB connection where the samples to count are registered as
+        ``cohort`` (the table of a :class:`Cohort`).
+    call_files
+        Parquet files of calls on one contig.
+    n_strata
+        Number of strata (columns ``st_0`` .. of the cohort table).
+    only_cohort
+        The files hold calls of samples outside ``cohort``: drop those before
+        grouping. Default False (a sample not in ``cohort`` is dropped by the join).
+
+    Returns
+    -------
+    pyarrow.Table
+        ``pos, ref, alt`` then :func:`count_columns`, int32.
+    """
+    return con.sql(_count_sql(n_strata, only_cohort), params=[call_files]).to_arrow_table()
 
 
 def aggregate_contig(
@@ -402,11 +476,37 @@ def aggregate_contig(
     cohort
         The included samples.
     """
-    schema = variants_schema()
     if not call_files:
-        return schema.empty_table()
-    counts = con.sql(_count_sql(len(cohort.strata)), params=[call_files]).to_arrow_table()
+        return variants_schema().empty_table()
+    return finish_contig(chrom, count_calls(con, call_files, len(cohort.strata)), track, cohort.strata)
+
+
+def finish_contig(chrom: str, counts: pa.Table, track: pa.Table, strata: tuple[Stratum, ...]) -> pa.Table:
+    """Return the variant table of one contig from its integer counts and AN track.
+
+    Parameters
+    ----------
+    chrom
+        Canonical contig.
+    counts
+        ``pos, ref, alt`` and :func:`count_columns`, sorted by (pos, ref, alt).
+    track
+        The contig's AN track: each variant takes the AN of the segment holding its position.
+    strata
+        The strata of the counts' ``__s{j}`` columns.
+
+    Returns
+    -------
+    pyarrow.Table
+        :func:`~variantdb.schema.variants_schema` rows, one chunk per column, with
+        every derived column (af, faf95, faf99, faf95_max_region) computed here:
+        the same counts and track give the same bytes, however they were summed.
+    """
+    schema = variants_schema()
     n = counts.num_rows
+    if n == 0:
+        return schema.empty_table()
+    counts = counts.combine_chunks()
     pos = counts.column("pos").to_numpy()
     seg = np.searchsorted(track.column("start").to_numpy(), pos, side="right") - 1
     cols: dict[str, Any] = {
@@ -436,11 +536,11 @@ def aggregate_contig(
 
     for suffix in GROUPS:
         put(suffix, suffix, f"an{suffix}")
-    for j, s in enumerate(cohort.strata):
+    for j, s in enumerate(strata):
         put(f"_{s.key}", f"__s{j}", f"an_{s.key}")
     for name in QUALITY_FIELDS:
         cols[name] = counts.column(name)
-    regions = [s for s in cohort.strata if s.kind == "region"]
+    regions = [s for s in strata if s.kind == "region"]
     cols["faf95_max_region"], cols["faf95_max_region_code"] = compute_faf_max(
         [cols[f"faf95_{s.key}"] for s in regions], [s.key.removeprefix("region_") for s in regions], n
     )
@@ -450,7 +550,7 @@ def aggregate_contig(
         else pa.array(cols[f.name], f.type)
         for f in schema
     ]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return pa.Table.from_arrays(arrays, schema=schema).combine_chunks()
 
 
 def call_files_for(dirs: list[Path], chrom: str) -> list[str]:
