@@ -1,0 +1,326 @@
+"""Tests of variantdb.incremental: adding a batch to a release equals rebuilding it, in any order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+
+import variantdb
+from loaders.batch import load_batch
+from tests.test_batch import CONTIGS, EXPECTED, MANIFEST, RECORDS, SAMPLES, release_rows
+from tests.vcfdata import write_manifest, write_vcf
+from variantdb.aggregate import compute_an_track, make_cohort, subset_cohort
+from variantdb.incremental import combine_tracks, incremental_base, plan_delta
+from variantdb.registry import Registry
+from variantdb.release import read_current, read_release_meta, release_path
+from variantdb.schema import GAPS_SCHEMA, GROUPS, strata
+
+# release.json fields that name the release or the moment it was made, or list batch
+# names in load order: the only things two equal releases may differ in.
+META_EXCLUDED = ("id", "created", "batches")
+
+
+def split_vcf(folder: Path, ids: list[str], name: str) -> Path:
+    """Write the hand-worked cohort of test_batch restricted to some samples; return the manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cols = [9 + SAMPLES.index(s) for s in ids]
+    records = [" ".join(r.split()[:9] + [r.split()[c] for c in cols]) for r in RECORDS]
+    write_vcf(folder / f"{name}.vcf.gz", ids, records, CONTIGS)
+    rows = [{**r, "vcf": f"{name}.vcf.gz"} for r in MANIFEST if r["sample_id"] in ids]
+    return write_manifest(folder / f"{name}.tsv", rows)
+
+
+def release_digest(db: Path, release: str | None = None) -> dict[str, Any]:
+    """Return the SHA-256 of every file of a release, and its release.json without naming fields."""
+    release = release or read_current(db)
+    assert release is not None
+    root = release_path(db, release)
+    out: dict[str, Any] = {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "release.json"
+    }
+    meta = read_release_meta(db, release)
+    out["release.json"] = {k: v for k, v in meta.items() if k not in META_EXCLUDED}
+    return out
+
+
+def assert_same_release(got: dict[str, Any], want: dict[str, Any]) -> None:
+    differ = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+    assert not differ, f"files differ: {differ}"
+
+
+def part_manifest(cohort: Path, rows: list[int], name: str) -> Path:
+    """Write a manifest of some rows (0-based, data lines) of a generated cohort's manifest."""
+    lines = (cohort / "manifest.tsv").read_text().splitlines()
+    path = cohort / f"{name}.tsv"
+    path.write_text("\n".join([lines[0], *(lines[i + 1] for i in rows)]) + "\n")
+    return path
+
+
+def load_parts(
+    db: Path, cohort: Path, parts: list[list[int]], tag: str, incremental: bool = True
+) -> list[str]:
+    """Load each part as one batch; return how each release was published."""
+    out = []
+    for k, rows in enumerate(parts):
+        manifest = part_manifest(cohort, rows, f"{tag}{k}")
+        report = load_batch(
+            db, manifest, cohort / "ref.fa", batch_name=f"{tag}{k}", workers=1, incremental=incremental
+        )
+        out.append(report.publish)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Fast: hand-worked counts, tracks, the base check.
+# ---------------------------------------------------------------------------
+
+
+def test_parents_arriving_after_their_child_give_the_hand_worked_table(tmp_path: Path) -> None:
+    # C (child of F and M) and U come first: C is a founder then. F and M arrive
+    # next, C stops being one, and its calls leave the founder columns.
+    kids = split_vcf(tmp_path / "in", ["C", "U"], "kids")
+    parents = split_vcf(tmp_path / "in", ["F", "M"], "parents")
+    first = load_batch(tmp_path / "db", kids, batch_name="kids", workers=1)
+    second = load_batch(tmp_path / "db", parents, batch_name="parents", workers=1)
+    assert first.publish == "full: no previous release"
+    assert second.publish == "incremental"
+    assert release_rows(tmp_path / "db") == EXPECTED
+    # One family (fam1) spans the batches: chrX 5000000 has carriers F, M, C of fam1
+    # and U (a family of its own), so two families, not four.
+    families = release_rows(tmp_path / "db", ["pos", "n_carrier_families"])
+    assert families == [(100, 1), (100, 1), (200, 1), (5000000, 2), (3000000, 1), (100, 1)]
+    with Registry(tmp_path / "db") as reg:
+        samples = reg.samples()
+    old = samples.filter(pc.equal(samples.column("batch"), "kids"))
+    delta = plan_delta(old, samples, tmp_path / "x", tmp_path / "y", tmp_path / "db")
+    idx = dict(
+        zip(samples.column("sample_id").to_pylist(), samples.column("sample_idx").to_pylist(), strict=True)
+    )
+    assert delta.founder_changed == (idx["C"],)
+    assert delta.relatives == (idx["C"],)
+    assert delta.minus_call_dirs == (tmp_path / "db" / "calls" / "batch=kids",)
+
+
+def test_incremental_equals_full_rebuild_on_the_hand_worked_cohort(tmp_path: Path) -> None:
+    a = split_vcf(tmp_path / "in", ["C", "U"], "a")
+    b = split_vcf(tmp_path / "in", ["M", "F"], "b")
+    for db, incremental in ((tmp_path / "inc", True), (tmp_path / "full", False)):
+        load_batch(db, a, batch_name="a", workers=1, incremental=incremental)
+        load_batch(db, b, batch_name="b", workers=1, incremental=incremental)
+    assert_same_release(release_digest(tmp_path / "inc"), release_digest(tmp_path / "full"))
+
+
+def _samples(n: int, sexes: list[str], parents: list[int]) -> pa.Table:
+    """Registry-like sample rows: sample i's father (or mother, by the parent's sex) is parents[i] (-1: none)."""
+    ids = [f"S{i}" for i in range(n)]
+    father = [ids[p] if p >= 0 and sexes[p] == "XY" else None for p in parents]
+    mother = [ids[p] if p >= 0 and sexes[p] != "XY" else None for p in parents]
+    return pa.table(
+        {
+            "sample_idx": pa.array(range(n), pa.int32()),
+            "sample_id": ids,
+            "sex": sexes,
+            "region": ["Hovedstaden" if i % 2 else "Sjælland" for i in range(n)],
+            "patient_group": [None] * n,
+            "family_id": [f"fam{min(i, p)}" if p >= 0 else None for i, p in enumerate(parents)],
+            "father_id": father,
+            "mother_id": mother,
+        }
+    )
+
+
+@seed(5)
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(2, 8).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.sampled_from(["XX", "XY", "unknown"]), min_size=n, max_size=n),
+            st.lists(st.booleans(), min_size=n, max_size=n),
+            st.lists(
+                st.tuples(
+                    st.integers(0, n - 1),
+                    st.sampled_from(["chr1", "chrX", "chrY"]),
+                    st.integers(1, 3_000_000),
+                    st.integers(0, 400_000),
+                    st.booleans(),
+                ),
+                max_size=12,
+            ),
+        )
+    )
+)
+def test_track_of_a_cohort_is_the_sum_of_its_parts(case: tuple[list[str], list[bool], list[Any]]) -> None:
+    sexes, in_first, gaps = case
+    n = len(sexes)
+    # Sample 1 is the child of sample 0 when there are two or more: founders differ by subset.
+    samples = _samples(n, sexes, [-1, 0, *([-1] * (n - 2))][:n])
+    cohort = make_cohort(samples)
+    gap_table = pa.table(
+        {
+            "sample_idx": pa.array([g[0] for g in gaps], pa.int32()),
+            "chrom": [g[1] for g in gaps],
+            "start": pa.array([g[2] for g in gaps], pa.int32()),
+            "end": pa.array([g[2] + g[3] for g in gaps], pa.int32()),
+            "raw": [g[4] for g in gaps],
+        },
+        schema=GAPS_SCHEMA,
+    )
+    first = np.flatnonzero(in_first)
+    second = np.flatnonzero(~np.array(in_first))
+    for chrom in ("chr1", "chrX", "chrY"):
+        rows = gap_table.filter(pc.equal(gap_table.column("chrom"), chrom))
+        whole = compute_an_track(chrom, rows, cohort)
+        parts = [(compute_an_track(chrom, rows, subset_cohort(cohort, idx)), 1) for idx in (first, second)]
+        assert combine_tracks(chrom, parts).equals(whole)
+        # And taking a part away again leaves the other.
+        assert combine_tracks(chrom, [(whole, 1), (parts[0][0], -1)]).equals(parts[1][0])
+
+
+def test_combine_tracks_merges_equal_neighbours() -> None:
+    cols = {c: [2, 2] for c in ["an", "an_raw", "an_all"] + [f"an_{s.key}" for s in strata()]}
+    a = pa.table({"chrom": ["chrM", "chrM"], "start": [1, 101], "end": [100, 16569], **cols})
+    cols_b = {c: [1, 0] for c in cols}
+    b = pa.table({"chrom": ["chrM", "chrM"], "start": [1, 51], "end": [50, 16569], **cols_b})
+    out = combine_tracks("chrM", [(a, 1), (b, -1)])
+    assert out.select(["start", "end", "an"]).to_pylist() == [
+        {"start": 1, "end": 50, "an": 1},
+        {"start": 51, "end": 16569, "an": 2},
+    ]
+
+
+def test_a_release_that_is_no_safe_base_is_named() -> None:
+    samples = _samples(3, ["XX", "XY", "XX"], [-1, -1, -1])
+    meta = {
+        "id": "r0003",
+        "code_version": variantdb.__version__,
+        "strata": [{"key": s.key} for s in strata()],
+        "groups": GROUPS,
+        "n_samples": 3,
+        "batches": ["b", "a"],
+    }
+    assert incremental_base(meta, samples, ["a", "b"]) is None
+    assert incremental_base(None, samples, ["a"]) == "no previous release"
+    assert "code version 0.0.0-old" in str(
+        incremental_base({**meta, "code_version": "0.0.0-old"}, samples, ["a", "b"])
+    )
+    assert "counts 4 samples, the registry 3" in str(
+        incremental_base({**meta, "n_samples": 4}, samples, ["a", "b"])
+    )
+    assert "other batches" in str(incremental_base(meta, samples, ["a", "b", "c"]))
+    assert "other strata" in str(incremental_base({**meta, "strata": []}, samples, ["a", "b"]))
+
+
+def test_full_rebuild_when_the_previous_release_differs_from_the_registry(tmp_path: Path) -> None:
+    # A release whose sample count is not the registry's (as after a withdrawal that
+    # was recorded but not published) must not be built on.
+    a = split_vcf(tmp_path / "in", ["C", "U"], "a")
+    b = split_vcf(tmp_path / "in", ["M", "F"], "b")
+    db = tmp_path / "db"
+    load_batch(db, a, batch_name="a", workers=1)
+    meta_path = release_path(db, "r0001") / "release.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "n_samples": 7}))
+    report = load_batch(db, b, batch_name="b", workers=1)
+    assert report.publish == "full: release r0001 counts 7 samples, the registry 2"
+    assert release_rows(db) == EXPECTED
+
+
+# ---------------------------------------------------------------------------
+# Slow: generated cohorts (families, chrX PAR and non-PAR, chrY, chrM, gVCFs).
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cohorts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from benchmarks.cohort import generate_cohort
+
+    root = tmp_path_factory.mktemp("incremental_cohorts")
+    generate_cohort(root / "vcf", 16, 150, 11, layout="single", trio_fraction=0.4, duo_fraction=0.25)
+    generate_cohort(root / "gvcf", 14, 120, 12, layout="single", gvcf=True, trio_fraction=0.45)
+    return {"vcf": root / "vcf", "gvcf": root / "gvcf"}
+
+
+def _pedigree(cohort: Path) -> list[dict[str, str]]:
+    lines = (cohort / "manifest.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["vcf", "gvcf"])
+def test_incremental_equals_full_rebuild_when_families_span_batches(
+    cohorts: dict[str, Path], kind: str, tmp_path: Path
+) -> None:
+    cohort = cohorts[kind]
+    rows = _pedigree(cohort)
+    is_child = [bool(r["father_id"] or r["mother_id"]) for r in rows]
+    is_father = [any(r["sample_id"] == o["father_id"] for o in rows) for r in rows]
+    is_mother = [any(r["sample_id"] == o["mother_id"] for o in rows) for r in rows]
+    assert sum(is_child) >= 2
+    assert sum(is_father) >= 1
+    assert sum(is_mother) >= 1
+    # Batch 0: children and half the unrelated. Batch 1: fathers, so children stop
+    # being founders. Batch 2: mothers and the rest, so families that already have
+    # members on both sides get one more (no founder flag changes for trios).
+    unrelated = [i for i in range(len(rows)) if not (is_child[i] or is_father[i] or is_mother[i])]
+    parts = [
+        [i for i in range(len(rows)) if is_child[i]] + unrelated[::2],
+        [i for i in range(len(rows)) if is_father[i]],
+        [i for i in range(len(rows)) if is_mother[i]] + unrelated[1::2],
+    ]
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    modes = load_parts(inc, cohort, parts, "p")
+    assert modes == ["full: no previous release", "incremental", "incremental"]
+    load_parts(full, cohort, parts, "p", incremental=False)
+    for release in ("r0001", "r0002", "r0003"):
+        assert_same_release(release_digest(inc, release), release_digest(full, release))
+        assert read_release_meta(inc, release)["batches"] == read_release_meta(full, release)["batches"]
+    # The children stopped being founders when their parents came.
+    meta = read_release_meta(inc, "r0003")
+    assert meta["stats"]["n_founders"] == meta["n_samples"] - sum(is_child)
+    assert read_release_meta(inc, "r0001")["stats"]["n_founders"] == len(parts[0])
+    table = pq.read_table(release_path(inc, "r0003") / "variants")
+    assert table.num_rows > 50
+    assert {"chrX", "chrY", "chrM"} <= set(table.column("chrom").to_pylist())
+
+
+@pytest.mark.slow
+@seed(20261122)
+# No shrinking: one example loads five batches, and the drawn split is printed on failure.
+@settings(
+    max_examples=3,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_batch_order_does_not_matter(cohorts: dict[str, Path], data: st.DataObject) -> None:
+    kind = data.draw(st.sampled_from(["vcf", "gvcf"]), label="kind")
+    cohort = cohorts[kind]
+    n = len(_pedigree(cohort))
+    in_a = data.draw(
+        st.lists(st.booleans(), min_size=n, max_size=n).filter(lambda m: 0 < sum(m) < n), label="A"
+    )
+    a = [i for i in range(n) if in_a[i]]
+    b = [i for i in range(n) if not in_a[i]]
+    with tempfile.TemporaryDirectory(dir=cohort) as tmp:
+        work = Path(tmp)
+        assert load_parts(work / "ab", cohort, [a, b], "ab")[1] == "incremental"
+        assert load_parts(work / "ba", cohort, [b, a], "ba")[1] == "incremental"
+        load_parts(work / "one", cohort, [a + b], "one")
+        ab = release_digest(work / "ab")
+        assert_same_release(release_digest(work / "ba"), ab)
+        assert_same_release(release_digest(work / "one"), ab)
