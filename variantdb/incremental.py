@@ -272,11 +272,17 @@ def sum_counts(con: duckdb.DuckDBPyConnection, terms: list[tuple[pa.Table, int]]
     con
         A DuckDB connection (tables ``_inc_0`` .. are registered on it).
     terms
-        ``(counts, sign)`` pairs in :func:`~variantdb.aggregate.count_calls` form.
+        ``(counts, sign)`` pairs in :func:`~variantdb.aggregate.count_calls` form,
+        each sorted by (pos, ref, alt) with one row per variant.
     n_strata
         Number of strata.
     """
     columns = count_columns(n_strata)
+    terms = [(t, sign) for t, sign in terms if t.num_rows]
+    if not terms:
+        return _empty_counts(n_strata)
+    if len(terms) == 1 and terms[0][1] > 0:
+        return terms[0][0]  # already sorted and summed
     parts = []
     for k, (table, sign) in enumerate(terms):
         con.register(f"_inc_{k}", table)

@@ -1,0 +1,266 @@
+"""Incremental benchmark: publishing a release after adding 50 samples to databases of growing size.
+
+One seeded cohort (:mod:`benchmarks.cohort`, single-sample VCFs) of
+``max(--sizes) + --step`` samples. A database grows batch by batch to each size
+of ``--sizes`` (500, 1,000, 2,000 samples by default); at each size a copy of it
+takes the same ``--step`` (50) new samples twice, each in a fresh process:
+
+- **incremental**: ``load_batch`` as users run it, which publishes from the
+  previous release and the new batch's files (:func:`loaders.batch.publish_incremental`);
+- **full rebuild**: ``load_batch(..., incremental=False)``, which re-aggregates
+  every stored batch (:func:`loaders.batch.publish_release`);
+
+and the peer, ``bcftools merge -0 | +fill-tags``, computes AC/AN over the whole
+cohort of that size plus the step from the single-sample VCFs, as
+``benchmarks/bench_load.py`` times it. Both our runs read and store the same 50
+samples; *publish s* is the time from the start of the aggregation to the end of
+the load (release written, indexed, recorded). The two releases are compared
+file by file and must be identical.
+
+Usage::
+
+    python -m benchmarks.bench_incremental --sizes 500,1000,2000 --step 50 --sites 10000 \\
+        --work /tmp/bench-incremental --write-results
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_load import machine, measure
+
+__all__ = ["Step", "main", "run_benchmark"]
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+SECTION = "## Incremental publish"
+
+
+@dataclass
+class Step:
+    """One size: the same new samples added incrementally and by a full rebuild, and the peer."""
+
+    loaded: int
+    variants: int
+    incremental_s: float
+    incremental_publish_s: float
+    incremental_rss_mb: float
+    full_s: float
+    full_publish_s: float
+    full_rss_mb: float
+    bcftools_s: float
+    identical: bool
+
+
+def step(db: str, manifest: str, reference: str, batch: str, incremental: bool, out: str) -> None:
+    """Load one batch (run in a fresh process by :func:`run_benchmark`); write timings to ``out``."""
+    from loaders.batch import load_batch
+
+    marks: dict[str, float] = {}
+
+    def progress(stage: str, advance: int, total: int | None) -> None:
+        marks.setdefault(stage, time.perf_counter())
+
+    started = time.perf_counter()
+    report = load_batch(
+        Path(db), Path(manifest), Path(reference), batch, progress=progress, incremental=incremental
+    )
+    ended = time.perf_counter()
+    Path(out).write_text(
+        json.dumps(
+            {
+                "seconds": ended - started,
+                "publish_seconds": ended - marks["aggregate"],
+                "publish": report.publish,
+                "n_variants": report.n_variants,
+                "release": report.release,
+            }
+        )
+    )
+
+
+def _manifest(cohort: Path, rows: range, name: str) -> Path:
+    lines = (cohort / "manifest.tsv").read_text().splitlines()
+    path = cohort / f"{name}.tsv"
+    path.write_text("\n".join([lines[0], *(lines[i + 1] for i in rows)]) + "\n")
+    return path
+
+
+def _release_files(db: Path, release: str) -> dict[str, str]:
+    root = db / "releases" / release
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "release.json"
+    }
+
+
+def _timed_step(
+    work: Path, db: Path, manifest: Path, ref: Path, incremental: bool, tag: str
+) -> dict[str, Any]:
+    out = work / f"{tag}.json"
+    code = (
+        "import sys; from benchmarks.bench_incremental import step; "
+        "step(sys.argv[1], sys.argv[2], sys.argv[3], 'step', sys.argv[4] == '1', sys.argv[5])"
+    )
+    _, rss = measure(
+        [sys.executable, "-c", code, str(db), str(manifest), str(ref), "1" if incremental else "0", str(out)],
+        work / f"{tag}.log",
+    )
+    data: dict[str, Any] = json.loads(out.read_text())
+    data["rss_mb"] = rss
+    return data
+
+
+def run_benchmark(
+    work: Path, sizes: list[int], step_size: int, n_sites: int, seed: int
+) -> tuple[list[Step], dict[str, Any]]:
+    """Generate the cohort, grow the database and time each step; return the steps and the data description."""
+    from benchmarks.cohort import generate_cohort
+    from loaders.batch import load_batch
+
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    total = max(sizes) + step_size
+    t = time.perf_counter()
+    generate_cohort(work / "cohort", total, n_sites, seed, layout="single", unknown_sex_fraction=0.0)
+    info = json.loads((work / "cohort" / "cohort.json").read_text())
+    data: dict[str, Any] = {
+        "samples": total,
+        "sites": info["n_sites"],
+        "seed": seed,
+        "records": info["n_records"],
+        "generate_s": round(time.perf_counter() - t, 1),
+    }
+    cohort = work / "cohort"
+    ref = cohort / "ref.fa"
+    vcfs = [line.split("\t")[1] for line in (cohort / "manifest.tsv").read_text().splitlines()[1:]]
+    new = _manifest(cohort, range(max(sizes), total), "step")
+    db = work / "db"
+    loaded = 0
+    steps: list[Step] = []
+    for size in sorted(sizes):
+        manifest = _manifest(cohort, range(loaded, size), f"base-{size}")
+        load_batch(db, manifest, ref, f"base-{size}")
+        loaded = size
+        runs = {}
+        for incremental, tag in ((True, "incremental"), (False, "full")):
+            copy = work / f"db-{size}-{tag}"
+            shutil.copytree(db, copy)
+            runs[tag] = _timed_step(work, copy, new, ref, incremental, f"{size}-{tag}")
+        assert runs["incremental"]["publish"] == "incremental", runs["incremental"]
+        assert runs["full"]["publish"].startswith("full"), runs["full"]
+        identical = _release_files(work / f"db-{size}-incremental", runs["incremental"]["release"]) == (
+            _release_files(work / f"db-{size}-full", runs["full"]["release"])
+        )
+        listing = work / f"vcfs-{size}.txt"
+        listing.write_text("".join(f"{cohort / v}\n" for v in [*vcfs[:size], *vcfs[max(sizes) :]]))
+        bcf_s, _ = measure(
+            f"set -o pipefail; bcftools merge -0 -m none -l {listing} -Ou | "
+            f"bcftools +fill-tags -Ob -o {work / f'bcftools-{size}.bcf'} -- -t AC,AN,AC_Hom,AC_Hemi",
+            work / f"bcftools-{size}.log",
+        )
+        steps.append(
+            Step(
+                size,
+                runs["incremental"]["n_variants"],
+                runs["incremental"]["seconds"],
+                runs["incremental"]["publish_seconds"],
+                runs["incremental"]["rss_mb"],
+                runs["full"]["seconds"],
+                runs["full"]["publish_seconds"],
+                runs["full"]["rss_mb"],
+                bcf_s,
+                identical,
+            )
+        )
+        for tag in ("incremental", "full"):
+            shutil.rmtree(work / f"db-{size}-{tag}")
+    return steps, data
+
+
+def render(steps: list[Step], data: dict[str, Any], env: dict[str, str], command: str, step_size: int) -> str:
+    """Return the RESULTS.md section as markdown."""
+    lines = [
+        SECTION,
+        "",
+        f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} with:",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Machine: {env['nproc']} CPUs ({env['cpu']}), {env['ram']} RAM, {env['os']}, Python {env['python']}; "
+        f"{env['bcftools']}.",
+        "",
+        f"Data: synthetic cohort (`benchmarks.cohort`, seed {data['seed']}, single-sample VCFs): "
+        f"{data['samples']:,} samples (trios and duos), {data['sites']:,} sites on chr1, chr2, chr7, chr22, chrX, "
+        f"chrY, chrM; {data['records']:,} records. The database grows batch by batch to each size; at each size "
+        f"a copy takes the same {step_size} new samples (one batch) incrementally and by a full rebuild, each "
+        "in a fresh process. *load s* is the whole `load_batch` (read and store the "
+        f"{step_size} samples, then publish); *publish s* is its part from the start of the aggregation to the "
+        "end (release written, indexed, recorded). The peer sums AC/AN over the whole cohort of that size "
+        "plus the step (`bcftools merge -0 -m none | +fill-tags`, as in the Load section).",
+        "",
+        "| samples loaded | variants | incremental load s | incremental publish s | full rebuild load s "
+        "| full rebuild publish s | full / incremental publish | bcftools merge \\| +fill-tags s "
+        "| peak RSS MB (inc / full) | releases identical |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for s in steps:
+        lines.append(
+            f"| {s.loaded:,} | {s.variants:,} | {s.incremental_s:.1f} | {s.incremental_publish_s:.1f} | "
+            f"{s.full_s:.1f} | {s.full_publish_s:.1f} | {s.full_publish_s / s.incremental_publish_s:.1f} | "
+            f"{s.bcftools_s:.1f} | {s.incremental_rss_mb:,.0f} / {s.full_rss_mb:,.0f} | "
+            f"{'yes' if s.identical else '**no**'} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace (or append) this benchmark's section of RESULTS.md, keeping every other section."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    start = text.find(SECTION + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line; see the module docstring."""
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_incremental", description=(__doc__ or "").splitlines()[0]
+    )
+    p.add_argument("--sizes", default="500,1000,2000", help="comma-separated database sizes (samples)")
+    p.add_argument("--step", type=int, default=50, help="samples in the added batch")
+    p.add_argument("--sites", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--work", type=Path, default=Path("/tmp/variantdb-bench-incremental"))
+    p.add_argument("--write-results", action="store_true", help=f"update the section of {RESULTS}")
+    args = p.parse_args(argv)
+    command = "python -m benchmarks.bench_incremental " + " ".join(sys.argv[1:] if argv is None else argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    steps, data = run_benchmark(args.work, sizes, args.step, args.sites, args.seed)
+    section = render(steps, data, machine(), command, args.step)
+    print(section)
+    if args.write_results:
+        write_section(RESULTS, section)
+    return 0 if all(s.identical for s in steps) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
