@@ -69,6 +69,14 @@ def load(
     report_json: Annotated[
         Path | None, typer.Option("--report", help="Also write the load report as JSON to this file.")
     ] = None,
+    full_rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--full-rebuild",
+            help="Re-aggregate every stored batch instead of adding this one to the previous release "
+            "(same release tables, slower).",
+        ),
+    ] = False,
 ) -> None:
     """Validate and ingest one batch, then publish a new release that includes it."""
     from loaders.batch import load_batch
@@ -93,7 +101,13 @@ def load(
     try:
         with progress:
             report = load_batch(
-                db, manifest, reference, batch, progress=on_progress, skip_existing=skip_existing
+                db,
+                manifest,
+                reference,
+                batch,
+                progress=on_progress,
+                skip_existing=skip_existing,
+                incremental=not full_rebuild,
             )
     except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError) as e:
         _fail(str(e))
@@ -115,6 +129,7 @@ def load(
             f"with {report.n_variants:,} variants",
             highlight=False,
         )
+        out.print(f"release built: {report.publish}", highlight=False)
         if t["skipped"]:
             out.print("skipped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(t["skipped"].items())))
         if t["other_contigs"]:

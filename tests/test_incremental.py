@@ -324,3 +324,24 @@ def test_batch_order_does_not_matter(cohorts: dict[str, Path], data: st.DataObje
         ab = release_digest(work / "ab")
         assert_same_release(release_digest(work / "ba"), ab)
         assert_same_release(release_digest(work / "one"), ab)
+
+
+def test_cli_load_says_how_the_release_was_built(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from loaders.cli import app
+
+    runner = CliRunner()
+    db = str(tmp_path / "db")
+    a = split_vcf(tmp_path / "in", ["C", "U"], "a")
+    b = split_vcf(tmp_path / "in", ["M"], "b")
+    c = split_vcf(tmp_path / "in", ["F"], "c")
+    outputs = []
+    for manifest, extra in ((a, []), (b, []), (c, ["--full-rebuild"])):
+        result = runner.invoke(app, ["load", "--db", db, "--manifest", str(manifest), *extra])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert "release built: full: no previous release" in outputs[0]
+    assert "release built: incremental" in outputs[1]
+    assert "release built: full: asked for" in outputs[2]
+    assert release_rows(tmp_path / "db") == EXPECTED
