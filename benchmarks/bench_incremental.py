@@ -29,6 +29,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -141,6 +142,7 @@ def run_benchmark(
         "seed": seed,
         "records": info["n_records"],
         "generate_s": round(time.perf_counter() - t, 1),
+        "load_average": os.getloadavg()[0],
     }
     cohort = work / "cohort"
     ref = cohort / "ref.fa"
@@ -201,7 +203,7 @@ def render(steps: list[Step], data: dict[str, Any], env: dict[str, str], command
         "```",
         "",
         f"Machine: {env['nproc']} CPUs ({env['cpu']}), {env['ram']} RAM, {env['os']}, Python {env['python']}; "
-        f"{env['bcftools']}.",
+        f"{env['bcftools']}. Load average {data['load_average']:.1f} at the start (the CPUs are shared).",
         "",
         f"Data: synthetic cohort (`benchmarks.cohort`, seed {data['seed']}, single-sample VCFs): "
         f"{data['samples']:,} samples (trios and duos), {data['sites']:,} sites on chr1, chr2, chr7, chr22, chrX, "

@@ -47,7 +47,7 @@ from variantdb.aggregate import (
     make_cohort,
 )
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
-from variantdb.incremental import incremental_base, merge_contig, plan_delta
+from variantdb.incremental import count_source_columns, incremental_base, merge_contig, plan_delta
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.registry import Registry, write_lock
 from variantdb.release import (
@@ -589,6 +589,7 @@ def publish_incremental(
     prev_dir = release_path(db, previous)
     old_tracks = pq.read_table(prev_dir / "an.parquet")
     track_chrom = old_tracks.column("chrom")
+    columns = count_source_columns(delta.strata)
     con = _aggregate_connection(db, settings)
     tracks: list[pa.Table] = []
     progress("aggregate", 0, len(CONTIGS))
@@ -596,7 +597,7 @@ def publish_incremental(
     def tables() -> Any:
         for chrom in CONTIGS:
             path = variants_file(prev_dir, chrom)
-            old = pq.read_table(path) if path.exists() else variants_schema().empty_table()
+            old = pq.read_table(path, columns=columns) if path.exists() else variants_schema().empty_table()
             old_track = old_tracks.filter(pc.equal(track_chrom, chrom))
             table, track = merge_contig(con, chrom, old, old_track, delta)
             tracks.append(track)

@@ -56,6 +56,7 @@ from variantdb.schema import GAPS_SCHEMA, GROUPS, Stratum, an_columns, an_schema
 __all__ = [
     "Delta",
     "combine_tracks",
+    "count_source_columns",
     "counts_from_variants",
     "incremental_base",
     "merge_contig",
@@ -72,15 +73,17 @@ class Delta:
     ----------
     plus, minus
         Samples whose calls are counted and added (the batch, and the already
-        loaded relatives of ``Notes``, with the new release's flags) and taken
-        away (those relatives, with the previous release's flags).
+        loaded ``relatives``, with the new release's flags) and taken away (those
+        relatives, with the previous release's flags).
     plus_an, minus_an
         The same for the AN track; only relatives whose founder flag changes
         (the AN track does not depend on families).
     plus_call_dirs, minus_call_dirs, plus_gap_dirs, minus_gap_dirs
         Folders (``calls/batch=B`` and ``gaps/batch=B``) holding those samples.
     relatives
-        Registry numbers of the already loaded samples counted again.
+        Registry numbers of the already loaded samples counted again: those whose
+        founder flag changes, and every member of a family (``family_id``) the
+        batch adds members to.
     founder_changed
         Registry numbers of the already loaded samples that stop being founders.
     """
@@ -249,6 +252,11 @@ def _empty_counts(n_strata: int) -> pa.Table:
     return pa.schema(fields).empty_table()
 
 
+def count_source_columns(strata_: tuple[Stratum, ...]) -> list[str]:
+    """Return the variant-table columns :func:`counts_from_variants` reads (the integer counts)."""
+    return ["pos", "ref", "alt", *_count_names(strata_).values()]
+
+
 def counts_from_variants(variants: pa.Table, strata_: tuple[Stratum, ...]) -> pa.Table:
     """Return the integer counts of a release's variant table in :func:`~variantdb.aggregate.count_calls` form."""
     names = _count_names(strata_)
@@ -337,8 +345,8 @@ def merge_contig(
     chrom
         Canonical contig.
     old_variants
-        The previous release's variant table of this contig (its integer columns
-        are read; empty if it had none).
+        The previous release's variant table of this contig, at least
+        :func:`count_source_columns` (empty if it had none).
     old_track
         The previous release's AN track of this contig.
     delta
