@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import variantdb
+from api import beacon
 from api.deps import ReleaseStore
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
@@ -58,6 +59,7 @@ def create_app(db: Path, settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(annotate.router)
+    app.include_router(beacon.router)
     # The hot-path routes answer first; the FastAPI routes above document them.
     app.router.routes[0:0] = variants.fast_routes
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
