@@ -496,6 +496,12 @@ def test_bad_queries_get_a_beacon_error(client: TestClient, params: dict[str, An
             },
             "filtering terms",
         ),
+        # numbers past any position, and a requestedSchemas entry of the wrong type (once a 500)
+        (
+            {"query": {"requestParameters": {"referenceName": "1", "start": [1, 2], "end": [3, 2**70]}}},
+            "past the end",
+        ),
+        ({"meta": {"requestedSchemas": [{"entityType": 2**70}]}}, "not a valid Beacon request"),
     ],
 )
 def test_bad_bodies_get_a_beacon_error(client: TestClient, body: Any, words: str) -> None:

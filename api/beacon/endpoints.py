@@ -305,7 +305,7 @@ def post_g_variants(
     include: IncludeResultsets = q.includeResultsetResponses
     summary = Summary(
         api_version=(body.meta.apiVersion or models.API_VERSION),
-        requested_schemas=body.meta.requestedSchemas,
+        requested_schemas=[r.as_dict() for r in body.meta.requestedSchemas],
         skip=q.pagination.skip,
         limit=_page_limit(settings, q.pagination.limit),
         requested_granularity=q.requestedGranularity,

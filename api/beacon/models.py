@@ -68,11 +68,23 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class SchemaPerEntity(BaseModel):
+    """A schema a client asks for, for one entity type (``SchemasPerEntity``)."""
+
+    entityType: str | None = Field(default=None, max_length=100)
+    schema_: str | None = Field(default=None, alias="schema", max_length=500)
+
+    def as_dict(self) -> dict[str, str]:
+        """Return it as Beacon spells it, leaving out what was not given."""
+        out = {"entityType": self.entityType, "schema": self.schema_}
+        return {k: v for k, v in out.items() if v is not None}
+
+
 class RequestMeta(_Open):
     """``meta`` of a Beacon request."""
 
     apiVersion: str | None = Field(default=None, max_length=50, description="API version the client expects")
-    requestedSchemas: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    requestedSchemas: list[SchemaPerEntity] = Field(default_factory=list, max_length=20)
 
 
 class Pagination(_Open):

@@ -88,6 +88,7 @@ _GRCH38 = re.compile(
     r"^(GRCh38(\.p\d{1,2})?|hg38|GCF_000001405\.(2[6-9]|3\d|4\d)|GCA_000001405\.(1[5-9]|2\d))$", re.IGNORECASE
 )
 _BASES = re.compile(r"^[ACGTN]*$")
+_MAX_POSITION: Final = max(CONTIG_LENGTHS.values())
 _IUPAC = re.compile(r"^[ACGTUNRYSWKMBDHV.\-]*$")
 
 
@@ -172,6 +173,8 @@ def _ints(name: str, value: Any) -> tuple[int, ...]:
             )
         if n < 0:
             raise BeaconQueryError(400, f"{name} must be a non-negative integer (0-based position), got {n}")
+        if n > _MAX_POSITION:
+            raise BeaconQueryError(400, f"{name} {n} is past the end of every GRCh38 contig")
         out.append(n)
     return tuple(out)
 
