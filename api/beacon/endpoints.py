@@ -11,7 +11,7 @@ error shape and never a 500 from bad input.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any, Final
 
 import orjson
@@ -59,7 +59,7 @@ def _error(
 class BeaconRoute(APIRoute):
     """A route whose every error is a Beacon error document, whatever raised it."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap FastAPI's handler: validation, service and unexpected errors become Beacon errors."""
         handler = super().get_route_handler()
 
@@ -229,7 +229,7 @@ def _page_limit(settings: Settings, limit: int) -> int:
 
 
 @router.get("/g_variants", summary="Genomic variants (Beacon query string)", responses=_ERRORS)
-def get_g_variants(
+async def get_g_variants(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
@@ -288,7 +288,7 @@ def get_g_variants(
 
 
 @router.post("/g_variants", summary="Genomic variants (Beacon request body)", responses=_ERRORS)
-def post_g_variants(
+async def post_g_variants(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
@@ -331,7 +331,7 @@ async def not_found(request: Request, path: str) -> Response:
     known: dict[str, set[str]] = {}
     for r in router.routes:
         if isinstance(r, APIRoute) and r.path != f"{PREFIX}/{{path:path}}":
-            known.setdefault(r.path, set()).update(r.methods)
+            known.setdefault(r.path, set()).update(r.methods or ())
     here = request.url.path.rstrip("/")
     if request.method not in known.get(here, {request.method}):
         return _error(405, f"method {request.method} is not allowed on {request.url.path}")
