@@ -679,3 +679,47 @@ def test_variant_page_links_to_its_beacon_query(loaded: TestClient, api_db: Path
     r = loaded.get(m.group(1).replace("&amp;", "&"))
     assert r.status_code == 200 and r.json()["responseSummary"]["exists"] is True
     assert r.json()["meta"]["receivedRequestSummary"]["requestParameters"]["g_variant"]["start"] == [pos - 1]
+
+
+def test_range_queries_agree_with_bcftools_view_regions(
+    loaded: TestClient, api_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """bcftools view -r CHR:A-B keeps records whose REF span overlaps [A, B] (1-based): Beacon [A-1, B)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bcftools") is None:
+        pytest.skip("bcftools is not on the PATH (Debian: apt-get install bcftools tabix)")
+    from loaders.export import export_release
+
+    vcf = tmp_path_factory.mktemp("beacon_bcftools") / "release.vcf.gz"
+    export_release(api_db, "vcf", vcf)
+    con = duckdb.connect()
+    table = _release_table(api_db)
+    dels = con.execute(
+        "SELECT chrom, pos, length(ref) FROM read_parquet(?) WHERE length(ref) > 2 ORDER BY chrom, pos LIMIT 15",
+        [table],
+    ).fetchall()
+    assert dels
+    rng = random.Random(5)
+    regions = []
+    for chrom, pos, n in dels:
+        regions.append((chrom, pos + n - 2, pos + n - 1))  # 1-based: the deletion's last base(s)
+        regions.append((chrom, pos + n, pos + n + rng.choice([0, 3, 40])))  # just after it
+        regions.append((chrom, max(1, pos - 30), pos))  # ending on its padding base
+    nonempty = 0
+    for chrom, a, b in regions:
+        out = subprocess.run(
+            ["bcftools", "view", "-H", "-r", f"{chrom}:{a}-{b}", str(vcf)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        want = sorted(
+            f"{f[0].removeprefix('chr')}-{f[1]}-{f[3]}-{f[4]}"
+            for f in (line.split("\t") for line in out.splitlines())
+        )
+        recs = _records(loaded, referenceName=chrom, start=a - 1, end=b)
+        assert sorted(r["variantInternalId"] for r in recs) == want, (chrom, a, b)
+        nonempty += bool(want)
+    assert nonempty >= len(dels)  # every deletion is seen at least by its last base
