@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import variantdb
+from loaders.capture import apply_capture_beds, read_capture_beds
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.aggregate import aggregate_contig, call_files_for, cohort_stats, compute_an_track, make_cohort
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
@@ -305,6 +306,7 @@ def _ingest(
     progress: Progress,
     workers: int,
 ) -> None:
+    beds = read_capture_beds(records)  # validated before any genotype is read
     (staging / "calls").mkdir(parents=True)
     (staging / "gaps").mkdir(parents=True)
     groups = _plan(records, workers)
@@ -339,6 +341,7 @@ def _ingest(
                     f.cancel()
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
+    apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
 
 
 def _merge_reports(
