@@ -39,6 +39,7 @@ import variantdb
 from loaders.capture import apply_capture_beds, read_capture_beds
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.aggregate import aggregate_contig, call_files_for, cohort_stats, compute_an_track, make_cohort
+from variantdb.coverage import write_coverage
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.registry import Registry, write_lock
@@ -466,5 +467,6 @@ def publish_release(
         db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
     )
     con.close()
+    write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta
