@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks.cohort import generate_cohort
 from loaders.batch import load_batch
@@ -198,3 +200,44 @@ def test_coverage_equals_bcftools_ns_per_technology(tmp_path: Path) -> None:
     assert not diffs, f"{len(diffs)} of {len(positions)} positions differ:\n" + "\n".join(diffs[:10])
     assert sum(ns["WES"].values()) > 0 and sum(ns["panel"].values()) > 0
     assert glob.glob(str(rel / COVERAGE_FILE))
+
+
+# --------------------------------------------------------------------------- property: equals a brute-force count
+
+_gap = st.tuples(st.integers(0, 3), st.integers(1, 16_569), st.integers(0, 300), st.booleans())
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(_gap, max_size=12), st.lists(st.sampled_from(["WGS", "WES", "panel"]), min_size=4, max_size=4)
+)
+def test_coverage_track_equals_brute_force_on_chrm(
+    gaps: list[tuple[int, int, int, bool]], techs: list[str]
+) -> None:
+    length = CONTIG_LENGTHS["chrM"]
+    samples = pa.table(
+        {
+            "sample_idx": pa.array([0, 1, 2, 3], pa.int32()),
+            "sex": ["XX", "XY", "unknown", "XY"],
+            "technology": techs,
+        }
+    )
+    rows = [(s, "chrM", a, min(a + w, length), raw) for s, a, w, raw in gaps]
+    got = compute_coverage_track("chrM", _gaps(rows), samples)
+    covered = np.ones((4, length + 1), dtype=bool)  # chrM: ploidy 1 whatever the sex
+    for s, _, a, b, _ in rows:
+        covered[s, a : b + 1] = False
+    expected = covered[:, 1:].sum(axis=0)
+    by_tech = {
+        t: covered[[i for i in range(4) if techs[i] == t], 1:].sum(axis=0) for t in ("WGS", "WES", "panel")
+    }
+    starts = got.column("start").to_numpy()
+    ends = got.column("end").to_numpy()
+    assert starts[0] == 1 and ends[-1] == length and (starts[1:] == ends[:-1] + 1).all()
+    expanded = np.repeat(got.column("n_covered").to_numpy(), ends - starts + 1)
+    assert (expanded == expected).all()
+    for t, col in (("WGS", "n_covered_wgs"), ("WES", "n_covered_wes"), ("panel", "n_covered_panel")):
+        assert (np.repeat(got.column(col).to_numpy(), ends - starts + 1) == by_tech[t]).all()
+    # Merged: no two neighbours carry the same counts.
+    values = np.stack([got.column(c).to_numpy() for c in got.column_names[3:]], axis=1)
+    assert not (values[1:] == values[:-1]).all(axis=1).any()
