@@ -11,7 +11,9 @@ inside its capture regions (afquery's technology-aware AN). The rules:
   a genotype where the sample is not counted in AN would make AC exceed what AN
   allows, and off-target calls of a capture are the poorest there are. This is
   what ``bcftools +setGT`` to missing outside each sample's BED, then
-  ``+fill-tags``, counts (tests/test_capture.py checks it site by site).
+  ``+fill-tags``, counts, and what afquery 0.6 does (it counts only the samples
+  its technology's BED covers, in AC as in AN); tests/test_capture.py checks
+  both, site by site.
 - **gVCF samples**: the gVCF's own reference blocks and calls say where the
   sample was called, so they take precedence and the BED is not applied (it is
   still read and validated). A gVCF's blocks already end where the reads end.

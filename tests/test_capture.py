@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -272,3 +274,74 @@ def test_gvcf_blocks_take_precedence_over_the_bed(tmp_path: Path) -> None:
         finally:
             idx.close()
     assert tracks[0].equals(tracks[1])
+
+
+# --------------------------------------------------------------------------- against afquery
+
+
+def test_capture_bed_an_equals_afquery(tmp_path: Path) -> None:
+    """afquery's technology-aware AN (``create-db --bed-dir``, one BED per technology) gives the same AC and AN.
+
+    afquery leaves a sample out of AN where its technology's BED does not cover the
+    position, and out of AC there too (``_compute_eligible`` then ``_variant_stats``
+    in afquery 0.6), as the loader does. The cohort keeps to what both read alike:
+    no relatives (afquery counts every sample, our ``_raw`` group founders), male
+    or female only, SNVs only (afquery does not trim or left-align alleles) and no
+    no-calls (afquery counts a single-sample VCF's ``./.`` as reference).
+    """
+    pytest.importorskip("afquery")
+    afquery = Path(sys.executable).with_name("afquery")
+    if not afquery.exists():
+        pytest.skip("the afquery command is not installed beside this Python")
+    manifest = generate_cohort(
+        tmp_path / "c", 15, 300, 44, layout="single", trio_fraction=0, duo_fraction=0,
+        unknown_sex_fraction=0, nocall_rate=0, indel_rate=0, multiallelic_rate=0,
+    )  # fmt: skip
+    peer = _peer_plain(manifest, tmp_path / "c" / "ref.fa", _mkdir(tmp_path / "peer"), adj=False)
+    exome, panel = _write_beds(peer, tmp_path / "c")
+    ids = [r.sample_id for r in read_manifest(manifest)]
+    tech = {
+        s: ("WES", "exome.bed") if i % 3 == 0 else ("panel", "panel.bed")
+        for i, s in enumerate(ids)
+        if i % 3 < 2
+    }
+    _add_columns(manifest, tech)
+    load_batch(tmp_path / "db", manifest, batch_name="b")
+    ours = {k: (v[0], v[1]) for k, v in _release_counts(tmp_path / "db", "_raw").items()}
+
+    beds = _mkdir(tmp_path / "beds")  # afquery finds <technology>.bed; chr names as in the VCFs
+    (beds / "WES.bed").write_text(
+        "".join(x + "\n" for x in exome.read_text().splitlines() if not x.startswith("track"))
+    )
+    (beds / "panel.bed").write_text("".join(f"chr{x}\n" for x in panel.read_text().splitlines() if x))
+    afq_manifest = tmp_path / "afq.tsv"
+    afq_manifest.write_text(
+        "sample_name\tsex\ttech_name\tvcf_path\tphenotype_codes\n"
+        + "".join(
+            f"{r.sample_id}\t{'male' if r.sex == 'XY' else 'female'}\t{r.technology}\t{r.vcf}\tX\n"
+            for r in read_manifest(manifest)
+        )
+    )
+    for args in (
+        ["create-db", "--manifest", afq_manifest, "--output-dir", tmp_path / "afqdb", "--genome-build", "GRCh38",
+         "--bed-dir", beds, "--threads", "1"],
+        ["dump", "--db", tmp_path / "afqdb", "-o", tmp_path / "dump.csv"],
+    ):  # fmt: skip
+        proc = subprocess.run([str(afquery), *map(str, args)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "dump.csv") as fh:
+        theirs = {
+            (r["chrom"], int(r["pos"]), r["ref"], r["alt"]): (int(r["AC"]), int(r["AN"]))
+            for r in csv.DictReader(fh)
+        }
+    assert len(theirs) > 100
+    assert ours.keys() == theirs.keys()
+    diffs = [f"{k}: ours {ours[k]} afquery {theirs[k]}" for k in sorted(ours) if ours[k] != theirs[k]]
+    assert not diffs, "\n".join(diffs[:10])
+    # The BEDs mattered: AN is not the same everywhere.
+    assert len({v[1] for v in theirs.values()}) > 3
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
