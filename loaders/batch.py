@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import variantdb
+from loaders.capture import apply_capture_beds, read_capture_beds
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.aggregate import (
     Cohort,
@@ -46,8 +47,15 @@ from variantdb.aggregate import (
     compute_an_track,
     make_cohort,
 )
+from variantdb.coverage import COVERAGE_FILE, write_coverage
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
-from variantdb.incremental import count_source_columns, incremental_base, merge_contig, plan_delta
+from variantdb.incremental import (
+    count_source_columns,
+    incremental_base,
+    merge_contig,
+    merge_coverage_contig,
+    plan_delta,
+)
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.registry import Registry, write_lock
 from variantdb.release import (
@@ -289,8 +297,9 @@ def _incremental_base(db: Path, recorded: list[str], samples: pa.Table, batches:
         meta = read_release_meta(db, recorded[-1])
     except ReleaseNotFoundError:
         return f"release {recorded[-1]} is not on disk"
-    if not (release_path(db, recorded[-1]) / "an.parquet").exists():
-        return f"release {recorded[-1]} has no AN track"
+    for name in ("an.parquet", COVERAGE_FILE):
+        if not (release_path(db, recorded[-1]) / name).exists():
+            return f"release {recorded[-1]} has no {name}"
     return incremental_base(meta, samples, batches)
 
 
@@ -363,6 +372,7 @@ def _ingest(
     progress: Progress,
     workers: int,
 ) -> None:
+    beds = read_capture_beds(records)  # validated before any genotype is read
     (staging / "calls").mkdir(parents=True)
     (staging / "gaps").mkdir(parents=True)
     groups = _plan(records, workers)
@@ -397,6 +407,7 @@ def _ingest(
                     f.cancel()
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
+    apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
 
 
 def _merge_reports(
@@ -536,6 +547,7 @@ def publish_release(
         db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
     )
     con.close()
+    write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta
 
@@ -581,7 +593,7 @@ def publish_incremental(
 
     Notes
     -----
-    Reads the previous release's variant table and AN track once, the batch's
+    Reads the previous release's variant table, AN and coverage tracks once, the batch's
     files, and the rows of already loaded relatives of the batch's samples from
     their own batches (see :mod:`variantdb.incremental`).
     """
@@ -590,6 +602,12 @@ def publish_incremental(
     old_tracks = pq.read_table(prev_dir / "an.parquet")
     track_chrom = old_tracks.column("chrom")
     columns = count_source_columns(delta.strata)
+    old_coverage = pq.read_table(prev_dir / COVERAGE_FILE)
+    new_idx = set(samples.column("sample_idx").to_pylist()) - set(
+        old_samples.column("sample_idx").to_pylist()
+    )
+    batch_samples = samples.filter(pa.array([i in new_idx for i in samples.column("sample_idx").to_pylist()]))
+    coverage: list[pa.Table] = []
     con = _aggregate_connection(db, settings)
     tracks: list[pa.Table] = []
     progress("aggregate", 0, len(CONTIGS))
@@ -601,6 +619,8 @@ def publish_incremental(
             old_track = old_tracks.filter(pc.equal(track_chrom, chrom))
             table, track = merge_contig(con, chrom, old, old_track, delta)
             tracks.append(track)
+            old_cov = old_coverage.filter(pc.equal(old_coverage.column("chrom"), chrom))
+            coverage.append(merge_coverage_contig(chrom, old_cov, gap_dir, batch_samples))
             yield table
             progress("aggregate", 1, len(CONTIGS))
 
@@ -609,5 +629,6 @@ def publish_incremental(
         db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
     )
     con.close()
+    write_coverage(release_dir, samples, [], tracks=coverage)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta

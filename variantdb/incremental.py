@@ -50,8 +50,9 @@ from variantdb.aggregate import (
     make_cohort,
     subset_cohort,
 )
+from variantdb.coverage import compute_coverage_track, coverage_schema
 from variantdb.genome import CONTIG_LENGTHS
-from variantdb.schema import GAPS_SCHEMA, GROUPS, Stratum, an_columns, an_schema, strata
+from variantdb.schema import GAPS_SCHEMA, GROUPS, Stratum, an_schema, strata
 
 __all__ = [
     "Delta",
@@ -60,6 +61,7 @@ __all__ = [
     "counts_from_variants",
     "incremental_base",
     "merge_contig",
+    "merge_coverage_contig",
     "plan_delta",
     "sum_counts",
 ]
@@ -192,25 +194,34 @@ def incremental_base(meta: dict[str, Any] | None, old_samples: pa.Table, batches
     return None
 
 
-def combine_tracks(chrom: str, terms: list[tuple[pa.Table, int]]) -> pa.Table:
-    """Return the sum of AN tracks of one contig, each times a sign.
+def combine_tracks(
+    chrom: str, terms: list[tuple[pa.Table, int]], schema: pa.Schema | None = None
+) -> pa.Table:
+    """Return the sum of piecewise-constant tracks of one contig, each times a sign.
 
     Parameters
     ----------
     chrom
         Canonical contig.
     terms
-        ``(track, sign)`` pairs; each track is :func:`~variantdb.schema.an_schema`
-        rows tiling ``[1, length]`` (1-based, inclusive), or empty (counts 0).
+        ``(track, sign)`` pairs; each track has ``start`` and ``end`` (1-based,
+        inclusive) tiling ``[1, length]`` and the count columns of ``schema``, or
+        is empty (counts 0).
+    schema
+        The tracks' schema: ``chrom, start, end`` then int32 counts. Default
+        :func:`~variantdb.schema.an_schema` (the AN track); the coverage track's
+        works the same way.
 
     Returns
     -------
     pyarrow.Table
         Segments tiling the contig, adjacent segments with equal values merged:
-        the one form :func:`variantdb.aggregate.compute_an_track` gives too.
+        the one form :func:`variantdb.aggregate.compute_an_track` (and
+        :func:`variantdb.coverage.compute_coverage_track`) gives too.
     """
     length = CONTIG_LENGTHS[chrom]
-    cols = an_columns()
+    schema = schema if schema is not None else an_schema()
+    cols = schema.names[3:]
     used = [(t, sign) for t, sign in terms if t.num_rows]
     starts = np.unique(
         np.concatenate([np.array([1], dtype=np.int64), *(t.column("start").to_numpy() for t, _ in used)])
@@ -231,7 +242,7 @@ def combine_tracks(chrom: str, terms: list[tuple[pa.Table, int]]) -> pa.Table:
     }
     for j, name in enumerate(cols):
         out[name] = pa.array(total[first, j], pa.int32())
-    return pa.table(out, schema=an_schema())
+    return pa.table(out, schema=schema)
 
 
 def _count_names(strata_: tuple[Stratum, ...]) -> dict[str, str]:
@@ -377,3 +388,32 @@ def merge_contig(
         counts.append((_count(con, delta.minus_call_dirs, chrom, delta.minus), -1))
     merged = sum_counts(con, counts, n)
     return finish_contig(chrom, merged, track, delta.strata), track
+
+
+def merge_coverage_contig(
+    chrom: str, old_track: pa.Table, batch_gaps: Path, batch_samples: pa.Table
+) -> pa.Table:
+    """Return the coverage track of one contig: the previous release's plus the new batch's samples.
+
+    Parameters
+    ----------
+    chrom
+        Canonical contig.
+    old_track
+        The previous release's coverage track of this contig.
+    batch_gaps
+        The new batch's gaps folder.
+    batch_samples
+        Registry rows of the new batch's samples (``sample_idx``, ``sex``, ``technology``).
+
+    Notes
+    -----
+    Coverage counts every sample, founders and relatives alike, so no already
+    loaded sample changes its share: the batch's own track is added.
+    """
+    files = call_files_for([Path(batch_gaps)], chrom)
+    gaps = pq.ParquetDataset(files, schema=GAPS_SCHEMA).read() if files else GAPS_SCHEMA.empty_table()
+    schema = coverage_schema()
+    return combine_tracks(
+        chrom, [(old_track, 1), (compute_coverage_track(chrom, gaps, batch_samples), 1)], schema
+    )
