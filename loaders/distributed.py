@@ -166,7 +166,9 @@ class DaskCluster:
 
 
 @contextmanager
-def open_cluster(scheduler: str, workers: int | None = None) -> Iterator[DaskCluster]:
+def open_cluster(
+    scheduler: str, workers: int | None = None, timeout: float = _CONNECT_TIMEOUT_S
+) -> Iterator[DaskCluster]:
     """Connect to a Dask scheduler, or start a local cluster; close what was opened on exit.
 
     Parameters
@@ -179,6 +181,8 @@ def open_cluster(scheduler: str, workers: int | None = None) -> Iterator[DaskClu
     workers
         Worker processes of a local cluster. Default: the CPU count, at most 8.
         With a scheduler address it must be None (the cluster has its own workers).
+    timeout
+        Seconds to wait for a scheduler to answer, and then for a first worker. Default 20.
 
     Raises
     ------
@@ -209,15 +213,15 @@ def open_cluster(scheduler: str, workers: int | None = None) -> Iterator[DaskClu
             "the cluster's own workers are used: leave --workers out"
         )
     try:
-        client = Client(scheduler, timeout=f"{_CONNECT_TIMEOUT_S}s", set_as_default=False)
+        client = Client(scheduler, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         raise LoadError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
     try:
         try:
-            client.wait_for_workers(1, timeout=_CONNECT_TIMEOUT_S)
+            client.wait_for_workers(1, timeout=timeout)
         except TimeoutError:
             raise LoadError(
-                f"the Dask scheduler at {scheduler} has no workers (waited {_CONNECT_TIMEOUT_S} s): "
+                f"the Dask scheduler at {scheduler} has no workers (waited {timeout:g} s): "
                 f"start some with `dask worker {scheduler}`"
             ) from None
         yield DaskCluster(client, scheduler)
