@@ -27,6 +27,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +93,12 @@ def probe_worker(files: Sequence[tuple[str, int]], token_path: str, token: str) 
     return {"host": socket.gethostname(), "version": variantdb.__version__, "problems": problems}
 
 
+def _running(keys: list[Any], dask_worker: Any) -> int:
+    """Return how many of ``keys`` a worker is still executing (cancelled or not)."""
+    busy = ("executing", "long-running", "cancelled", "resumed")
+    return sum(1 for k in keys if (ts := dask_worker.state.tasks.get(k)) is not None and ts.state in busy)
+
+
 @dataclass
 class DaskCluster:
     """A connected Dask client, with the two operations a load needs of it.
@@ -114,18 +121,30 @@ class DaskCluster:
 
         ``shared`` values are sent to the workers once (scattered), not once per
         task. A task's exception is raised here, with its type (a worker's
-        :class:`~loaders.vcf.LoadError` stays a ``LoadError``), and the tasks
-        still pending are cancelled.
+        :class:`~loaders.vcf.LoadError` stays a ``LoadError``) once the tasks
+        still pending are cancelled and those already running have ended.
+
+        Notes
+        -----
+        Dask cannot stop a running task; a cancelled one runs on, unseen. Waiting
+        for those keeps a failed load from returning while its tasks still write
+        into the staging folder (which the caller deletes, and a rerun refills).
         """
         client = self.client
         scattered = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
         futures = [client.submit(fn, *item, **scattered, pure=False) for item in items]
+        finished = False
         try:
             for future in futures:
                 yield future.result()
+            finished = True
         finally:
             client.cancel(futures)
             client.cancel(list(scattered.values()))
+            if not finished:
+                keys = [f.key for f in futures]
+                while any(client.run(_running, keys=keys).values()):
+                    time.sleep(0.2)
 
     def check_access(self, files: Sequence[Path], staging: Path) -> None:
         """Check on every worker that ``files`` are readable and ``staging`` is the client's folder.
