@@ -112,7 +112,7 @@ class DaskCluster:
     @property
     def workers(self) -> int:
         """Number of task slots (worker threads) in the cluster: how many tasks run at once."""
-        return max(1, sum(self.client.nthreads().values()))
+        return max(1, int(sum(self.client.nthreads().values())))
 
     def map(
         self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]], /, **shared: Any

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -151,15 +152,13 @@ def _unshare_works() -> bool:
     return probe.returncode == 0
 
 
-@pytest.fixture
-def hidden_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
-    """A scheduler and one worker that sees an empty tmpfs where the client sees ``request.param``."""
-    if not _unshare_works():
-        pytest.skip(
-            "needs `unshare -m` and `mount` (root in a mount namespace) to hide a folder from a worker"
-        )
-    hidden = Path(request.param(tmp_path))
-    hidden.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def _scheduler_and_worker(tmp_path: Path, hidden: Path | None = None) -> Iterator[str]:
+    """Start ``dask scheduler`` and one ``dask worker`` as the README's multi-machine steps do.
+
+    With ``hidden``, the worker runs in a mount namespace of its own where that folder
+    is an empty tmpfs: a machine that lacks the shared mount.
+    """
     bin_dir = Path(sys.executable).parent
     sched_file = tmp_path / "scheduler.json"
     logs = [open(tmp_path / f"{n}.log", "w") for n in ("scheduler", "worker")]
@@ -175,29 +174,60 @@ def hidden_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[t
                 break
             time.sleep(0.1)
         address = json.loads(sched_file.read_text())["address"]
-        worker_cmd = (
-            f"mount -t tmpfs none '{hidden}' && exec '{bin_dir / 'dask'}' worker '{address}' "
-            "--nthreads 1 --nworkers 1 --no-nanny --no-dashboard --host 127.0.0.1"
+        worker = (
+            f"exec '{bin_dir / 'dask'}' worker '{address}' --nthreads 1 --nworkers 1 --no-nanny "
+            "--no-dashboard --host 127.0.0.1"
         )
-        procs.append(
-            subprocess.Popen(
-                ["unshare", "-m", "--propagation", "private", "sh", "-c", worker_cmd],
-                env=_ENV,
-                stdout=logs[1],
-                stderr=logs[1],
-            )
-        )
-        yield address, hidden
+        if hidden is None:
+            cmd = ["sh", "-c", worker]
+        else:
+            cmd = [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                f"mount -t tmpfs none '{hidden}' && {worker}",
+            ]
+        procs.append(subprocess.Popen(cmd, env=_ENV, stdout=logs[1], stderr=logs[1]))
+        yield address
     finally:
-        for p in reversed(procs):
-            p.terminate()
+        for proc in reversed(procs):
+            proc.terminate()
             try:
-                p.wait(timeout=20)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+                proc.kill()
+                proc.wait()
         for log in logs:
             log.close()
+
+
+@pytest.fixture
+def hidden_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
+    """A scheduler and one worker that sees an empty tmpfs where the client sees ``request.param``."""
+    if not _unshare_works():
+        pytest.skip(
+            "needs `unshare -m` and `mount` (root in a mount namespace) to hide a folder from a worker"
+        )
+    hidden = Path(request.param(tmp_path))
+    hidden.mkdir(parents=True, exist_ok=True)
+    with _scheduler_and_worker(tmp_path, hidden) as address:
+        yield address, hidden
+
+
+def test_cli_load_on_a_running_scheduler(cohorts: dict[str, Path], tmp_path: Path) -> None:
+    manifest = cohorts["gvcf"]
+    ref = manifest.parent / "ref.fa"
+    load_batch(tmp_path / "local", manifest, reference=ref, batch_name="b", workers=1)
+    with _scheduler_and_worker(tmp_path) as address:
+        cmd = [sys.executable, "-m", "loaders.cli", "load", "--db", str(tmp_path / "dask"), "--manifest",
+               str(manifest), "--reference", str(ref), "--batch", "b", "--scheduler", address, "--quiet"]  # fmt: skip
+        done = subprocess.run(cmd, env=_ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    local, dask = _release_files(tmp_path / "local", "r0001"), _release_files(tmp_path / "dask", "r0001")
+    assert [k for k in local if k != "release.json" and local[k] != dask[k]] == []
 
 
 @pytest.mark.parametrize(
