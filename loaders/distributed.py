@@ -143,11 +143,14 @@ class DaskCluster:
             client.cancel(list(scattered.values()))
             if not finished:
                 keys = [f.key for f in futures]
-                while any(client.run(_running, keys=keys).values()):
+                while any(client.run(_running, keys=keys, on_error="ignore").values()):
                     time.sleep(0.2)
 
     def check_access(self, files: Sequence[Path], staging: Path) -> None:
-        """Check on every worker that ``files`` are readable and ``staging`` is the client's folder.
+        """Check on every machine that ``files`` are readable and ``staging`` is the client's folder.
+
+        One worker per host checks (workers of one host share its mounts), so a
+        batch of thousands of files is opened once per machine, not once per core.
 
         Raises
         ------
@@ -161,8 +164,13 @@ class DaskCluster:
         token_path = staging / _TOKEN_FILE
         token_path.write_text(token)
         inputs = [(str(p), p.stat().st_size) for p in dict.fromkeys(Path(f).absolute() for f in files)]
+        one_per_host: dict[str, str] = {}
+        for address, info in sorted(self.client.scheduler_info(n_workers=-1)["workers"].items()):
+            one_per_host.setdefault(str(info.get("host", address)), address)
         try:
-            answers: dict[str, dict[str, Any]] = self.client.run(probe_worker, inputs, str(token_path), token)
+            answers: dict[str, dict[str, Any]] = self.client.run(
+                probe_worker, inputs, str(token_path), token, workers=list(one_per_host.values())
+            )
         finally:
             token_path.unlink(missing_ok=True)
         lines = []
