@@ -13,7 +13,7 @@ Both are top-level functions of files, so a worker needs the same code
   or object storage mounted through fsspec or a FUSE driver): workers write the
   staged Parquet parts there and the client publishes from them.
 
-Both are checked on every worker before any genotype is read
+Both are checked on every machine (one worker per host) before any genotype is read
 (:meth:`DaskCluster.check_access`), so a node that lacks a mount fails the load
 with its name and the path, instead of half-way through.
 
