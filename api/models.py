@@ -41,7 +41,10 @@ def _doc(name: str) -> str:
 
 #: A count at ``count`` granularity: exact, or ``"<5"`` when from 1 to the threshold minus 1.
 Imprecise = Annotated[
-    str, Field(pattern=r"^<[0-9]+$", description="an imprecise count (registered keys): from 1 to N-1, given as <N")
+    str,
+    Field(
+        pattern=r"^<[0-9]+$", description="an imprecise count (registered keys): from 1 to N-1, given as <N"
+    ),
 ]
 Count = int | Imprecise
 Granularity = Literal["boolean", "count", "record"]

@@ -426,10 +426,10 @@ def publish_release(
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory whatever the batch size: DuckDB spills to disk past this.
-    con.execute(f"SET memory_limit = '{int(settings.aggregate_memory_mb)}MB'")
+    con.execute("SET memory_limit = $1", [f"{int(settings.aggregate_memory_mb)}MB"])
     spill = db / "staging" / ".duckdb-spill"
     spill.mkdir(parents=True, exist_ok=True)
-    con.execute("SET temp_directory = '" + str(spill).replace("'", "''") + "'")
+    con.execute("SET temp_directory = $1", [str(spill)])
     con.register("cohort", cohort.table)
     tracks: list[pa.Table] = []
     progress("aggregate", 0, len(CONTIGS))
