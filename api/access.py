@@ -16,10 +16,13 @@ middleware). Per request it
    :func:`api.auth.caller_role`) and calls the app.
 5. appends the audit line (:class:`variantdb.audit.AuditLog`), whatever the outcome.
 
-Keys are verified with scrypt once, off the event loop, then cached by the
-whole key; the cache is dropped whenever ``DB/access/keys.json`` changes
-(checked every ``reload_interval`` seconds), so a revocation takes effect
-within that interval without a restart.
+Keys are verified with scrypt once per worker process, off the event loop
+(verifications per client address are limited like public requests, so guessing
+secrets cannot tie up the workers), then cached by the whole key; the cache is
+dropped whenever ``DB/access/keys.json`` changes (checked every
+``reload_interval`` seconds), so a revocation takes effect within that interval
+without a restart. The key cache is per process; the limits and the audit log
+are shared by every worker.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ log = logging.getLogger("variantdb.api")
 _UNLIMITED_PREFIXES = ("/static/",)
 _UNLIMITED = frozenset(("/health", "/metrics", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"))
 _OWN_BODY_LIMIT = frozenset(("/v1/annotate",))
-_AUTH_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="variantdb"'}
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="variantdb"'}
 
 
 def anonymous_role() -> Role:
@@ -66,7 +69,7 @@ def anonymous_role() -> Role:
     raw = os.environ.get("VARIANTDB_ANONYMOUS_ROLE", "public")
     if raw not in ROLES or raw == "admin":
         raise RuntimeError(f"VARIANTDB_ANONYMOUS_ROLE must be public, registered or controlled, not {raw!r}")
-    return raw  # type: ignore[return-value]  # checked against ROLES above
+    return raw
 
 
 class KeyCache:
@@ -251,7 +254,18 @@ class AccessMiddleware:
             await send(message)
 
         try:
-            refusal = await self._admit(scope, caller)
+            key, length, refusal = self._headers(scope)
+            if refusal is None and key is not None:
+                keys = access.keys
+                found = keys.cached(key)
+                if found is None:
+                    refusal = self._charge_hash(caller)
+                    if refusal is None:
+                        found = await run_in_threadpool(keys.verify, key)
+                if refusal is None:
+                    refusal = self._apply_key(found, key, caller)  # type: ignore[arg-type]  # set above
+            if refusal is None:
+                refusal = self._limit(scope, caller, length)
             if refusal is not None:
                 await refusal(scope, receive, send_status)
                 return
@@ -260,19 +274,28 @@ class AccessMiddleware:
         finally:
             self._audit(scope, caller, status)
 
-    async def _admit(self, scope: Scope, caller: Caller) -> Any:
-        """Return the refusal response of a request, or None when it may go on (caller filled in)."""
+    @staticmethod
+    def _headers(scope: Scope) -> tuple[str | None, bytes | None, Any]:
+        """Return (the API key sent, Content-Length, a refusal of malformed headers or None)."""
         auth: bytes | None = None
         api_key: bytes | None = None
         length: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 if auth is not None:
-                    return _refuse(401, "invalid_key", "more than one Authorization header", _AUTH_CHALLENGE)
+                    return (
+                        None,
+                        None,
+                        _refuse(401, "invalid_key", "more than one Authorization header", _CHALLENGE),
+                    )
                 auth = value
             elif name == b"x-api-key":
                 if api_key is not None:
-                    return _refuse(401, "invalid_key", "more than one X-API-Key header", _AUTH_CHALLENGE)
+                    return (
+                        None,
+                        None,
+                        _refuse(401, "invalid_key", "more than one X-API-Key header", _CHALLENGE),
+                    )
                 api_key = value
             elif name == b"content-length":
                 length = value
@@ -280,61 +303,72 @@ class AccessMiddleware:
         if auth is not None:
             scheme, _, rest = auth.partition(b" ")
             if scheme.lower() != b"bearer" or not rest.strip():
-                return _refuse(
-                    401, "invalid_key", "the Authorization header must be 'Bearer <key>'", _AUTH_CHALLENGE
-                )
+                message = "the Authorization header must be 'Bearer <key>'"
+                return None, None, _refuse(401, "invalid_key", message, _CHALLENGE)
             key = rest.strip().decode("latin-1")
         if api_key is not None:
             other = api_key.strip().decode("latin-1")
             if key is not None and other != key:
-                return _refuse(
-                    401, "invalid_key", "Authorization and X-API-Key carry different keys", _AUTH_CHALLENGE
-                )
+                message = "Authorization and X-API-Key carry different keys"
+                return None, None, _refuse(401, "invalid_key", message, _CHALLENGE)
             key = other
-        if key is not None:
-            found = self.access.keys.cached(key)
-            if found is None:
-                found = await run_in_threadpool(self.access.keys.verify, key)
-            if isinstance(found, str):
-                caller.key_id = parse_key(key)
-                caller.role = "public"
-                caller.extra["refused"] = found
-                what = {
-                    "malformed": "the API key is malformed (expected vdb_<id>_<secret>)",
-                    "unknown": "the API key is not valid",
-                    "revoked": f"the API key {caller.key_id} has been revoked",
-                }[found]
-                return _refuse(401, "invalid_key", what, _AUTH_CHALLENGE)
-            caller.key_id = found.id
-            caller.role = found.role  # type: ignore[assignment]  # KEY_ROLES are roles
-            if found.role == "admin":
-                return _refuse(
-                    403,
-                    "admin_key_over_http",
-                    "admin keys are for the command line only; use a controlled key",
-                )
+        return key, length, None
+
+    def _charge_hash(self, caller: Caller) -> Any:
+        """Count a key verification against the client address (public_requests_per_minute); 429 when over."""
+        # A hash costs ~50 ms of CPU: guessing secrets of a known id cannot tie up the workers.
+        d = self.access.limiter.take(
+            f"verify:{caller.client}", 1, 0, self.access.settings.public_requests_per_minute, 0
+        )
+        if d.allowed:
+            return None
+        message = f"too many new keys from client address {caller.client}; retry in {d.retry_after} s"
+        return _refuse(429, "rate_limited", message, {"Retry-After": str(d.retry_after)})
+
+    @staticmethod
+    def _apply_key(found: ApiKey | str, key: str, caller: Caller) -> Any:
+        """Make the caller the key's holder; return the 401 / 403 of a refused key, or None."""
+        if isinstance(found, str):
+            caller.key_id = parse_key(key)
+            caller.role = "public"
+            caller.extra = {"refused": found}
+            what = {
+                "malformed": "the API key is malformed (expected vdb_<id>_<secret>)",
+                "unknown": "the API key is not valid",
+                "revoked": f"the API key {caller.key_id} has been revoked",
+            }[found]
+            return _refuse(401, "invalid_key", what, _CHALLENGE)
+        caller.key_id = found.id
+        caller.role = found.role  # type: ignore[assignment]  # KEY_ROLES are roles
+        if found.role == "admin":
+            message = "admin keys are for the command line only; use a controlled key"
+            return _refuse(403, "admin_key_over_http", message)
+        return None
+
+    def _limit(self, scope: Scope, caller: Caller, length: bytes | None) -> Any:
+        """Return the 413 of an oversized body or the 429 of a caller over its limits, or None."""
         path: str = scope.get("path", "")
         if length is not None and path not in _OWN_BODY_LIMIT:
             try:
                 size = int(length)
             except ValueError:
                 return _refuse(400, "bad_request", "the Content-Length header is not a number")
-            if size > self.access.settings.max_request_bytes:
+            limit = self.access.settings.max_request_bytes
+            if size > limit:
                 return _refuse(
                     413,
                     "payload_too_large",
-                    f"the request body is {size:,} bytes; the limit is "
-                    f"{self.access.settings.max_request_bytes:,} (setting max_request_bytes)",
+                    f"the request body is {size:,} bytes; the limit is {limit:,} (setting max_request_bytes)",
                 )
         if path in _UNLIMITED or path.startswith(_UNLIMITED_PREFIXES):
             caller.n_queries = 0
             return None
         d = self.access.take(caller, 1, 1)
-        if not d.allowed:
-            message, headers = _refusal(d, caller)
-            code = "rate_limited" if d.reason == "rate" else "query_budget_exceeded"
-            return _refuse(429, code, message, headers)
-        return None
+        if d.allowed:
+            return None
+        message, headers = _refusal(d, caller)
+        code = "rate_limited" if d.reason == "rate" else "query_budget_exceeded"
+        return _refuse(429, code, message, headers)
 
     def _audit(self, scope: Scope, caller: Caller, status: int) -> None:
         path: str = scope.get("path", "")

@@ -22,7 +22,7 @@ The caller is identified once per request by :class:`api.access.AccessMiddleware
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from starlette.requests import Request
@@ -65,7 +65,7 @@ _GRANULARITY: dict[str, Granularity] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Caller:
     """The identified caller of one request, and what the request returned (for the audit log).
 
@@ -87,7 +87,7 @@ class Caller:
     small_count_threshold: int = 5
     granularity: Granularity | None = None
     n_queries: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] | None = None
 
 
 _PUBLIC = Caller("public")

@@ -402,6 +402,20 @@ def test_public_rate_limit_is_429_with_retry_after_and_logged(tmp_path: Path) ->
         assert c.get("/health").status_code == 200
 
 
+def test_guessing_secrets_of_a_known_id_is_rate_limited(tmp_path: Path) -> None:
+    """Each scrypt verification is charged to the client address: guesses cannot tie up the workers."""
+    db = _db(tmp_path)
+    settings = Settings(reload_interval=0.0, public_requests_per_minute=3, public_daily_queries=0)
+    _, rec = KeyStore(db).create("controlled", "target")
+    with TestClient(create_app(db, settings, anonymous_role="public")) as c:
+        statuses = [
+            c.get(f"/v1/variants/{SMALL_ID}", headers=_auth(f"vdb_{rec.id}_{str(i) * 43}")).status_code
+            for i in range(5)
+        ]
+        assert statuses == [401, 401, 401, 429, 429]
+        assert _last_audit(db)["status"] == 429 and _last_audit(db)["key"] is None
+
+
 def test_public_daily_budget_counts_each_id_of_a_batch(tmp_path: Path) -> None:
     db = _db(tmp_path)
     settings = Settings(reload_interval=0.0, public_requests_per_minute=0, public_daily_queries=10)

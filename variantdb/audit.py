@@ -13,6 +13,7 @@ JSON-escaped, so a path or header carrying a newline cannot forge a line.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,16 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MAX_QUERY", "AuditLog", "AuditReadError", "audit_path", "parse_since", "read_audit"]
+__all__ = [
+    "MAX_QUERY",
+    "AuditLog",
+    "AuditRead",
+    "AuditReadError",
+    "audit_path",
+    "now_iso",
+    "parse_since",
+    "read_audit",
+]
 
 #: Longest query (path and query string) written; longer ones are cut and marked.
 MAX_QUERY = 2000
@@ -59,9 +69,17 @@ class AuditLog:
         os.close(self._fd)
 
 
+_second: list[Any] = [-1, ""]
+
+
 def now_iso() -> str:
     """Return the current UTC time as the log writes it (ISO 8601, milliseconds, ``Z``)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = time.time()
+    sec = int(now)
+    if sec != _second[0]:
+        # Formatting the date costs microseconds: once per second is enough.
+        _second[:] = [sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))]
+    return f"{_second[1]}.{int((now - sec) * 1000):03d}Z"
 
 
 def parse_since(text: str) -> datetime:

@@ -10,7 +10,10 @@ while the service is stopped resets every limit.
 
 An identity is the key id of a caller with a key, or ``addr:<client address>``
 of one without. The rate is a token bucket holding at most one minute's worth
-of requests (the burst) and refilled continuously; the budget counts variant
+of requests (the burst) and refilled continuously; under a high rate with no
+budget to count (a controlled key's defaults) a worker takes a tenth of a
+second's tokens at once and spends them locally for at most a second, so the
+file is locked about once per hundred requests; the budget counts variant
 queries (a batch of 500 ids is 500) per UTC day. When the slots an identity
 hashes to are all taken by others active the same day, the least recently used
 is reused (its counts restart); with 65,536 slots that needs tens of thousands
@@ -77,6 +80,11 @@ class Limiter:
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._map = mmap.mmap(self._fd, size)
+        # Per-process memos: an identity's hash, and where its slot was last found (checked on use).
+        self._hashes: dict[str, int] = {}
+        self._offsets: dict[int, int] = {}
+        # Rate tokens taken from the shared bucket ahead of use: identity -> [tokens left, when taken].
+        self._leases: dict[str, list[float]] = {}
 
     def close(self) -> None:
         """Unmap and close the table."""
@@ -129,16 +137,56 @@ class Limiter:
         """
         if per_minute <= 0 and per_day <= 0:
             return _ALLOW
-        h = self._hash(ident)
+        lease = per_minute // 600  # a tenth of a second's worth
+        if lease > 1 and (per_day <= 0 or queries == 0) and requests == 1:
+            return self._take_leased(ident, lease, per_minute)
+        return self._take(ident, requests, queries, per_minute, per_day)
+
+    def _take_leased(self, ident: str, lease: int, per_minute: int) -> Decision:
+        """Spend one request of a high rate with no budget to count, from tokens taken ahead in bulk.
+
+        Leased tokens are spent from the shared bucket when taken, so all workers
+        together never exceed the rate; a lease is dropped after one second, so
+        a worker's unused tokens delay the others by at most that.
+        """
+        now = time.monotonic()
+        held = self._leases.get(ident)
+        if held is not None and held[0] >= 1 and now - held[1] < 1.0:
+            held[0] -= 1
+            return _ALLOW
+        d = self._take(ident, lease, 0, per_minute, 0)
+        if d.allowed:
+            self._leases[ident] = [lease - 1, now]
+            if len(self._leases) > SLOTS:
+                self._leases.clear()
+            return d
+        self._leases.pop(ident, None)
+        return self._take(ident, 1, 0, per_minute, 0)
+
+    def _take(self, ident: str, requests: int, queries: int, per_minute: int, per_day: int) -> Decision:
+        h = self._hashes.get(ident)
+        if h is None:
+            if len(self._hashes) >= SLOTS:
+                self._hashes.clear()
+                self._offsets.clear()
+            h = self._hashes[ident] = self._hash(ident)
         now = time.time()
         today = int(now // _DAY)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
-            off, found = self._find(h, now, today)
-            if found:
-                _, tokens, last, day, used = _SLOT.unpack_from(self._map, off)
-            else:
-                tokens, last, day, used = float(per_minute), now, today, 0
+            off = self._offsets.get(h, -1)
+            found = False
+            if off >= 0:
+                at, tokens, last, day, used = _SLOT.unpack_from(self._map, off)
+                found = at == h
+            if not found:
+                off, found = self._find(h, now, today)
+                if found:
+                    _, tokens, last, day, used = _SLOT.unpack_from(self._map, off)
+                    self._offsets[h] = off
+                else:
+                    tokens, last, day, used = float(per_minute), now, today, 0
+                    self._offsets[h] = off
             if day != today:
                 day, used = today, 0
             if per_minute > 0:
@@ -150,8 +198,9 @@ class Limiter:
             if per_day > 0 and used + queries > per_day:
                 _SLOT.pack_into(self._map, off, h, tokens, now, day, used)
                 return Decision(False, "budget", max(1, math.ceil((today + 1) * _DAY - now)), used)
-            used += queries
-            _SLOT.pack_into(self._map, off, h, tokens - requests if per_minute > 0 else 0.0, now, day, used)
-            return Decision(True, None, 0, used)
+            _SLOT.pack_into(
+                self._map, off, h, tokens - requests if per_minute > 0 else 0.0, now, day, used + queries
+            )
+            return _ALLOW
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
