@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,7 +46,7 @@ from variantdb.keys import ApiKey, KeyStore, KeyStoreError, parse_key
 from variantdb.limits import Decision, Limiter
 from variantdb.settings import Settings
 
-__all__ = ["Access", "AccessMiddleware", "KeyCache", "anonymous_role", "spend_queries"]
+__all__ = ["Access", "AccessMiddleware", "KeyCache", "anonymous_role", "document_security", "spend_queries"]
 
 log = logging.getLogger("variantdb.api")
 
@@ -197,6 +198,33 @@ def _refusal(d: Decision, caller: Caller) -> tuple[str, dict[str, str]]:
         if not caller.key_id:
             message += "; a registered key has a larger budget"
     return message, {"Retry-After": str(d.retry_after)}
+
+
+def document_security(app: FastAPI) -> None:
+    """Declare the two ways of sending a key in the OpenAPI document (optional: no key is public).
+
+    The keys are read by :class:`AccessMiddleware`, not by route dependencies,
+    so the schemes are added to the generated document once.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "an API key from `variantdb keys create`: vdb_<id>_<secret>",
+            },
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "the same key"},
+        }
+        # {} first: every route also answers without a key, as public.
+        schema["security"] = [{}, {"bearer": []}, {"apiKey": []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
 def spend_queries(request: Request, n: int) -> None:

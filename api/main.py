@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import variantdb
-from api.access import Access, AccessMiddleware
+from api.access import Access, AccessMiddleware, document_security
 from api.auth import Role
 from api.deps import ReleaseStore
 from api.errors import install_error_handlers
@@ -74,6 +74,7 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
     app.router.routes[0:0] = variants.fast_routes
     app.state.access = Access(Path(db), settings, anonymous_role)
     app.add_middleware(AccessMiddleware, access=app.state.access)
+    document_security(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

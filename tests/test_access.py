@@ -695,3 +695,21 @@ def test_every_duckdb_query_takes_parameters() -> None:
                         if bad and (rel, func.name) not in allowed:
                             problems.append(f"{rel}:{node.lineno} in {func.name}")
     assert not problems, f"DuckDB queries built by formatting: {problems}"
+
+
+def test_openapi_documents_the_keys_and_the_access_errors(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["security"][0] == {} and {"bearer": []} in spec["security"]
+    assert spec["components"]["securitySchemes"]["apiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "the same key",
+    }
+    for path in ("/v1/variants/{variant_id}", "/v1/regions/{region}", "/v1/stats"):
+        assert {"401", "403", "429"} <= set(spec["paths"][path]["get"]["responses"]), path
+    props = spec["components"]["schemas"]["VariantPublic"]["properties"]
+    assert {"type": "string", "pattern": "^<[0-9]+$"}.items() <= next(
+        s for s in props["ac"]["anyOf"] if s.get("type") == "string"
+    ).items()
+    assert props["granularity"]["enum"] == ["boolean", "count", "record"]
