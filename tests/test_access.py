@@ -713,3 +713,18 @@ def test_openapi_documents_the_keys_and_the_access_errors(client: TestClient) ->
         s for s in props["ac"]["anyOf"] if s.get("type") == "string"
     ).items()
     assert props["granularity"]["enum"] == ["boolean", "count", "record"]
+
+
+def test_the_audit_log_can_be_rotated_by_renaming(tmp_path: Path) -> None:
+    from variantdb.audit import AuditLog
+
+    log = AuditLog(tmp_path)
+    log.check_interval = 0.0
+    log.write({"time": "2026-11-22T00:00:00.000Z", "n": 1})
+    audit_path(tmp_path).rename(tmp_path / "access" / "audit.log.1")
+    log.write({"time": "2026-11-22T00:00:01.000Z", "n": 2})
+    assert [
+        orjson.loads(x)["n"] for x in (tmp_path / "access" / "audit.log.1").read_bytes().splitlines()
+    ] == [1]
+    assert [e["n"] for e in read_audit(tmp_path)] == [2]
+    log.close()

@@ -8,6 +8,9 @@ material), the role, the method, the endpoint (route template), the query
 (path and query string, cut to :data:`MAX_QUERY` characters), the number of
 variant queries it counted, the granularity returned and the status. Values are
 JSON-escaped, so a path or header carrying a newline cannot forge a line.
+
+To rotate the log, rename it: each writer notices within a second and starts
+a new file (logrotate's default ``create`` mode; not ``copytruncate``).
 """
 
 from __future__ import annotations
@@ -55,14 +58,34 @@ class AuditLog:
         The database directory.
     """
 
+    #: Seconds between checks that the log was not moved away (rotated).
+    check_interval = 1.0
+
     def __init__(self, db: Path) -> None:
         self.path = audit_path(db)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._fd = self._open()
+        self._checked = time.monotonic()
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def write(self, entry: dict[str, Any]) -> None:
-        """Append one entry as a JSON line."""
+        """Append one entry as a JSON line (to a new file once the old one was renamed away)."""
+        now = time.monotonic()
+        if now - self._checked >= self.check_interval:
+            self._checked = now
+            self._reopen_if_moved()
         os.write(self._fd, orjson.dumps(entry) + b"\n")
+
+    def _reopen_if_moved(self) -> None:
+        try:
+            moved = os.stat(self.path).st_ino != os.fstat(self._fd).st_ino
+        except FileNotFoundError:
+            moved = True
+        if moved:
+            old, self._fd = self._fd, self._open()
+            os.close(old)
 
     def close(self) -> None:
         """Close the descriptor."""
