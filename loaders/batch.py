@@ -546,8 +546,8 @@ def _release_contig(
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = false")
-        con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
-        con.execute("SET temp_directory = '" + str(folder).replace("'", "''") + "'")
+        con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
+        con.execute("SET temp_directory = $1", [str(folder)])
         con.register("cohort", cohort.table)
         table = aggregate_contig(con, chrom, call_files, track, cohort)
     finally:

@@ -1,4 +1,4 @@
-"""The ``variantdb`` command: load, export, annotate, info, serve.
+"""The ``variantdb`` command: load, export, annotate, info, serve, keys, audit.
 
 The service is started by import string (``api.main:create_app_from_env``) so
 that ``loaders`` never imports ``api``; both import only the core.
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from loaders.access_cli import audit, keys_app
 from loaders.export import FORMATS, RegionError, export_release
 from loaders.export_coverage import export_coverage
 from loaders.vcf import LoadError
@@ -309,6 +310,10 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+app.add_typer(keys_app, name="keys")
+app.command("audit")(audit)
 
 
 def main() -> None:
