@@ -53,16 +53,17 @@ import pyarrow.parquet as pq
 
 from variantdb.aggregate import FAF_CONFIDENCE, Cohort, _union_per_sample, call_files_for, faf_lambda
 from variantdb.genome import CONTIG_INDEX, CONTIGS, SEXES, ploidy_segments
+from variantdb.manifest import TECHNOLOGIES
 from variantdb.schema import GAPS_SCHEMA, load_vocabulary
 
 __all__ = [
     "ROLES",
     "SUBCOHORT_FIELDS",
     "SUBCOHORT_VERSION",
-    "TECHNOLOGIES",
     "SubcohortFilter",
     "SubcohortFilterError",
     "SubcohortIndex",
+    "make_filter",
     "write_subcohort",
 ]
 
@@ -75,8 +76,6 @@ ROLES: Final[dict[str, str]] = {
     "parent": "the father or mother of at least one counted sample",
     "all": "every counted sample, founders and relatives",
 }
-#: Sequencing technologies of the manifest.
-TECHNOLOGIES: Final = ("WGS", "WES", "panel")
 #: Fields of a sub-cohort record, gnomAD's names where the meaning is the same.
 SUBCOHORT_FIELDS: Final[dict[str, str]] = {
     "ac": "alternate allele count among the matching samples (gnomAD AC)",
@@ -633,8 +632,20 @@ class SubcohortIndex:
         fam = np.bincount((pairs >> 32).astype(np.int64), minlength=k).astype(np.int64)
         return ac, hom, hemi, car, fam
 
-    def an_at(self, m: _Mask, chrom: str, positions: np.ndarray) -> np.ndarray:
+    def an_at(self, m: _Mask, chrom: str, positions: np.ndarray, method: str | None = None) -> np.ndarray:
         """Return the AN of the masked samples at 1-based positions of one contig.
+
+        Parameters
+        ----------
+        m
+            :meth:`mask` of a filter.
+        chrom
+            Canonical contig.
+        positions
+            1-based, any order, repeats allowed.
+        method
+            ``"point"`` or ``"sweep"`` to force a way of finding the gaps (tests);
+            default None: the cheaper one.
 
         Notes
         -----
@@ -649,10 +660,10 @@ class SubcohortIndex:
             return np.zeros(0, dtype=np.int64)
         seg_starts, ploidy = self._ploidy[chrom]
         pl = ploidy[np.searchsorted(seg_starts, p, side="right") - 1]  # (k, 3)
-        missing = self._gap_counts(m, chrom, p)  # (k, 3)
+        missing = self._gap_counts(m, chrom, p, method)  # (k, 3)
         return ((m.by_sex[None, :] - missing) * pl).sum(axis=1)
 
-    def _gap_counts(self, m: _Mask, chrom: str, p: np.ndarray) -> np.ndarray:
+    def _gap_counts(self, m: _Mask, chrom: str, p: np.ndarray, method: str | None) -> np.ndarray:
         """Return per position and sex the matching samples with a gap there."""
         keys, starts, ends, rows = self._gaps["adj" if m.adj else "raw"]
         k = len(p)
@@ -671,7 +682,7 @@ class SubcohortIndex:
         span_lo = np.searchsorted(keys, (cidx << 48) | (levels << 40) | (pmin >> _SHIFTS), side="left")
         span_hi = np.searchsorted(keys, (cidx << 48) | (levels << 40) | (pmax >> _SHIFTS), side="right")
         sweep_cost = int((span_hi - span_lo).sum()) + 4 * k
-        if point_cost <= sweep_cost:
+        if method == "point" or (method is None and point_cost <= sweep_cost):
             lens = phi - plo
             total = int(lens.sum())
             if total == 0:
