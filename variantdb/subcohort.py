@@ -190,12 +190,12 @@ def _resolve(field: str, values: Iterable[str], allowed: dict[str, str]) -> tupl
 
 def make_filter(
     *,
-    sex: Sequence[str] | None = None,
-    region: Sequence[str] | None = None,
-    patient_group: Sequence[str] | None = None,
-    exclude_patient_group: Sequence[str] | None = None,
-    technology: Sequence[str] | None = None,
-    role: Sequence[str] | None = None,
+    sex: Sequence[str] | str | None = None,
+    region: Sequence[str] | str | None = None,
+    patient_group: Sequence[str] | str | None = None,
+    exclude_patient_group: Sequence[str] | str | None = None,
+    technology: Sequence[str] | str | None = None,
+    role: Sequence[str] | str | None = None,
     received_from: str | dt.date | None = None,
     received_to: str | dt.date | None = None,
     raw: bool = False,
@@ -211,9 +211,11 @@ def make_filter(
         Naming the field and value, and the values allowed.
     """
 
-    def given(v: Sequence[str] | None) -> list[str] | None:
+    def given(v: Sequence[str] | str | None) -> list[str] | None:
         if v is None:
             return None
+        if isinstance(v, str):
+            v = [v]
         items = [x for item in v for x in str(item).split(",") if x.strip()]
         return items or None
 
@@ -225,7 +227,7 @@ def make_filter(
         except ValueError:
             raise SubcohortFilterError(field, v, f"{field} {v[:40]!r} is not a date (YYYY-MM-DD)") from None
 
-    def pick(field: str, v: Sequence[str] | None, allowed: dict[str, str]) -> tuple[str, ...] | None:
+    def pick(field: str, v: Sequence[str] | str | None, allowed: dict[str, str]) -> tuple[str, ...] | None:
         items = given(v)
         return None if items is None else _resolve(field, items, allowed)
 
@@ -462,7 +464,7 @@ class SubcohortIndex:
         The release was published without sub-cohort structures.
     """
 
-    def __init__(self, release_dir: Path) -> None:
+    def __init__(self, release_dir: Path | str) -> None:
         d = Path(release_dir) / _DIR
         meta_path = d / "subcohort.json"
         if not meta_path.exists():
