@@ -17,11 +17,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from loaders.export import FORMATS, RegionError, export_release
+from loaders.subcohort_export import export_subcohort
 from loaders.vcf import LoadError
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from variantdb.manifest import ManifestError
 from variantdb.registry import DatabaseLockedError, Registry
 from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta
+from variantdb.subcohort import parse_filter_args
 
 __all__ = ["app", "main"]
 
@@ -133,10 +135,22 @@ def export(
     release: Annotated[
         str | None, typer.Option("--release", help="Release id. Default: the current one.")
     ] = None,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="Sub-cohort counts instead of the release table: KEY=VALUE, repeatable, e.g. sex=XX, "
+            "region=Midtjylland,Nordjylland, patient_group=..., exclude_patient_group=..., technology=WES, "
+            "role=founder|non_founder|parent|all, received_from=2025-01-01, received_to=..., raw=true.",
+        ),
+    ] = None,
 ) -> None:
     """Write the current release's variant table, one row per normalized variant."""
     try:
-        n = export_release(db, fmt, output, region, release)
+        if filters:
+            n = export_subcohort(db, fmt, output, parse_filter_args(filters), region, release)
+        else:
+            n = export_release(db, fmt, output, region, release)
     except (RegionError, ReleaseNotFoundError, ValueError) as e:
         _fail(str(e))
         return

@@ -57,6 +57,7 @@ from variantdb.manifest import TECHNOLOGIES
 from variantdb.schema import GAPS_SCHEMA, load_vocabulary
 
 __all__ = [
+    "FILTER_KEYS",
     "ROLES",
     "SUBCOHORT_FIELDS",
     "SUBCOHORT_VERSION",
@@ -64,6 +65,8 @@ __all__ = [
     "SubcohortFilterError",
     "SubcohortIndex",
     "make_filter",
+    "parse_filter_args",
+    "subcohort_schema",
     "write_subcohort",
 ]
 
@@ -88,6 +91,19 @@ SUBCOHORT_FIELDS: Final[dict[str, str]] = {
     "n_carriers": "matching samples carrying the alternate allele",
     "n_carrier_families": "distinct families among those carriers (a sample without family_id is its own)",
 }
+
+#: The fields of a filter, as ``--filter KEY=VALUE`` and query parameters name them.
+FILTER_KEYS: Final = (
+    "sex",
+    "region",
+    "patient_group",
+    "exclude_patient_group",
+    "technology",
+    "role",
+    "received_from",
+    "received_to",
+    "raw",
+)
 
 _DIR: Final = "subcohort"
 _DOSAGE: Final = 0b11
@@ -251,6 +267,57 @@ def make_filter(
             f"received_to {f.received_to} is before received_from {f.received_from}",
         )
     return f
+
+
+def parse_filter_args(items: Sequence[str]) -> SubcohortFilter:
+    """Parse ``KEY=VALUE`` items (``sex=XX``, ``region=Midtjylland,Nordjylland``, ``raw=true``) into a filter.
+
+    A key given twice adds values (``--filter region=A --filter region=B``).
+
+    Raises
+    ------
+    SubcohortFilterError
+        An item without ``=``, an unknown key or value, a bad date or boolean.
+    """
+    kw: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower().replace("-", "_")
+        if not sep:
+            raise SubcohortFilterError(key, item, f"filter {item!r} is not KEY=VALUE (e.g. sex=XX)")
+        if key not in FILTER_KEYS:
+            raise SubcohortFilterError(
+                key, item, f"filter key {key!r} is not known; one of: {', '.join(FILTER_KEYS)}"
+            )
+        value = value.strip()
+        if key == "raw":
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise SubcohortFilterError(key, value, f"raw {value!r} is not true or false")
+            kw[key] = value.lower() in ("true", "1", "yes")
+        elif key.startswith("received_"):
+            kw[key] = value
+        else:
+            kw.setdefault(key, []).append(value)
+    return make_filter(**kw)
+
+
+def subcohort_schema() -> pa.Schema:
+    """Return the schema of a sub-cohort table (``variantdb export --filter``): one row per variant."""
+    base = [
+        pa.field("chrom", pa.string(), False, {"description": "canonical contig"}),
+        pa.field("pos", pa.int32(), False, {"description": "1-based position (VCF POS)"}),
+        pa.field("ref", pa.string(), False, {"description": "normalized reference allele"}),
+        pa.field("alt", pa.string(), False, {"description": "normalized alternate allele"}),
+    ]
+    types = {"af": pa.float64(), "faf95": pa.float64(), "faf99": pa.float64()}
+    return pa.schema(
+        base
+        + [
+            pa.field(name, types.get(name, pa.int32()), name in types, {"description": doc})
+            for name, doc in SUBCOHORT_FIELDS.items()
+        ],
+        metadata={"description": "counts of one sub-cohort of a release, one row per variant"},
+    )
 
 
 # --------------------------------------------------------------------------- building
