@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -113,6 +114,7 @@ _PASS: Final = 1 << 4
 # Bin levels: 1 kb up to 256 Mb (one bin holds the longest contig, chr1 at 249 Mb).
 _SHIFTS: Final = np.array([10, 13, 16, 19, 22, 25, 28], dtype=np.int64)
 _KINDS: Final = ("adj", "raw")
+_GAP_DTYPES: Final = (np.int64, np.int32, np.int32, np.uint32)
 _CACHE: Final = 256
 
 
@@ -323,10 +325,6 @@ def subcohort_schema() -> pa.Schema:
 # --------------------------------------------------------------------------- building
 
 
-def _write_npy(path: Path, arr: np.ndarray) -> None:
-    np.save(path, np.ascontiguousarray(arr), allow_pickle=False)
-
-
 def _sample_table(samples: pa.Table, cohort: Cohort) -> pa.Table:
     """Per cohort row: the metadata a filter reads, never an id."""
     rows = sorted(samples.to_pylist(), key=lambda r: r["sample_idx"])
@@ -417,69 +415,141 @@ def write_subcohort(
             }
         ),
     )
-    offsets = [np.zeros(1, dtype=np.int64)]
-    rows_parts: list[np.ndarray] = []
-    code_parts: list[np.ndarray] = []
-    gap_parts: dict[str, list[tuple[np.ndarray, ...]]] = {k: [] for k in _KINDS}
-    base_row = 0
-    n_carriers = 0
-    for chrom in CONTIGS:
-        vfile = variants_file(release_dir, chrom)
-        if vfile.exists():
-            keys = pq.read_table(vfile, columns=["pos", "ref", "alt"])
-            n = keys.num_rows
-            call_files = call_files_for(call_dirs, chrom)
-            counts = np.zeros(n, dtype=np.int64)
-            if n and call_files:
-                con.register("vrows", keys.append_column("row", pa.array(np.arange(n), pa.int64())))
-                t = con.sql(_carriers_sql(), params=[call_files]).to_arrow_table()
-                con.unregister("vrows")
-                counts = np.bincount(t.column("row").to_numpy(), minlength=n)
-                dosage = t.column("dosage").to_numpy().astype(np.uint8)
-                code = (
-                    (dosage & _DOSAGE)
-                    | np.where(t.column("ploidy").to_numpy() == 1, _HAPLOID, 0).astype(np.uint8)
-                    | np.where(t.column("adj").to_numpy(zero_copy_only=False), _ADJ, 0).astype(np.uint8)
-                    | np.where(t.column("filter_pass").to_numpy(zero_copy_only=False), _PASS, 0).astype(
-                        np.uint8
+    # Streamed to disk contig by contig (and bin by bin): memory stays near one bin's calls.
+    offsets = _Appender(out / "carrier_offsets.npy", np.int64)
+    carrier_rows = _Appender(out / "carrier_rows.npy", np.uint32)
+    carrier_codes = _Appender(out / "carrier_codes.npy", np.uint8)
+    gaps = {
+        kind: [
+            _Appender(out / f"gaps_{kind}_{name}.npy", dtype)
+            for name, dtype in zip(("key", "start", "end", "row"), _GAP_DTYPES, strict=True)
+        ]
+        for kind in _KINDS
+    }
+    writers = [offsets, carrier_rows, carrier_codes, *gaps["adj"], *gaps["raw"]]
+    try:
+        offsets.add(np.zeros(1, dtype=np.int64))
+        base_row = 0
+        n_carriers = 0
+        for chrom in CONTIGS:
+            vfile = variants_file(release_dir, chrom)
+            if vfile.exists():
+                keys = pq.read_table(vfile, columns=["pos", "ref", "alt"])
+                n = keys.num_rows
+                pos = keys.column("pos").to_numpy()
+                counts = np.zeros(n, dtype=np.int64)
+                for lo, hi, files in _call_groups(con, call_files_for(call_dirs, chrom)):
+                    a = int(np.searchsorted(pos, lo, side="left"))
+                    b = int(np.searchsorted(pos, hi, side="right"))
+                    if a == b:
+                        continue
+                    part = keys.slice(a, b - a).append_column("row", pa.array(np.arange(a, b), pa.int64()))
+                    con.register("vrows", part)
+                    t = con.sql(_carriers_sql(), params=[files]).to_arrow_table()
+                    con.unregister("vrows")
+                    counts += np.bincount(t.column("row").to_numpy(), minlength=n)
+                    dosage = t.column("dosage").to_numpy().astype(np.uint8)
+                    code = (
+                        (dosage & _DOSAGE)
+                        | np.where(t.column("ploidy").to_numpy() == 1, _HAPLOID, 0).astype(np.uint8)
+                        | np.where(t.column("adj").to_numpy(zero_copy_only=False), _ADJ, 0).astype(np.uint8)
+                        | np.where(t.column("filter_pass").to_numpy(zero_copy_only=False), _PASS, 0).astype(
+                            np.uint8
+                        )
                     )
-                )
-                rows_parts.append(t.column("crow").to_numpy().astype(np.uint32))
-                code_parts.append(code.astype(np.uint8))
-                n_carriers += t.num_rows
-            offsets.append((n_carriers - int(counts.sum()) + np.cumsum(counts)).astype(np.int64))
-            base_row += n
-        _add_gaps(chrom, call_files_for(gap_dirs, chrom), cohort, gap_parts)
-    con.close()
-    _write_npy(out / "carrier_offsets.npy", np.concatenate(offsets))
-    _write_npy(out / "carrier_rows.npy", np.concatenate(rows_parts) if rows_parts else np.zeros(0, np.uint32))
-    _write_npy(out / "carrier_codes.npy", np.concatenate(code_parts) if code_parts else np.zeros(0, np.uint8))
-    n_gaps = {}
-    for kind in _KINDS:
-        parts = gap_parts[kind]
-        cols = [np.concatenate([p[i] for p in parts]) if parts else None for i in range(4)]
-        empty = (np.int64, np.int32, np.int32, np.uint32)
-        for name, arr, dtype in zip(("key", "start", "end", "row"), cols, empty, strict=True):
-            _write_npy(out / f"gaps_{kind}_{name}.npy", arr if arr is not None else np.zeros(0, dtype))
-        n_gaps[kind] = 0 if cols[0] is None else len(cols[0])
+                    carrier_rows.add(t.column("crow").to_numpy())
+                    carrier_codes.add(code)
+                offsets.add(n_carriers + np.cumsum(counts))
+                n_carriers += int(counts.sum())
+                base_row += n
+            for kind, arrays in _contig_gaps(chrom, call_files_for(gap_dirs, chrom), cohort).items():
+                for writer, arr in zip(gaps[kind], arrays, strict=True):
+                    writer.add(arr)
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    finally:
+        con.close()
+    for w in writers:
+        w.close()
     meta = {
         "version": SUBCOHORT_VERSION,
         "n_samples": cohort.size,
         "n_variants": base_row,
         "n_carriers": n_carriers,
-        "n_gaps": n_gaps,
+        "n_gaps": {kind: gaps[kind][0].n for kind in _KINDS},
         "bin_shifts": _SHIFTS.tolist(),
     }
     (out / "subcohort.json").write_text(json.dumps(meta, indent=1))
     return meta
 
 
-def _add_gaps(
-    chrom: str, files: list[str], cohort: Cohort, parts: dict[str, list[tuple[np.ndarray, ...]]]
-) -> None:
-    """Merge one contig's gaps per sample (adj: any gap; raw: raw gaps), bin them and keep them sorted."""
+class _Appender:
+    """Append arrays of one dtype to an ``.npy`` file whose length is known only at the end."""
+
+    def __init__(self, path: Path, dtype: type | np.dtype[Any]) -> None:
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        self._raw_path = path.with_suffix(".raw")
+        self._raw = open(self._raw_path, "wb")
+        self.n = 0
+
+    def add(self, arr: np.ndarray) -> None:
+        a = np.ascontiguousarray(arr, dtype=self.dtype)
+        self._raw.write(memoryview(a).cast("B"))
+        self.n += len(a)
+
+    def abort(self) -> None:
+        """Drop what was written (a failed build)."""
+        self._raw.close()
+        self._raw_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Write the ``.npy`` file."""
+        self._raw.close()
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": (self.n,),
+        }
+        with open(self.path, "wb") as dst, open(self._raw_path, "rb") as src:
+            np.lib.format.write_array_header_1_0(dst, header)
+            shutil.copyfileobj(src, dst, 1 << 22)
+        self._raw_path.unlink()
+
+
+def _call_groups(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[tuple[int, int, list[str]]]:
+    """Group a contig's call files by their ``bin=N`` folder into groups of disjoint position spans, in order.
+
+    Each group is counted by one query. Bins whose spans overlap (a variant
+    left-aligned across a bin edge) are merged, so a variant's carriers always
+    come from one query and the carrier table stays in row order.
+    """
+    by_bin: dict[str, list[str]] = {}
+    for f in files:
+        parent = Path(f).parent.name
+        by_bin.setdefault(parent if parent.startswith("bin=") else "", []).append(f)
+    spans = []
+    for fs in by_bin.values():
+        row = con.sql("SELECT min(pos), max(pos) FROM read_parquet(?)", params=[fs]).fetchall()[0]
+        if row[0] is not None:
+            spans.append((int(row[0]), int(row[1]), fs))
+    spans.sort(key=lambda s: s[0])
+    merged: list[tuple[int, int, list[str]]] = []
+    for lo, hi, fs in spans:
+        if merged and lo <= merged[-1][1]:
+            m = merged[-1]
+            merged[-1] = (m[0], max(hi, m[1]), m[2] + fs)
+        else:
+            merged.append((lo, hi, fs))
+    return merged
+
+
+def _contig_gaps(chrom: str, files: list[str], cohort: Cohort) -> dict[str, tuple[np.ndarray, ...]]:
+    """Merge one contig's gaps per sample (adj: any gap; raw: raw gaps) and bin them; sorted by (key, start)."""
     if not files or cohort.size == 0:
-        return
+        return {}
     gaps = pq.ParquetDataset(files, schema=GAPS_SCHEMA).read(columns=["sample_idx", "start", "end", "raw"])
     idx = gaps.column("sample_idx").to_numpy().astype(np.int64)
     rows = np.minimum(np.searchsorted(cohort.sample_idx, idx), cohort.size - 1)
@@ -489,15 +559,15 @@ def _add_gaps(
     ends = gaps.column("end").to_numpy().astype(np.int64)[keep]
     raw = gaps.column("raw").to_numpy(zero_copy_only=False).astype(bool)[keep]
     cidx = CONTIG_INDEX[chrom]
+    out = {}
     for kind, sel in (("adj", slice(None)), ("raw", raw)):
         r, s, e = _union_per_sample(rows[sel], starts[sel], ends[sel])
         if len(r) == 0:
             continue
         key = _bin_keys(cidx, s, e)
         order = np.lexsort((s, key))
-        parts[kind].append(
-            (key[order], s[order].astype(np.int32), e[order].astype(np.int32), r[order].astype(np.uint32))
-        )
+        out[kind] = (key[order], s[order], e[order], r[order])
+    return out
 
 
 # --------------------------------------------------------------------------- querying
