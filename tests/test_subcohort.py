@@ -184,7 +184,10 @@ def _fresh_aggregation(
         track = compute_an_track(chrom, gaps, cohort)
         table = aggregate_contig(con, chrom, call_files_for(call_dirs, chrom), track, cohort)
         for row in table.to_pylist():
-            out[(row["chrom"], row["pos"], row["ref"], row["alt"])] = {k: row[k + "_all"] for k in _FIELDS}
+            out[(row["chrom"], row["pos"], row["ref"], row["alt"])] = {
+                **{k: row[k + "_all"] for k in _FIELDS},
+                "n_carrier_families": row["n_carrier_families"],
+            }
         out[(chrom, -1, "", "")] = {"track": track}  # type: ignore[dict-item]
     return out
 
@@ -237,7 +240,7 @@ def test_any_combination_equals_a_fresh_aggregation_of_only_its_samples(
             assert got["an"][i] == track.column("an_all")[int(seg)].as_py(), k
             continue
         n_seen += 1
-        assert {name: int(got[name][i]) for name in _FIELDS} == exp, k
+        assert {name: int(got[name][i]) for name in (*_FIELDS, "n_carrier_families")} == exp, k
     assert n_seen > 20
 
 

@@ -15,7 +15,7 @@ with three structures written beside a release's variant table at publish time:
 ``carrier_offsets.npy``, ``carrier_rows.npy``, ``carrier_codes.npy``
     CSR aligned to the release's variant rows (the row numbers
     :class:`variantdb.index.ReleaseIndex` returns): variant row ``r``'s carriers
-    are ``carrier_rows[off[r]:off[r + 1]]`` (cohort rows, ascending) with one
+    are ``carrier_rows[off[r]:off[r + 1]]`` (cohort rows, by family then row) with one
     code byte each: alt dosage (bits 0-1), haploid (bit 2), adj (bit 3), FILTER
     pass (bit 4).
 ``gaps_{adj,raw}_{key,start,end,row}.npy``
@@ -355,7 +355,9 @@ def _carriers_sql() -> str:
         " FROM read_parquet(?) GROUP BY sample_idx, pos, ref, alt) c"
         " JOIN crows s ON c.sample_idx = s.sample_idx"
         " JOIN vrows v ON c.pos = v.pos AND c.ref = v.ref AND c.alt = v.alt"
-        " ORDER BY v.row, s.crow"
+        # Within a variant, carriers of one family are adjacent: distinct families are counted
+        # in one pass at query time, without sorting.
+        " ORDER BY v.row, s.family, s.crow"
     )
 
 
@@ -403,7 +405,8 @@ def write_subcohort(
     release_dir = Path(release_dir)
     out = release_dir / _DIR
     out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(_sample_table(samples, cohort), out / "samples.parquet", compression="zstd")
+    table = _sample_table(samples, cohort)
+    pq.write_table(table, out / "samples.parquet", compression="zstd")
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
     con.register(
@@ -412,6 +415,7 @@ def write_subcohort(
             {
                 "sample_idx": pa.array(cohort.sample_idx, pa.int32()),
                 "crow": pa.array(np.arange(cohort.size), pa.int32()),
+                "family": table.column("family"),
             }
         ),
     )
@@ -771,8 +775,12 @@ class SubcohortIndex:
         hom = np.bincount(s, weights=(~haploid & (dosage == 2))[ok], minlength=k).astype(np.int64)
         hemi = np.bincount(s, weights=haploid[ok], minlength=k).astype(np.int64)
         car = np.bincount(s, minlength=k).astype(np.int64)
-        pairs = np.unique((s.astype(np.int64) << 32) | self._family[samples[ok]])
-        fam = np.bincount((pairs >> 32).astype(np.int64), minlength=k).astype(np.int64)
+        # A variant's carriers are stored family by family (write_subcohort), so a new family
+        # starts wherever the family or the variant changes.
+        f = self._family[samples[ok]]
+        first = np.ones(len(s), dtype=bool)
+        first[1:] = (f[1:] != f[:-1]) | (s[1:] != s[:-1])
+        fam = np.bincount(s[first], minlength=k).astype(np.int64)
         return ac, hom, hemi, car, fam
 
     def an_at(self, m: _Mask, chrom: str, positions: np.ndarray, method: str | None = None) -> np.ndarray:
