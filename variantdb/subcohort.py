@@ -367,7 +367,8 @@ def _bin_keys(cidx: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     e = ends.astype(np.int64)[:, None] >> _SHIFTS[None, :]
     level = np.argmax(s == e, axis=1).astype(np.int64)
     b = s[np.arange(len(level)), level]
-    return (np.int64(cidx) << 48) | (level << 40) | b
+    key: np.ndarray = (np.int64(cidx) << 48) | (level << 40) | b
+    return key
 
 
 def write_subcohort(
@@ -501,7 +502,7 @@ class _Appender:
 
     def add(self, arr: np.ndarray) -> None:
         a = np.ascontiguousarray(arr, dtype=self.dtype)
-        self._raw.write(memoryview(a).cast("B"))
+        self._raw.write(a.tobytes())
         self.n += len(a)
 
     def abort(self) -> None:
@@ -563,7 +564,7 @@ def _contig_gaps(chrom: str, files: list[str], cohort: Cohort) -> dict[str, tupl
     ends = gaps.column("end").to_numpy().astype(np.int64)[keep]
     raw = gaps.column("raw").to_numpy(zero_copy_only=False).astype(bool)[keep]
     cidx = CONTIG_INDEX[chrom]
-    out = {}
+    out: dict[str, tuple[np.ndarray, ...]] = {}
     for kind, sel in (("adj", slice(None)), ("raw", raw)):
         r, s, e = _union_per_sample(rows[sel], starts[sel], ends[sel])
         if len(r) == 0:
@@ -734,7 +735,7 @@ class SubcohortIndex:
         return _records(ac, an, hom, hemi, car, fam)
 
     def region_counts(
-        self, f: SubcohortFilter, chrom: str, lo: int, hi: int, positions: np.ndarray
+        self, f: SubcohortFilter, chrom: str, lo: int, hi: int, positions: np.ndarray | Sequence[int]
     ) -> list[dict[str, Any]]:
         """Return the records of the consecutive variant rows ``[lo, hi)`` of one contig (positions given)."""
         m = self.mask(f)
@@ -812,7 +813,8 @@ class SubcohortIndex:
         seg_starts, ploidy = self._ploidy[chrom]
         pl = ploidy[np.searchsorted(seg_starts, p, side="right") - 1]  # (k, 3)
         missing = self._gap_counts(m, chrom, p, method)  # (k, 3)
-        return ((m.by_sex[None, :] - missing) * pl).sum(axis=1)
+        an: np.ndarray = ((m.by_sex[None, :] - missing) * pl).sum(axis=1)
+        return an
 
     def _gap_counts(self, m: _Mask, chrom: str, p: np.ndarray, method: str | None) -> np.ndarray:
         """Return per position and sex the matching samples with a gap there."""
