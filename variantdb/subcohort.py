@@ -113,6 +113,12 @@ _ADJ: Final = 1 << 3
 _PASS: Final = 1 << 4
 # Bin levels: 1 kb up to 256 Mb (one bin holds the longest contig, chr1 at 249 Mb).
 _SHIFTS: Final = np.array([10, 13, 16, 19, 22, 25, 28], dtype=np.int64)
+_NCODES: Final = 32
+_CODES: Final = np.arange(_NCODES, dtype=np.int64)
+# Per code byte: alt alleles, homozygous (diploid, dosage 2), hemizygous (haploid).
+_CODE_DOSAGE: Final = _CODES & _DOSAGE
+_CODE_HOM: Final = (((_CODES & _DOSAGE) == 2) & ((_CODES & _HAPLOID) == 0)).astype(np.int64)
+_CODE_HEMI: Final = ((_CODES & _HAPLOID) != 0).astype(np.int64)
 _KINDS: Final = ("adj", "raw")
 _GAP_DTYPES: Final = (np.int64, np.int32, np.int32, np.uint32)
 _CACHE: Final = 256
@@ -765,23 +771,28 @@ class SubcohortIndex:
             gather = starts + np.arange(total)
             samples = self.carrier_rows[gather]
             codes = self.carrier_codes[gather]
-        seg = np.repeat(np.arange(k), lens)
         ok = m.sel[samples]
         if m.adj:
             ok &= (codes & _ADJ) != 0
-        dosage = (codes & _DOSAGE).astype(np.int64)
-        haploid = (codes & _HAPLOID) != 0
-        s = seg[ok]
-        ac = np.bincount(s, weights=dosage[ok], minlength=k).astype(np.int64)
-        hom = np.bincount(s, weights=(~haploid & (dosage == 2))[ok], minlength=k).astype(np.int64)
-        hemi = np.bincount(s, weights=haploid[ok], minlength=k).astype(np.int64)
-        car = np.bincount(s, minlength=k).astype(np.int64)
-        # A variant's carriers are stored family by family (write_subcohort), so a new family
-        # starts wherever the family or the variant changes.
+        c = codes[ok]
         f = self._family[samples[ok]]
-        first = np.ones(len(s), dtype=bool)
-        first[1:] = (f[1:] != f[:-1]) | (s[1:] != s[:-1])
-        fam = np.bincount(s[first], minlength=k).astype(np.int64)
+        # A variant's carriers are stored family by family (write_subcohort), so a new family
+        # starts wherever the family (or the variant) changes.
+        first = np.ones(len(f), dtype=bool)
+        first[1:] = f[1:] != f[:-1]
+        if k == 1:
+            hist = np.bincount(c, minlength=_NCODES)[None, :]
+            fam = np.array([np.count_nonzero(first)], dtype=np.int64)
+        else:
+            s = np.repeat(np.arange(k), lens)[ok]
+            first[1:] |= s[1:] != s[:-1]
+            # One histogram of the code byte per variant gives every count at once.
+            hist = np.bincount(s * _NCODES + c, minlength=k * _NCODES).reshape(k, _NCODES)
+            fam = np.bincount(s[first], minlength=k).astype(np.int64)
+        ac = hist @ _CODE_DOSAGE
+        hom = hist @ _CODE_HOM
+        hemi = hist @ _CODE_HEMI
+        car = hist.sum(axis=1)
         return ac, hom, hemi, car, fam
 
     def an_at(self, m: _Mask, chrom: str, positions: np.ndarray, method: str | None = None) -> np.ndarray:
