@@ -36,8 +36,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import variantdb
+from loaders.capture import apply_capture_beds, read_capture_beds
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.aggregate import aggregate_contig, call_files_for, cohort_stats, compute_an_track, make_cohort
+from variantdb.coverage import write_coverage
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.registry import Registry, write_lock
@@ -306,6 +308,7 @@ def _ingest(
     progress: Progress,
     workers: int,
 ) -> None:
+    beds = read_capture_beds(records)  # validated before any genotype is read
     (staging / "calls").mkdir(parents=True)
     (staging / "gaps").mkdir(parents=True)
     groups = _plan(records, workers)
@@ -340,6 +343,7 @@ def _ingest(
                     f.cancel()
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
+    apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
 
 
 def _merge_reports(
@@ -472,5 +476,6 @@ def publish_release(
         ),
     )
     con.close()
+    write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta

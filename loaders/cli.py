@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from loaders.export import FORMATS, RegionError, export_release
+from loaders.export_coverage import export_coverage
 from loaders.subcohort_export import export_subcohort
 from loaders.vcf import LoadError
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
@@ -135,6 +136,12 @@ def export(
     release: Annotated[
         str | None, typer.Option("--release", help="Release id. Default: the current one.")
     ] = None,
+    table: Annotated[
+        str,
+        typer.Option(
+            "--table", help="variants, or coverage: samples with a confident call per segment (tsv, parquet)."
+        ),
+    ] = "variants",
     filters: Annotated[
         list[str] | None,
         typer.Option(
@@ -145,8 +152,15 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Write the current release's variant table, one row per normalized variant."""
+    """Write the current release's variant table, one row per normalized variant (or its coverage track)."""
     try:
+        if table == "coverage":
+            n = export_coverage(db, fmt, output, region, release)
+            if output is not None:
+                err.print(f"wrote {n:,} coverage segments to {output}", highlight=False)
+            return
+        if table != "variants":
+            raise ValueError(f"--table {table!r} is not variants or coverage")
         if filters:
             n = export_subcohort(db, fmt, output, parse_filter_args(filters), region, release)
         else:
