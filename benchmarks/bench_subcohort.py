@@ -482,9 +482,11 @@ def stage_scale(
                 "region_1mb_per_variant_ms": round(region_ms / max(1, hi - lo), 4),
             }
         )
+    http = _http_latency(db, pick)
     _emit(
         {
             "stage": "scale",
+            "http": http,
             "command": " ".join(sys.argv),
             "machine": _machine(),
             "samples": n_samples,
@@ -496,6 +498,31 @@ def stage_scale(
             "queries": results,
         }
     )
+
+
+def _http_latency(db: Path, variants: list[Any]) -> dict[str, Any]:
+    """Time GET /v1/subcohort/variants/{id} with a filter through uvicorn on loopback (one keep-alive client)."""
+    from urllib.parse import quote
+
+    from benchmarks.bench_lookup import Server, keepalive
+    from variantdb.release import set_current
+    from variantdb.variant import format_variant_id
+
+    if read_current(db) is None:
+        set_current(db, "r0001")
+    srv = Server("api.main:create_app_from_env", {"VARIANTDB_DB": str(db)})
+    try:
+        out: dict[str, Any] = {}
+        for label, query in (("sex=XX&region=Midtjylland", "?sex=XX&region=Midtjylland"), ("no filter", "")):
+            paths = ["/v1/subcohort/variants/" + quote(format_variant_id(v)) + query for v in variants]
+            out[label] = {k: round(v, 3) for k, v in keepalive(srv.port, paths, 2000).items()}
+        plain = ["/v1/variants/" + quote(format_variant_id(v)) for v in variants]
+        out["plain /v1/variants (reference)"] = {
+            k: round(v, 3) for k, v in keepalive(srv.port, plain, 2000).items()
+        }
+        return out
+    finally:
+        srv.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
