@@ -346,3 +346,75 @@ def test_call_bins_with_overlapping_spans_are_counted_together(tmp_path: Path) -
         files.append(str(path))
     groups = _call_groups(duckdb.connect(), files)
     assert [(lo, hi, len(fs)) for lo, hi, fs in groups] == [(5, 30, 2), (40, 50, 1)]
+
+
+@pytest.fixture(scope="module")
+def capture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Plain single-sample VCFs where a third of the samples are exomes and a third panels, with capture BEDs."""
+    import pysam
+
+    from benchmarks.cohort import generate_cohort
+    from loaders.batch import load_batch
+
+    work = tmp_path_factory.mktemp("subcohort_capture")
+    manifest = generate_cohort(work / "c", 30, 300, 17, layout="single", trio_fraction=0.3)
+    # The FASTA holds the windows the sites are drawn from (N elsewhere): the exome BED takes the
+    # first half of every window, the panel BED the middle third (0-based half-open).
+    exome, panel = [], []
+    with pysam.FastaFile(str(work / "c" / "ref.fa")) as fa:
+        for chrom in fa.references:
+            seq = np.frombuffer(fa.fetch(chrom).encode(), dtype=np.uint8)
+            called = np.flatnonzero(seq != ord("N"))
+            if len(called) == 0:
+                continue
+            breaks = np.flatnonzero(np.diff(called) > 1)
+            for lo, hi in zip(
+                np.r_[called[0], called[breaks + 1]], np.r_[called[breaks], called[-1]], strict=True
+            ):
+                exome.append(f"{chrom}\t{lo}\t{lo + (hi - lo) // 2}")
+                panel.append(f"{chrom}\t{lo + (hi - lo) // 3}\t{lo + 2 * (hi - lo) // 3}")
+    (work / "c" / "exome.bed").write_text("\n".join(exome) + "\n")
+    (work / "c" / "panel.bed").write_text("\n".join(panel) + "\n")
+    with open(manifest) as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    for i, r in enumerate(rows):
+        r["technology"], r["capture_bed"] = [("WGS", ""), ("WES", "exome.bed"), ("panel", "panel.bed")][i % 3]
+    with open(manifest, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t")
+        w.writeheader()
+        w.writerows(rows)
+    db = work / "db"
+    load_batch(db, manifest, reference=work / "c" / "ref.fa", batch_name="b1", workers=1)
+    return db
+
+
+def test_capture_beds_count_in_every_stratum_and_technology(capture_db: Path) -> None:
+    rd = _release(capture_db)
+    sc = SubcohortIndex(rd)
+    t = _table(rd)
+    for f, suffix in [
+        (make_filter(), ""),
+        (make_filter(raw=True), "_raw"),
+        (make_filter(role=["all"]), "_all"),
+    ]:
+        got = _all_rows(sc, t, f)
+        for name in _FIELDS:
+            np.testing.assert_array_equal(
+                got[name], t.column(name + suffix).to_numpy(), err_msg=name + suffix
+            )
+    with Registry(capture_db, read_only=True) as reg:
+        rows = reg.samples().to_pylist()
+    ans = {}
+    for tech in ("WGS", "WES", "panel"):
+        keep = [r for r in rows if r["technology"] == tech]
+        expected = _fresh_aggregation(capture_db, keep)
+        got = _all_rows(sc, t, make_filter(technology=[tech], role=["all"]))
+        keys = t.select(["chrom", "pos", "ref", "alt"]).to_pylist()
+        for i, k in enumerate(keys):
+            exp = expected.get((k["chrom"], k["pos"], k["ref"], k["alt"]))
+            if exp is not None:
+                assert {n: int(got[n][i]) for n in _FIELDS} == {n: exp[n] for n in _FIELDS}, (tech, k)
+        ans[tech] = int(got["an"].sum())
+    # A capture BED leaves its samples out of AN outside it: a panel covers less than an exome, an exome
+    # less than a genome (ten samples each).
+    assert ans["panel"] < ans["WES"] < ans["WGS"]
