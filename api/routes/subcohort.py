@@ -204,13 +204,22 @@ def _open(path: str) -> SubcohortIndex:
 
 def _index(rel: OpenRelease) -> SubcohortIndex:
     try:
-        return _open(str(rel.path))
+        sc = _open(str(rel.path))
     except FileNotFoundError:
         raise APIError(
             404,
             "subcohort_unavailable",
             f"release {rel.id} was published without sub-cohort structures; a new release (variantdb load) has them",
         ) from None
+    if sc.n_variants != rel.index.n_variants:
+        # Rows would be misread: refuse rather than answer wrong counts.
+        raise APIError(
+            404,
+            "subcohort_unavailable",
+            f"release {rel.id}: the sub-cohort structures cover {sc.n_variants:,} variants, the index "
+            f"{rel.index.n_variants:,}; republish the release",
+        )
+    return sc
 
 
 def _variant_record(query: str, v: Variant, seen: bool, counts: dict[str, Any]) -> dict[str, Any]:
