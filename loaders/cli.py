@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,7 +67,19 @@ def load(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", help="Processes reading in parallel. Default: the CPU count (at most 8)."),
+        typer.Option(
+            "--workers",
+            help="Processes reading in parallel (with --scheduler local: Dask workers). "
+            "Default: the CPU count (at most 8).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Run on Dask: 'local' starts a local cluster of --workers processes; "
+            "tcp://HOST:8786 uses a running one. Inputs and --db must be on storage every worker sees.",
+        ),
     ] = None,
     quiet: QuietOpt = False,
     report_json: Annotated[
@@ -94,10 +107,23 @@ def load(
         progress.update(tasks[stage], advance=advance, total=total if total is not None else None)
 
     try:
-        with progress:
-            report = load_batch(
-                db, manifest, reference, batch, progress=on_progress, skip_existing=skip_existing
-            )
+        with ExitStack() as stack:
+            cluster = None
+            if scheduler is not None:
+                from loaders.distributed import open_cluster
+
+                cluster = stack.enter_context(open_cluster(scheduler, workers))
+            with progress:
+                report = load_batch(
+                    db,
+                    manifest,
+                    reference,
+                    batch,
+                    progress=on_progress,
+                    skip_existing=skip_existing,
+                    workers=workers,
+                    cluster=cluster,
+                )
     except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError) as e:
         _fail(str(e))
         return
