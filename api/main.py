@@ -20,7 +20,7 @@ from api.deps import ReleaseStore
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.responses import ORJSONResponse
-from api.routes import annotate, coverage, health, pages, regions, releases, variants
+from api.routes import annotate, coverage, health, pages, regions, releases, subcohort, variants
 from variantdb.settings import Settings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -67,7 +67,7 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
     app.state.store = ReleaseStore(Path(db), settings)
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    for module in (variants, regions, releases, health, coverage):
+    for module in (variants, regions, releases, health, coverage, subcohort):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(annotate.router)

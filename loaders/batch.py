@@ -53,6 +53,7 @@ from variantdb.registry import Registry, write_lock
 from variantdb.release import next_release_id, read_current, set_current, write_release
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS
 from variantdb.settings import Settings, get_settings
+from variantdb.subcohort import write_subcohort
 from variantdb.variant import Reference
 
 if TYPE_CHECKING:
@@ -515,7 +516,15 @@ def publish_release(
         "stats": cohort_stats(samples, cohort),
     }
     release_dir = write_release(
-        db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
+        db,
+        release_id,
+        tables(),
+        lambda: pa.concat_tables(tracks),
+        meta,
+        make_current=False,
+        extra=lambda d: write_subcohort(
+            d, samples, cohort, call_dirs, gap_dirs, settings.aggregate_memory_mb
+        ),
     )
     write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())

@@ -20,11 +20,13 @@ from rich.table import Table
 from loaders.access_cli import audit, keys_app
 from loaders.export import FORMATS, RegionError, export_release
 from loaders.export_coverage import export_coverage
+from loaders.subcohort_export import export_subcohort
 from loaders.vcf import LoadError
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from variantdb.manifest import ManifestError
 from variantdb.registry import DatabaseLockedError, Registry
 from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta
+from variantdb.subcohort import parse_filter_args
 
 __all__ = ["app", "main"]
 
@@ -167,6 +169,15 @@ def export(
             "--table", help="variants, or coverage: samples with a confident call per segment (tsv, parquet)."
         ),
     ] = "variants",
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="Sub-cohort counts instead of the release table: KEY=VALUE, repeatable, e.g. sex=XX, "
+            "region=Midtjylland,Nordjylland, patient_group=..., exclude_patient_group=..., technology=WES, "
+            "role=founder|non_founder|parent|all, received_from=2025-01-01, received_to=..., raw=true.",
+        ),
+    ] = None,
 ) -> None:
     """Write the current release's variant table, one row per normalized variant (or its coverage track)."""
     try:
@@ -177,7 +188,10 @@ def export(
             return
         if table != "variants":
             raise ValueError(f"--table {table!r} is not variants or coverage")
-        n = export_release(db, fmt, output, region, release)
+        if filters:
+            n = export_subcohort(db, fmt, output, parse_filter_args(filters), region, release)
+        else:
+            n = export_release(db, fmt, output, region, release)
     except (RegionError, ReleaseNotFoundError, ValueError) as e:
         _fail(str(e))
         return
