@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tests.conftest_api import build_release
 from variantdb.audit import audit_path, read_audit
 from variantdb.coverage import write_coverage
 from variantdb.keys import KeyStore
+from variantdb.release import read_current, variants_file
 from variantdb.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +78,32 @@ def keys(db: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def client(db: Path, keys: dict[str, str]) -> Iterator[TestClient]:
     with TestClient(create_app(db, OPEN, anonymous_role="public")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def loaded(
+    api_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, dict[str, str], str]]:
+    """A copy of the loaded session database (sub-cohorts need stored calls), its keys and one variant id."""
+    import pyarrow.parquet as pq
+
+    db = tmp_path_factory.mktemp("access_loaded") / "db"
+    shutil.copytree(api_db, db)
+    store = KeyStore(db)
+    keys = {role: store.create(role, f"{role} test key")[0] for role in ("registered", "controlled", "admin")}
+    release = db / "releases" / str(read_current(db))
+    row = (
+        pq.read_table(variants_file(release, "chr1"), columns=["pos", "ref", "alt"])
+        .slice(0, 1)
+        .to_pylist()[0]
+    )
+    yield db, keys, f"chr1-{row['pos']}-{row['ref']}-{row['alt']}"
+
+
+@pytest.fixture(scope="module")
+def loaded_client(loaded: tuple[Path, dict[str, str], str]) -> Iterator[TestClient]:
+    with TestClient(create_app(loaded[0], OPEN, anonymous_role="public")) as c:
         yield c
 
 
@@ -194,6 +222,18 @@ REQUESTS: dict[str, Callable[[TestClient, dict[str, str]], httpx.Response]] = {
 }
 
 
+#: Routes answered from stored calls, asked of the loaded database (id: one of its variants).
+SUB_REQUESTS: dict[str, Callable[[TestClient, dict[str, str], str], httpx.Response]] = {
+    "GET /v1/subcohort/variants/{id}": lambda c, h, v: c.get(f"/v1/subcohort/variants/{v}?sex=XX", headers=h),
+    "POST /v1/subcohort/variants": lambda c, h, v: c.post(
+        "/v1/subcohort/variants", json={"variants": [v], "filter": {"sex": ["XX"]}}, headers=h
+    ),
+    "GET /v1/subcohort/regions/{locus}": lambda c, h, v: c.get(
+        f"/v1/subcohort/regions/chr1:{v.split('-')[1]}-{v.split('-')[1]}?sex=XX", headers=h
+    ),
+}
+
+
 def _check_record(rec: dict[str, Any], level: str, small: bool) -> None:
     from api.models import VariantPublic
 
@@ -216,7 +256,10 @@ def _check_record(rec: dict[str, Any], level: str, small: bool) -> None:
 
 
 def _check_json(endpoint: str, body: Any, level: str) -> None:
-    if endpoint == "GET /v1/variants/{id}":
+    if endpoint in SUB_REQUESTS:
+        assert level == "record" and body["filter"]["sex"] == ["XX"] and body["count"] == 1
+        assert isinstance(body["data"][0]["ac"], int) and isinstance(body["data"][0]["an"], int)
+    elif endpoint == "GET /v1/variants/{id}":
         _check_record(body, level, small=True)
     elif endpoint == "GET /v1/variants/{id}?exclude_group=":
         assert body["excluded_group"] == "group_hereditary_heart"
@@ -267,10 +310,22 @@ def _check_page(endpoint: str, html: str, level: str) -> None:
 
 @pytest.mark.parametrize(("endpoint", "role", "cell"), MATRIX, ids=[f"{e} {r}" for e, r, _ in MATRIX])
 def test_role_matrix_cell(
-    client: TestClient, db: Path, keys: dict[str, str], endpoint: str, role: str, cell: str
+    client: TestClient,
+    db: Path,
+    keys: dict[str, str],
+    loaded: tuple[Path, dict[str, str], str],
+    loaded_client: TestClient,
+    endpoint: str,
+    role: str,
+    cell: str,
 ) -> None:
-    key = None if role == "public" else keys[role]
-    r = REQUESTS[endpoint](client, _auth(key))
+    if endpoint in SUB_REQUESTS:
+        db, keys, variant = loaded
+        key = None if role == "public" else keys[role]
+        r = SUB_REQUESTS[endpoint](loaded_client, _auth(key), variant)
+    else:
+        key = None if role == "public" else keys[role]
+        r = REQUESTS[endpoint](client, _auth(key))
     entry = _last_audit(db)
     assert entry["role"] == role and entry["status"] == r.status_code
     assert entry["key"] == (None if key is None else key.split("_")[1])

@@ -415,7 +415,7 @@ def write_subcohort(
     table = _sample_table(samples, cohort)
     pq.write_table(table, out / "samples.parquet", compression="zstd")
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
+    con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
     con.register(
         "crows",
         pa.table(

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth import caller_role, may_see_strata
+from api.access import spend_queries
+from api.auth import caller_role, may_see_strata, note_granularity
 from api.deps import OpenRelease, ReleaseDep, SettingsDep, StoreDep
 from api.errors import APIError
 from api.lookup import parse_query
@@ -183,6 +184,7 @@ def _check_role(request: Request) -> None:
             "forbidden",
             f"sub-cohort counts are for the controlled role; this caller is {role!r}",
         )
+    note_granularity(request, "record")
 
 
 def _resolve(f: SubcohortFilterPublic, location: str) -> SubcohortFilter:
@@ -319,6 +321,8 @@ async def post_subcohort_variants(
             "too_many_ids",
             f"{len(payload.variants):,} ids in one request; the limit is {settings.max_batch_ids:,}: split the batch",
         )
+    # Every id is one query of the daily budget; the request paid for one.
+    spend_queries(request, len(payload.variants) - 1)
     return Response(orjson.dumps(_answer(rel, f, payload.variants)), media_type=_JSON)
 
 
@@ -380,6 +384,7 @@ async def get_subcohort_region(
         )
     page_lo = lo if first is None else first
     stop = min(hi, page_lo + n)
+    spend_queries(request, stop - page_lo - 1)
     variants = [rel.index.variant_at(r) for r in range(page_lo, stop)]
     counts = sc.region_counts(f, chrom, page_lo, stop, [v.pos for v in variants])
     data = [_variant_record(format_variant_id(v), v, True, c) for v, c in zip(variants, counts, strict=True)]
