@@ -102,8 +102,11 @@ def test_bad_parameters_use_the_error_shape(api_client: TestClient) -> None:
 def test_counts_are_gated(api_db: Path) -> None:
     """A caller without a key (public) learns no coverage figures, by the endpoint or a region listing."""
     from api.main import create_app
+    from variantdb.settings import Settings
 
-    with TestClient(create_app(api_db, anonymous_role="public")) as client:
+    # No limits: the session's other tests share this database's per-address budget.
+    unlimited = Settings(public_requests_per_minute=0, public_daily_queries=0)
+    with TestClient(create_app(api_db, unlimited, anonymous_role="public")) as client:
         assert_error(client.get("/v1/coverage/chr1:100"), 403, "forbidden")
         assert_error(client.get("/v1/regions/chr1:1-2000"), 403, "forbidden")
 
