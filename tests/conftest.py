@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
+# ---------------------------------------------------------------------------
+# Pseudonymized sample ids (issue 6): the tests' secret lives in a temporary key
+# file (created 0600 by the code under test), never in the user's ~/.config.
+# Subprocesses inherit it through the environment.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pseudonym_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ``VARIANTDB_PSEUDONYM_KEY_FILE`` at a per-session file; unset ``VARIANTDB_PSEUDONYM_KEY``."""
+    path = tmp_path_factory.mktemp("pseudonym") / "pseudonym.key"
+    saved = {k: os.environ.get(k) for k in ("VARIANTDB_PSEUDONYM_KEY", "VARIANTDB_PSEUDONYM_KEY_FILE")}
+    os.environ.pop("VARIANTDB_PSEUDONYM_KEY", None)
+    os.environ["VARIANTDB_PSEUDONYM_KEY_FILE"] = str(path)
+    yield path
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
 
 # ---------------------------------------------------------------------------
 # Lookup service (issue 3): a fixture database built by the real loader.

@@ -19,11 +19,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from variantdb import changelog
 from variantdb.manifest import SampleRecord
 
 __all__ = ["DatabaseLockedError", "Registry", "write_lock"]
 
-_DDL = """
+_DDL = (
+    """
 CREATE TABLE IF NOT EXISTS samples (
     sample_idx INTEGER PRIMARY KEY,
     sample_id VARCHAR NOT NULL UNIQUE,
@@ -55,7 +57,13 @@ CREATE TABLE IF NOT EXISTS releases (
     n_variants BIGINT NOT NULL,
     batches JSON NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
 """
+    + changelog.DDL
+)
 
 
 class DatabaseLockedError(RuntimeError):
@@ -176,6 +184,12 @@ class Registry:
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
                 [name, now, str(manifest), len(records), json.dumps(report, default=str)],
             )
+            changelog.append(
+                self.con,
+                "load",
+                subject=name,
+                details={"samples": len(records), "manifest": str(manifest)},
+            )
             if release is not None:
                 self.add_release(release, _in_transaction=True)
             self.con.execute("COMMIT")
@@ -184,7 +198,17 @@ class Registry:
             raise
 
     def add_release(self, release: dict[str, Any], _in_transaction: bool = False) -> None:
-        """Record a published release."""
+        """Record a published release (and its changelog entry; call inside a transaction)."""
+        changelog.append(
+            self.con,
+            "release",
+            subject=release["id"],
+            details={
+                "n_samples": release["n_samples"],
+                "n_variants": release["n_variants"],
+                "batches": release["batches"],
+            },
+        )
         self.con.execute(
             "INSERT INTO releases VALUES (?, ?, ?, ?, ?)",
             [
