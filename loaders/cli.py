@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from loaders.export import FORMATS, RegionError, export_release
+from loaders.lifecycle_cli import register as register_lifecycle
 from loaders.vcf import LoadError
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from variantdb.manifest import ManifestError
@@ -69,9 +70,19 @@ def load(
     report_json: Annotated[
         Path | None, typer.Option("--report", help="Also write the load report as JSON to this file.")
     ] = None,
+    operator: Annotated[
+        str | None,
+        typer.Option(
+            "--operator", help="Who loads, for the changelog. Default: $VARIANTDB_OPERATOR, else the OS user."
+        ),
+    ] = None,
 ) -> None:
     """Validate and ingest one batch, then publish a new release that includes it."""
     from loaders.batch import load_batch
+    from variantdb.pseudonym import PseudonymKeyError
+
+    if operator:
+        os.environ["VARIANTDB_OPERATOR"] = operator
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -95,7 +106,7 @@ def load(
             report = load_batch(
                 db, manifest, reference, batch, progress=on_progress, skip_existing=skip_existing
             )
-    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError) as e:
+    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError, PseudonymKeyError) as e:
         _fail(str(e))
         return
     data = report.as_dict()
@@ -133,11 +144,31 @@ def export(
     release: Annotated[
         str | None, typer.Option("--release", help="Release id. Default: the current one.")
     ] = None,
+    purpose: Annotated[
+        str,
+        typer.Option(
+            "--purpose",
+            help="clinical: the release as published; research: recounted without research opt-outs.",
+        ),
+    ] = "clinical",
 ) -> None:
     """Write the current release's variant table, one row per normalized variant."""
+    from loaders.lifecycle import export_research
+
+    if purpose not in ("clinical", "research"):
+        _fail(f"--purpose {purpose!r} is not clinical or research")
     try:
-        n = export_release(db, fmt, output, region, release)
-    except (RegionError, ReleaseNotFoundError, ValueError) as e:
+        if purpose == "research":
+            done = export_research(db, fmt, output, region, release)
+            n = done.n_variants
+            err.print(
+                f"research export of release {done.release}: {done.n_samples:,} samples counted, "
+                f"{done.n_opted_out:,} research opt-out(s) left out",
+                highlight=False,
+            )
+        else:
+            n = export_release(db, fmt, output, region, release)
+    except (RegionError, ReleaseNotFoundError, ValueError, DatabaseLockedError) as e:
         _fail(str(e))
         return
     if output is not None:
@@ -269,6 +300,9 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+register_lifecycle(app)
 
 
 def main() -> None:
