@@ -142,6 +142,7 @@ def load_batch(
     settings: Settings | None = None,
     skip_existing: bool = False,
     workers: int | None = None,
+    operator: str | None = None,
 ) -> LoadReport:
     """Validate and ingest one batch, then publish a release that includes it.
 
@@ -166,6 +167,8 @@ def load_batch(
     workers
         Processes reading files in parallel (an indexed multi-sample file is
         split by contig). Default: the machine's CPU count, at most 8.
+    operator
+        Who loads, for the changelog. Default: ``VARIANTDB_OPERATOR``, else the OS user.
 
     Raises
     ------
@@ -229,7 +232,7 @@ def load_batch(
             report.n_variants = int(meta["n_variants"])
             report.seconds = time.perf_counter() - started
             with Registry(db) as reg:
-                reg.add_batch(name, manifest, stored, first_idx, report.as_dict(), meta)
+                reg.add_batch(name, manifest, stored, first_idx, report.as_dict(), meta, operator)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             recover(db)
@@ -241,7 +244,7 @@ def load_batch(
             (staging / kind).rename(dst)
         shutil.rmtree(staging, ignore_errors=True)
         set_current(db, release_id)
-        prune_releases(db, settings.keep_releases)
+        prune_releases(db, settings.keep_releases, operator)
         report.seconds = time.perf_counter() - started
         return report
 

@@ -81,9 +81,6 @@ def load(
     from loaders.batch import load_batch
     from variantdb.pseudonym import PseudonymKeyError
 
-    if operator:
-        os.environ["VARIANTDB_OPERATOR"] = operator
-
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -104,7 +101,13 @@ def load(
     try:
         with progress:
             report = load_batch(
-                db, manifest, reference, batch, progress=on_progress, skip_existing=skip_existing
+                db,
+                manifest,
+                reference,
+                batch,
+                progress=on_progress,
+                skip_existing=skip_existing,
+                operator=operator,
             )
     except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError, PseudonymKeyError) as e:
         _fail(str(e))

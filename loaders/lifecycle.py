@@ -170,7 +170,7 @@ def _rebuild(
                         details={"batch": r["batch"], "release": release_id},
                         operator=operator,
                     )
-                reg.add_release(meta, _in_transaction=True)
+                reg.add_release(meta, _in_transaction=True, operator=operator)
                 reg.con.execute("COMMIT")
             except BaseException:
                 reg.con.execute("ROLLBACK")

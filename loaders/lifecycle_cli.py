@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -41,12 +40,6 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _operator(operator: str | None) -> None:
-    # The registry's own entries (a release) read it from the environment too.
-    if operator:
-        os.environ["VARIANTDB_OPERATOR"] = operator
-
-
 def _need_db(db: Path) -> None:
     if not (db / "registry.duckdb").exists():
         _fail(f"{db} is not a variantdb database (no registry.duckdb); create one with `variantdb load`")
@@ -64,7 +57,6 @@ def withdraw(
     from loaders.lifecycle import LifecycleError
     from loaders.lifecycle import withdraw as run
 
-    _operator(operator)
     try:
         report = run(db, sample, reason=reason, operator=operator)
     except (LifecycleError, PseudonymKeyError, DatabaseLockedError, ReleaseNotFoundError) as e:
@@ -103,7 +95,6 @@ def consent(
     """Set or clear a sample's research opt-out, kept in the registry."""
     from loaders.lifecycle import LifecycleError, set_research_opt_out
 
-    _operator(operator)
     try:
         changes = set_research_opt_out(db, sample, research_opt_out, reason=reason, operator=operator)
     except (LifecycleError, PseudonymKeyError, DatabaseLockedError) as e:
@@ -118,7 +109,6 @@ def publish(db: DbOpt, reason: ReasonOpt = None, operator: OperatorOpt = None) -
     from loaders.lifecycle import LifecycleError
     from loaders.lifecycle import publish as run
 
-    _operator(operator)
     try:
         report = run(db, reason=reason, operator=operator)
     except (LifecycleError, DatabaseLockedError, ReleaseNotFoundError) as e:
@@ -225,7 +215,6 @@ def prune(
     from variantdb.settings import get_settings
 
     _need_db(db)
-    _operator(operator)
     keep = keep if keep is not None else get_settings().keep_releases
     if keep <= 0:
         _fail("give --keep N (N >= 1) or set VARIANTDB_KEEP_RELEASES")
@@ -301,16 +290,11 @@ def log(
     if as_json:
         out.print_json(json.dumps(entries, ensure_ascii=False))
         return
-    print_tsv = out.print
-    print_tsv(
-        "\t".join(["seq", "time_utc", "action", "operator", "subject", "reason", "details"]), highlight=False
-    )
+    typer.echo("\t".join(["seq", "time_utc", "action", "operator", "subject", "reason", "details"]))
     for e in entries:
         fields = [str(e["seq"]), e["at"], e["action"], e["operator"], e["subject"] or "", e["reason"] or ""]
         fields.append(json.dumps(e["details"], ensure_ascii=False, sort_keys=True))
-        print_tsv(
-            "\t".join(f.replace("\t", " ").replace("\n", " ") for f in fields), highlight=False, markup=False
-        )
+        typer.echo("\t".join(f.replace("\t", " ").replace("\n", " ") for f in fields))
 
 
 def register(app: typer.Typer) -> None:

@@ -153,8 +153,12 @@ class Registry:
         first_idx: int,
         report: dict[str, Any],
         release: dict[str, Any] | None,
+        operator: str | None = None,
     ) -> None:
-        """Record a batch, its samples and the release that includes it, in one transaction."""
+        """Record a batch, its samples and the release that includes it, in one transaction.
+
+        ``operator`` (default :func:`variantdb.changelog.current_operator`) goes in the changelog.
+        """
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -189,15 +193,18 @@ class Registry:
                 "load",
                 subject=name,
                 details={"samples": len(records), "manifest": str(manifest)},
+                operator=operator,
             )
             if release is not None:
-                self.add_release(release, _in_transaction=True)
+                self.add_release(release, _in_transaction=True, operator=operator)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
 
-    def add_release(self, release: dict[str, Any], _in_transaction: bool = False) -> None:
+    def add_release(
+        self, release: dict[str, Any], _in_transaction: bool = False, operator: str | None = None
+    ) -> None:
         """Record a published release (and its changelog entry; call inside a transaction)."""
         changelog.append(
             self.con,
@@ -208,6 +215,7 @@ class Registry:
                 "n_variants": release["n_variants"],
                 "batches": release["batches"],
             },
+            operator=operator,
         )
         self.con.execute(
             "INSERT INTO releases VALUES (?, ?, ?, ?, ?)",
