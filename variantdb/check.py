@@ -121,12 +121,13 @@ def check_database(db: Path, release: str | None = None) -> CheckReport:
         else:
             if list(meta.get("batches", [])) != batches:
                 report.problems.append(
-                    f"release {current} counts batches {meta.get('batches')}, the registry has {batches}"
+                    f"the current release {current} counts batches {meta.get('batches')}, "
+                    f"the registry has {batches}"
                 )
             live = sum(1 for r in rows if not r[3])
             if meta.get("n_samples") != live:
                 report.problems.append(
-                    f"release {current} counts {meta.get('n_samples')} samples, "
+                    f"the current release {current} counts {meta.get('n_samples')} samples, "
                     f"the registry has {live} not withdrawn"
                 )
     by_batch: dict[str, dict[int, bool]] = {}
