@@ -147,7 +147,7 @@ def test_withdraw_deletes_the_persons_rows_and_logs_it(db: Path, sample_ids: lis
     assert idx not in stored_idx(db)
     assert not any((db / "pending").iterdir())
     with Registry(db) as reg:
-        row = reg.con.execute("SELECT withdrawn FROM samples WHERE sample_idx = ?", [idx]).fetchone()
+        row = reg.con.execute("SELECT withdrawn FROM samples WHERE sample_idx = ?", [idx]).fetchall()[0]
         log = read_log(reg.con)
     assert row == (True,)
     assert [(e["action"], e["operator"], e["subject"], e["reason"]) for e in log[-2:]] == [
@@ -363,7 +363,7 @@ def test_check_finds_corruption_leftovers_and_tampering(db: Path, sample_ids: li
     victim.write_bytes(bytes(data))
     # Rows of the withdrawn sample back in the store.
     with Registry(db) as reg:
-        idx, batch = reg.con.execute("SELECT sample_idx, batch FROM samples WHERE withdrawn").fetchone()  # type: ignore[misc]
+        idx, batch = reg.con.execute("SELECT sample_idx, batch FROM samples WHERE withdrawn").fetchall()[0]
     some = next((db / "calls" / f"batch={batch}").rglob("*.parquet"))
     t = pq.read_table(some)
     pq.write_table(

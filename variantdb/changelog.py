@@ -92,7 +92,8 @@ def append(
     """
     if action not in ACTIONS:
         raise ValueError(f"changelog action {action!r} is not one of {', '.join(ACTIONS)}")
-    last = con.execute("SELECT seq, hash FROM changelog ORDER BY seq DESC LIMIT 1").fetchone()
+    rows = con.execute("SELECT seq, hash FROM changelog ORDER BY seq DESC LIMIT 1").fetchall()
+    last = rows[0] if rows else None
     seq = 1 if last is None else int(last[0]) + 1
     prev = _GENESIS if last is None else str(last[1])
     at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)

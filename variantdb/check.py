@@ -89,7 +89,7 @@ def check_database(db: Path, release: str | None = None) -> CheckReport:
         batches = reg.batch_names()
         rows = reg.con.execute("SELECT sample_idx, sample_id, batch, withdrawn FROM samples").fetchall()
         report.problems += verify_chain(reg.con)
-        n_log = reg.con.execute("SELECT count(*) FROM changelog").fetchone()
+        n_log = reg.con.execute("SELECT count(*) FROM changelog").fetchall()[0]
     report.checked.append(f"changelog: {0 if n_log is None else n_log[0]} entries in an unbroken hash chain")
     current = read_current(db)
     if current is None:

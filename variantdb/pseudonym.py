@@ -94,17 +94,17 @@ class Pseudonymizer:
         import duckdb
 
         assert isinstance(con, duckdb.DuckDBPyConnection)
-        row = con.execute("SELECT value FROM meta WHERE key = ?", [_META_KEY]).fetchone()
-        if row is None:
-            n = con.execute("SELECT count(*) FROM samples").fetchone()
-            if n is not None and n[0] > 0:
+        rows = con.execute("SELECT value FROM meta WHERE key = ?", [_META_KEY]).fetchall()
+        if not rows:
+            n = con.execute("SELECT count(*) FROM samples").fetchall()
+            if n[0][0] > 0:
                 raise PseudonymKeyError(
                     "the registry holds samples but no pseudonym verifier: it was created before sample "
                     "ids were pseudonymized; load its batches again into a new database"
                 )
             con.execute("INSERT INTO meta VALUES (?, ?)", [_META_KEY, self.verifier()])
             return
-        if not hmac.compare_digest(str(row[0]), self.verifier()):
+        if not hmac.compare_digest(str(rows[0][0]), self.verifier()):
             raise PseudonymKeyError(
                 f"the pseudonym secret from {self.source} is not the one this database was created with; "
                 "set VARIANTDB_PSEUDONYM_KEY or VARIANTDB_PSEUDONYM_KEY_FILE to the database's secret "
