@@ -52,7 +52,7 @@ class Trial:
     delay: float
     killed: bool  # False when the command had already finished
     after_kill: str  # "old" or "new": the release CURRENT named right after the kill
-    recovered: bool  # check finished or undid an interrupted write
+    recovery: str  # what check did about an interrupted write
     ok: bool
     problem: str = ""
 
@@ -168,7 +168,7 @@ def _one_trial(n: int, command: str, delay: float, armed: bool, work: Path, prep
     if killed:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    trial = Trial(n, command, armed, round(delay, 3), killed, "", False, False)
+    trial = Trial(n, command, armed, round(delay, 3), killed, "", "", False)
     # 1. Right after the kill, before anything repairs it: old or new, checksums intact.
     tables = _tables(db)
     trial.after_kill = "old" if tables == old else "new" if tables == clean else "mixed"
@@ -180,7 +180,11 @@ def _one_trial(n: int, command: str, delay: float, armed: bool, work: Path, prep
         return trial
     # 2. variantdb check passes (finishing the interrupted write first).
     result = CliRunner().invoke(app, ["check", "--db", str(db)])
-    trial.recovered = "finished an interrupted write" in result.output or read_current(db) != current
+    trial.recovery = "; ".join(
+        line.removeprefix("interrupted write: ")
+        for line in result.output.splitlines()
+        if "interrupted write:" in line
+    )
     if result.exit_code != 0:
         trial.problem = f"variantdb check failed: {result.output[-500:]}"
         return trial
@@ -235,7 +239,8 @@ def main() -> None:
     for t in results:
         print(
             f"{t.n:3d} {t.command:8s} kill at {'release+' if t.armed else ''}{t.delay:.3f} s  killed={t.killed!s:5s} "
-            f"after kill: {t.after_kill:3s} recovered={t.recovered!s:5s} {'ok' if t.ok else 'FAILED ' + t.problem}"
+            f"after kill: {t.after_kill:3s} {'ok' if t.ok else 'FAILED ' + t.problem}"
+            + (f" (check: {t.recovery})" if t.recovery else "")
         )
     outcomes = Counter((t.command, t.after_kill) for t in results)
     print("outcomes:", dict(sorted(outcomes.items())), f"in {time.perf_counter() - t0:.0f} s")

@@ -241,15 +241,24 @@ def check(
     """
     from loaders.batch import recover
     from variantdb.check import check_database
+    from variantdb.store import finish_pending
 
     _need_db(db)
     try:
         with write_lock(db):
-            pending = (db / "pending").exists() and any((db / "pending").iterdir())
             before = read_current(db)
+            staged = sorted(p.name for p in (db / "staging").glob("*") if not p.name.startswith("."))
+            with Registry(db, read_only=True) as reg:
+                known = [r["id"] for r in reg.releases()]
+            done = finish_pending(db, known)
             recover(db)
-            if pending or read_current(db) != before:
-                err.print("finished an interrupted write before checking", highlight=False)
+            done += [f"removed the staged files of the interrupted load of batch {b}" for b in staged]
+            if read_current(db) != before:
+                done.append(
+                    f"switched CURRENT from {before} to {read_current(db)}, the newest committed release"
+                )
+            for line in done:
+                err.print(f"interrupted write: {line}", highlight=False)
     except DatabaseLockedError as e:
         _fail(str(e))
         return
