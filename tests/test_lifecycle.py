@@ -349,6 +349,17 @@ def test_releases_lists_and_prune_keeps_current(
         pruned = [(e["subject"], e["reason"]) for e in read_log(reg.con, action="prune")]
     assert pruned == [("r0001", None), ("r0002", "space")]
     assert check_database(db).ok
+    # A query pinning a pruned release is told so; the kept one still answers.
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    assert diff_releases(db, "r0003", "r0003").num_rows == 0  # a release does not differ from itself
+    with TestClient(create_app(db)) as client:
+        gone = client.get("/v1/variants/chr1-1000-A-C", params={"release": "r0002"})
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "release_not_found"
+        kept = client.get("/v1/variants/chr1-1000-A-C", params={"release": "r0003"})
+        assert kept.status_code == 200 and kept.json()["release"] == "r0003"
 
 
 def test_check_finds_corruption_leftovers_and_tampering(db: Path, sample_ids: list[str]) -> None:
