@@ -86,7 +86,7 @@ def _noop(stage: str, advance: int, total: int | None) -> None:
 
 def _find_samples(reg: Registry, ids: Sequence[str], db: Path) -> dict[str, dict[str, Any]]:
     """Return registry rows by original id; refuse ids the registry does not hold."""
-    pseudonyms = load_pseudonymizer(db)
+    pseudonyms = load_pseudonymizer(db, create=False)  # a new secret could match nobody
     pseudonyms.check_registry(reg.con)
     by_pseudonym = {pseudonyms.pseudonym(s): s for s in ids}
     rows = reg.con.execute(
