@@ -13,11 +13,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import variantdb
+from api import beacon
 from api.deps import ReleaseStore
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.responses import ORJSONResponse
-from api.routes import annotate, health, pages, regions, releases, variants
+from api.routes import annotate, coverage, health, pages, regions, releases, variants
 from variantdb.settings import Settings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -54,10 +55,11 @@ def create_app(db: Path, settings: Settings | None = None) -> FastAPI:
     app.state.store = ReleaseStore(Path(db), settings)
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    for module in (variants, regions, releases, health):
+    for module in (variants, regions, releases, health, coverage):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(annotate.router)
+    app.include_router(beacon.router)
     # The hot-path routes answer first; the FastAPI routes above document them.
     app.router.routes[0:0] = variants.fast_routes
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

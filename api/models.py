@@ -18,6 +18,10 @@ from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS
 __all__ = [
     "BatchRequest",
     "BatchResult",
+    "CoverageBlock",
+    "CoveragePublic",
+    "CoverageSegment",
+    "CoverageTechnology",
     "ErrorBody",
     "ErrorPublic",
     "GenePublic",
@@ -178,6 +182,61 @@ class GenePublic(BaseModel):
     )
 
 
+class CoverageTechnology(BaseModel):
+    """Coverage of a region by the samples of one technology (or all samples)."""
+
+    model_config = ConfigDict(extra="forbid")
+    technology: str = Field(description="all, or a manifest technology: WGS, WES, panel")
+    n_samples: int = Field(description="samples of the technology in the release")
+    mean: float = Field(
+        description="covered samples (confident adj call, ploidy > 0) averaged over the positions"
+    )
+    min: int = Field(description="fewest covered samples at any position of the region")
+    max: int = Field(description="most covered samples at any position of the region")
+    fraction_at_least: float = Field(
+        description="share of positions with at least min_samples covered samples"
+    )
+    fraction_all: float = Field(
+        description="share of positions where every sample of the technology is covered (0 without samples)"
+    )
+
+
+class CoverageBlock(BaseModel):
+    """Coverage of a region, per technology (``all`` first)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_samples: int = Field(description="the threshold of fraction_at_least")
+    technologies: list[CoverageTechnology]
+
+
+class CoverageSegment(BaseModel):
+    """Positions with the same covered samples, 1-based inclusive, clipped to the query."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: int
+    end: int
+    covered: dict[str, int] = Field(description="covered samples by technology: all, WGS, WES, panel")
+
+
+class CoveragePublic(BaseModel):
+    """How many samples have a confident call in a region or at a position, by technology."""
+
+    model_config = ConfigDict(extra="forbid")
+    release: str
+    region: RegionPublic
+    covered: dict[str, int] | None = Field(
+        description="for a single position (CHROM:POS): covered samples by technology; null for a region"
+    )
+    min_samples: int = Field(description="the threshold of fraction_at_least")
+    technologies: list[CoverageTechnology]
+    total_segments: int = Field(description="segments of constant coverage overlapping the region")
+    count: int = Field(description="segments in this page")
+    segments: list[CoverageSegment]
+    next_offset: int | None = Field(
+        description="pass as ?offset= for the next page of segments; null on the last"
+    )
+
+
 class RegionPage(BaseModel):
     """One page of the variants whose position lies in a region, in release order."""
 
@@ -188,6 +247,11 @@ class RegionPage(BaseModel):
     count: int = Field(description="variants in this page")
     data: list[VariantPublic]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+    coverage: CoverageBlock | None = Field(
+        default=None,
+        description="samples with a confident call over the region by technology (min_samples 1); "
+        "null when the release has no coverage track or the caller may not see counts",
+    )
 
 
 class ReleasePublic(BaseModel):

@@ -36,8 +36,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import variantdb
+from loaders.capture import apply_capture_beds, read_capture_beds
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.aggregate import aggregate_contig, call_files_for, cohort_stats, compute_an_track, make_cohort
+from variantdb.coverage import write_coverage
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.pseudonym import load_pseudonymizer
@@ -318,6 +320,7 @@ def _ingest(
     progress: Progress,
     workers: int,
 ) -> None:
+    beds = read_capture_beds(records)  # validated before any genotype is read
     (staging / "calls").mkdir(parents=True)
     (staging / "gaps").mkdir(parents=True)
     groups = _plan(records, workers)
@@ -352,6 +355,7 @@ def _ingest(
                     f.cancel()
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
+    apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
 
 
 def _merge_reports(
@@ -476,5 +480,6 @@ def publish_release(
         db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
     )
     con.close()
+    write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta

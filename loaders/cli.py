@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from loaders.export import FORMATS, RegionError, export_release
+from loaders.export_coverage import export_coverage
 from loaders.lifecycle_cli import register as register_lifecycle
 from loaders.vcf import LoadError
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
@@ -147,20 +148,37 @@ def export(
     release: Annotated[
         str | None, typer.Option("--release", help="Release id. Default: the current one.")
     ] = None,
+    table: Annotated[
+        str,
+        typer.Option(
+            "--table", help="variants, or coverage: samples with a confident call per segment (tsv, parquet)."
+        ),
+    ] = "variants",
     purpose: Annotated[
         str,
         typer.Option(
             "--purpose",
-            help="clinical: the release as published; research: recounted without research opt-outs.",
+            help="clinical: the release as published; research: variants recounted without research opt-outs.",
         ),
     ] = "clinical",
 ) -> None:
-    """Write the current release's variant table, one row per normalized variant."""
+    """Write the current release's variant table, one row per normalized variant (or its coverage track)."""
     from loaders.lifecycle import export_research
 
     if purpose not in ("clinical", "research"):
         _fail(f"--purpose {purpose!r} is not clinical or research")
     try:
+        if table == "coverage":
+            if purpose == "research":
+                raise ValueError(
+                    "--purpose research recounts the variant table; it cannot export --table coverage"
+                )
+            n = export_coverage(db, fmt, output, region, release)
+            if output is not None:
+                err.print(f"wrote {n:,} coverage segments to {output}", highlight=False)
+            return
+        if table != "variants":
+            raise ValueError(f"--table {table!r} is not variants or coverage")
         if purpose == "research":
             done = export_research(db, fmt, output, region, release)
             n = done.n_variants

@@ -23,6 +23,7 @@ import jinja2
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import NoMatchFound
 
 import variantdb
 from api.auth import caller_role, may_see_counts
@@ -250,15 +251,16 @@ def _verdict(rec: dict[str, Any]) -> tuple[str, str, str]:
 
 def _beacon_href(request: Request, rec: dict[str, Any]) -> str | None:
     """Return the Beacon v2 g_variants query of a variant when the app serves Beacon, else None."""
-    for route in request.app.routes:
-        path = getattr(route, "path", "")
-        if path.endswith("/g_variants"):
-            # Beacon's start is 0-based; the record's pos is 1-based VCF POS.
-            return (
-                f"{path}?assemblyId=GRCh38&referenceName={quote(rec['chrom'].removeprefix('chr'))}"
-                f"&start={rec['pos'] - 1}&referenceBases={quote(rec['ref'])}&alternateBases={quote(rec['alt'])}"
-            )
-    return None
+    try:
+        # By route name: routers included into the app are not listed in app.routes.
+        path = request.app.url_path_for("get_g_variants")
+    except NoMatchFound:
+        return None
+    # Beacon's start is 0-based; the record's pos is 1-based VCF POS.
+    return (
+        f"{path}?assemblyId=GRCh38&referenceName={quote(rec['chrom'].removeprefix('chr'))}"
+        f"&start={rec['pos'] - 1}&referenceBases={quote(rec['ref'])}&alternateBases={quote(rec['alt'])}"
+    )
 
 
 def _strata_tables(rec: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:

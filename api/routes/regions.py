@@ -14,9 +14,11 @@ import re
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from api.auth import caller_role, may_see_counts
+from api.coverage import region_coverage
 from api.deps import OpenRelease, SettingsDep, StoreDep
 from api.errors import APIError
 from api.lookup import record_for_row
@@ -106,6 +108,7 @@ def _page(
     cursor: str | None,
     limit: int | None,
     gene: dict[str, Any] | None = None,
+    show_coverage: bool = False,
 ) -> Response:
     n = _limit(settings, limit)
     first: int | None = None
@@ -136,12 +139,14 @@ def _page(
         "count": len(data),
         "data": data,
         "next_cursor": _encode_cursor(rel.id, stop) if stop < hi else None,
+        "coverage": region_coverage(rel, chrom, start, end) if show_coverage else None,
     }
     return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.get("/regions/{region}", response_model=RegionPage, responses=_ERRORS)
 async def get_region(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     region: str = Path(
@@ -155,11 +160,13 @@ async def get_region(
 ) -> Response:
     """Return the variants whose position lies in a region, one page at a time."""
     chrom, start, end = parse_region(region, settings)
-    return _page(store, settings, release, chrom, start, end, cursor, limit)
+    show = may_see_counts(caller_role(request))
+    return _page(store, settings, release, chrom, start, end, cursor, limit, show_coverage=show)
 
 
 @router.get("/genes/{symbol}", response_model=RegionPage, responses=_ERRORS)
 async def get_gene(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     symbol: str = Path(description="HGNC symbol (MYH7) or Ensembl gene id (ENSG00000092054)", max_length=100),
@@ -171,7 +178,19 @@ async def get_gene(
 ) -> Response:
     """Return the variants within a gene's span (GRCh38 gene table shipped with variantdb), paged."""
     gene = resolve_gene(symbol, settings)
-    return _page(store, settings, release, gene["chrom"], gene["start"], gene["end"], cursor, limit, gene)
+    show = may_see_counts(caller_role(request))
+    return _page(
+        store,
+        settings,
+        release,
+        gene["chrom"],
+        gene["start"],
+        gene["end"],
+        cursor,
+        limit,
+        gene,
+        show_coverage=show,
+    )
 
 
 def resolve_gene(symbol: str, settings: Settings) -> dict[str, Any]:

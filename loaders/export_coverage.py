@@ -1,0 +1,111 @@
+"""Write a release's coverage track (``variantdb export --table coverage``) as TSV or Parquet.
+
+One row per segment of constant coverage: ``chrom``, ``start``, ``end`` (1-based
+inclusive), then the covered samples, all and per technology
+(:func:`variantdb.coverage.coverage_columns`). With ``--region`` the segments are
+clipped to it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from loaders.export import parse_region
+from variantdb.coverage import COVERAGE_FILE, coverage_schema
+from variantdb.release import ReleaseNotFoundError, read_current, release_path
+
+__all__ = ["COVERAGE_FORMATS", "export_coverage"]
+
+COVERAGE_FORMATS = ("tsv", "parquet")
+
+
+def _tables(path: Path, region: tuple[str, int, int] | None) -> Iterator[pa.Table]:
+    pf = pq.ParquetFile(path)
+    for g in range(pf.num_row_groups):
+        t = pf.read_row_group(g)
+        if region is None:
+            yield t
+            continue
+        chrom, start, end = region
+        t = t.filter(
+            pc.and_(
+                pc.equal(t["chrom"], chrom),
+                pc.and_(pc.greater_equal(t["end"], start), pc.less_equal(t["start"], end)),
+            )
+        )
+        if t.num_rows:
+            s = np.maximum(t.column("start").to_numpy(), start)
+            e = np.minimum(t.column("end").to_numpy(), end)
+            t = t.set_column(1, "start", pa.array(s, pa.int32())).set_column(
+                2, "end", pa.array(e, pa.int32())
+            )
+            yield t
+
+
+def export_coverage(
+    db: Path, fmt: str, out: Path | None, region: str | None = None, release: str | None = None
+) -> int:
+    """Write the coverage track of a release; return the number of segments written.
+
+    Parameters
+    ----------
+    db
+        Database directory.
+    fmt
+        ``tsv`` or ``parquet``.
+    out
+        Output file; None writes TSV to standard output.
+    region
+        ``chr1:1-1000`` (1-based, inclusive). Default: every contig.
+    release
+        Release id. Default: the current release.
+
+    Raises
+    ------
+    ValueError
+        For another format, Parquet without ``out``, or a release without a coverage track.
+    """
+    if fmt not in COVERAGE_FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(COVERAGE_FORMATS)} for the coverage table")
+    release = release or read_current(db)
+    if release is None:
+        raise ReleaseNotFoundError(f"{db} has no release yet; load a batch first")
+    path = release_path(db, release) / COVERAGE_FILE
+    if not path.is_file():
+        raise ValueError(
+            f"release {release} has no coverage track ({path}); it was published before coverage existed"
+        )
+    reg = parse_region(region) if region else None
+    schema = coverage_schema()
+    n = 0
+    if fmt == "parquet":
+        if out is None:
+            raise ValueError("parquet export needs -o FILE")
+        with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+            for t in _tables(path, reg):
+                writer.write_table(t)
+                n += t.num_rows
+        return n
+    sink = open(out, "wb") if out is not None else sys.stdout.buffer
+    try:
+        # Arrow quotes header names whatever the quoting style; write the header ourselves.
+        sink.write(("\t".join(schema.names) + "\n").encode())
+        options = pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False)
+        with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
+            for t in _tables(path, reg):
+                writer.write_table(t)
+                n += t.num_rows
+    finally:
+        if out is not None:
+            sink.close()
+        else:
+            sink.flush()
+    return n
