@@ -1,9 +1,11 @@
 """Crash trials: SIGKILL ``variantdb load``, ``withdraw`` and ``publish`` at random moments.
 
 Each trial copies a prepared database, starts one command in a subprocess (its
-own process group, so reader workers die with it), kills the group with SIGKILL
-after a seeded random delay within the command's clean running time, and then
-checks that:
+own process group, so reader workers die with it) and kills the group with
+SIGKILL: every other trial after a seeded random delay within the command's
+clean running time, the others just before a seeded random one of the renames
+the command makes (each step boundary of a write is a rename: the registry
+commit lies between two of them). Then it checks that:
 
 1. ``CURRENT`` names the release from before the command or the one a clean
    run publishes (same variant tables, byte for byte), and that release's files
@@ -13,7 +15,8 @@ checks that:
 3. rerunning the command completes, and the release it leaves has tables
    byte-identical to a clean run's.
 
-Run: ``python -m benchmarks.crash_trials --trials 21 --seed 5 --work /tmp/NAME/crash``.
+Run: ``python -m benchmarks.crash_trials --trials 21 --seed 5 --work /tmp/NAME/crash``;
+``--every-rename`` kills each command before its 1st, 2nd, ... rename in turn instead.
 """
 
 from __future__ import annotations
@@ -48,12 +51,12 @@ class Trial:
 
     n: int
     command: str
-    armed: bool  # the delay ran from the moment the new release folder appeared
     delay: float
     killed: bool  # False when the command had already finished
     after_kill: str  # "old" or "new": the release CURRENT named right after the kill
     recovery: str  # what check did about an interrupted write
     ok: bool
+    rename: int = 0  # killed just before the process's N-th rename (0: killed by time)
     problem: str = ""
 
 
@@ -89,6 +92,28 @@ def _argv(command: str, db: Path, cohort: Path, person: str) -> list[str]:
     return [*base, "--reason", "crash trial"]
 
 
+# Run the CLI with os.rename / os.replace counted: SIGKILL the process just before the N-th one.
+# Every step boundary of a write (release folder in place, staged batch moved in, a rewritten batch
+# swapped, CURRENT switched) is a rename, and the registry commit lies between two of them.
+_STEP_WRAPPER = """
+import os, runpy, signal, sys
+limit, seen = int(os.environ["VARIANTDB_CRASH_AT_RENAME"]), [0]
+def counted(real):
+    def op(*args, **kwargs):
+        seen[0] += 1
+        if seen[0] == limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+    return op
+os.rename, os.replace = counted(os.rename), counted(os.replace)
+if os.environ.get("VARIANTDB_RENAME_COUNT_FILE"):
+    import atexit
+    atexit.register(lambda: open(os.environ["VARIANTDB_RENAME_COUNT_FILE"], "w").write(str(seen[0])))
+sys.argv = ["variantdb", *sys.argv[1:]]
+runpy.run_module("loaders.cli", run_name="__main__")
+"""
+
+
 def prepare(work: Path, n_samples: int = 8, n_sites: int = 100, seed: int = 3) -> dict[str, object]:
     """Generate a small gVCF cohort as two batches and the databases each command starts from.
 
@@ -97,7 +122,8 @@ def prepare(work: Path, n_samples: int = 8, n_sites: int = 100, seed: int = 3) -
     dict
         ``cohort`` folder, ``person`` (a sample id of batch b1 to withdraw), and per
         command the starting database (``start_<cmd>``), a clean run's tables
-        (``clean_<cmd>``) and its running time in seconds (``seconds_<cmd>``).
+        (``clean_<cmd>``), its running time in seconds (``seconds_<cmd>``) and the
+        number of renames it makes (``renames_<cmd>``).
     """
     from benchmarks.cohort import generate_cohort
     from loaders.batch import load_batch
@@ -126,22 +152,33 @@ def prepare(work: Path, n_samples: int = 8, n_sites: int = 100, seed: int = 3) -
             shutil.rmtree(clean)
         shutil.copytree(start, clean)
         t0 = time.perf_counter()
-        subprocess.run(_argv(command, clean, cohort, person), check=True, capture_output=True, env=_env())
+        count = work / f"renames-{command}"
+        env = {**_env(), "VARIANTDB_CRASH_AT_RENAME": "0", "VARIANTDB_RENAME_COUNT_FILE": str(count)}
+        argv = [sys.executable, "-c", _STEP_WRAPPER, *_argv(command, clean, cohort, person)[3:]]
+        subprocess.run(argv, check=True, capture_output=True, env=env)
         out[f"seconds_{command}"] = time.perf_counter() - t0
+        out[f"renames_{command}"] = int(count.read_text())
         out[f"start_{command}"] = start
         out[f"clean_{command}"] = _tables(clean)
         out[f"old_{command}"] = _tables(start)
     return out
 
 
-def _one_trial(n: int, command: str, delay: float, armed: bool, work: Path, prep: dict[str, object]) -> Trial:
+def _one_trial(
+    n: int,
+    command: str,
+    delay: float,
+    work: Path,
+    prep: dict[str, object],
+    crash_at_rename: int = 0,
+) -> Trial:
     from typer.testing import CliRunner
 
     from loaders.batch import load_batch
     from loaders.cli import app
     from loaders.lifecycle import publish, withdraw
     from variantdb.check import check_database
-    from variantdb.release import next_release_id, read_current
+    from variantdb.release import read_current
 
     db = work / f"trial-{n:03d}"
     if db.exists():
@@ -150,29 +187,32 @@ def _one_trial(n: int, command: str, delay: float, armed: bool, work: Path, prep
     cohort = Path(str(prep["cohort"]))
     old, clean = prep[f"old_{command}"], prep[f"clean_{command}"]
     before = read_current(db)
-    new_folder = db / "releases" / next_release_id(db)
+    argv = _argv(command, db, cohort, str(prep["person"]))
+    env = _env()
+    if crash_at_rename:
+        argv = [sys.executable, "-c", _STEP_WRAPPER, *argv[3:]]
+        env["VARIANTDB_CRASH_AT_RENAME"] = str(crash_at_rename)
     proc = subprocess.Popen(
-        _argv(command, db, cohort, str(prep["person"])),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=_env(),
-        start_new_session=True,
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
     )
-    if armed:
-        # Aim at the end of the write: from the moment the new release folder is in place
-        # (registry commit, store swap and CURRENT switch follow), after a random delay.
-        while proc.poll() is None and not new_folder.exists():
-            time.sleep(0.005)
+    if crash_at_rename:
+        proc.wait()
     time.sleep(delay)
-    killed = proc.poll() is None
-    if killed:
-        os.killpg(proc.pid, signal.SIGKILL)
+    killed = proc.poll() is None or proc.returncode == -signal.SIGKILL
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the command, and any reader workers it left
+    except ProcessLookupError:
+        pass
     proc.wait()
-    trial = Trial(n, command, armed, round(delay, 3), killed, "", "", False)
-    # 1. Right after the kill, before anything repairs it: old or new, checksums intact.
-    tables = _tables(db)
-    trial.after_kill = "old" if tables == old else "new" if tables == clean else "mixed"
+    trial = Trial(n, command, round(delay, 3), killed, "", "", False, crash_at_rename)
+    # 1. Right after the kill, before anything repairs it: the old release with the old tables, or
+    #    the new one with a clean run's tables, and checksums intact.
     current = read_current(db)
+    tables = _tables(db)
+    if current == before:
+        trial.after_kill = "old" if tables == old else "mixed"
+    else:
+        trial.after_kill = "new" if tables == clean else "mixed"
     report = check_database(db, current)
     integrity = [p for p in report.problems if p.startswith(f"release {current}")]
     if trial.after_kill == "mixed" or integrity:
@@ -213,8 +253,9 @@ def run_trials(work: Path, trials: int = 21, seed: int = 5) -> list[Trial]:
     """Run ``trials`` killed commands (load, withdraw, publish in turn) with seeded random delays.
 
     Every other trial draws its delay over the command's clean running time (x1.1, so
-    some runs finish); the others wait for the new release folder to appear and then
-    draw a delay of at most 0.3 s, which lands in the commit, swap and switch steps.
+    some runs finish); the others are killed just before a randomly drawn one of the
+    renames a clean run makes, which lands on the boundaries between the steps of the
+    write (commit, swap, switch), where random delays rarely fall.
     """
     prep = prepare(work)
     rng = random.Random(seed)
@@ -222,9 +263,30 @@ def run_trials(work: Path, trials: int = 21, seed: int = 5) -> list[Trial]:
     for n in range(trials):
         command = COMMANDS[n % len(COMMANDS)]
         seconds = float(prep[f"seconds_{command}"])  # type: ignore[arg-type]
-        armed = n % 2 == 1
-        delay = rng.uniform(0.0, 0.3) if armed else rng.uniform(0.0, 1.1 * seconds)
-        out.append(_one_trial(n, command, delay, armed, work, prep))
+        if n % 2:
+            step = rng.randint(1, int(prep[f"renames_{command}"]))  # type: ignore[call-overload]
+            out.append(_one_trial(n, command, 0.0, work, prep, crash_at_rename=step))
+        else:
+            out.append(_one_trial(n, command, rng.uniform(0.0, 1.1 * seconds), work, prep))
+    return out
+
+
+def run_step_trials(work: Path, max_steps: int = 40) -> list[Trial]:
+    """Kill each command just before its 1st, 2nd, ... rename until a run completes.
+
+    This reaches every boundary between the steps of a write deterministically,
+    where random delays hit the short windows only by luck.
+    """
+    prep = prepare(work)
+    out: list[Trial] = []
+    for command in COMMANDS:
+        for step in range(1, max_steps + 1):
+            trial = _one_trial(len(out), command, 0.0, work, prep, crash_at_rename=step)
+            out.append(trial)
+            if not trial.killed:
+                break
+        else:
+            raise RuntimeError(f"{command} did not complete within {max_steps} renames")
     return out
 
 
@@ -233,12 +295,19 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=21)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/variantdb-crash"))
+    parser.add_argument(
+        "--every-rename", action="store_true", help="Kill before each rename in turn instead of at random."
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
-    results = run_trials(args.work, args.trials, args.seed)
+    results = (
+        run_step_trials(args.work) if args.every_rename else run_trials(args.work, args.trials, args.seed)
+    )
     for t in results:
         print(
-            f"{t.n:3d} {t.command:8s} kill at {'release+' if t.armed else ''}{t.delay:.3f} s  killed={t.killed!s:5s} "
+            f"{t.n:3d} {t.command:8s} kill at "
+            + (f"rename {t.rename}" if t.rename else f"{t.delay:.3f} s")
+            + f"  killed={t.killed!s:5s} "
             f"after kill: {t.after_kill:3s} {'ok' if t.ok else 'FAILED ' + t.problem}"
             + (f" (check: {t.recovery})" if t.recovery else "")
         )

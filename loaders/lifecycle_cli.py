@@ -250,9 +250,15 @@ def check(
             staged = sorted(p.name for p in (db / "staging").glob("*") if not p.name.startswith("."))
             with Registry(db, read_only=True) as reg:
                 known = [r["id"] for r in reg.releases()]
+                loaded = set(reg.batch_names())
             done = finish_pending(db, known)
             recover(db)
-            done += [f"removed the staged files of the interrupted load of batch {b}" for b in staged]
+            done += [
+                f"moved the staged files of the committed load of batch {b} into place"
+                if b in loaded
+                else f"removed the staged files of the uncommitted load of batch {b}"
+                for b in staged
+            ]
             if read_current(db) != before:
                 done.append(
                     f"switched CURRENT from {before} to {read_current(db)}, the newest committed release"
