@@ -25,11 +25,11 @@ import os
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -38,7 +38,14 @@ import pyarrow.parquet as pq
 import variantdb
 from loaders.capture import apply_capture_beds, read_capture_beds
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
-from variantdb.aggregate import aggregate_contig, call_files_for, cohort_stats, compute_an_track, make_cohort
+from variantdb.aggregate import (
+    Cohort,
+    aggregate_contig,
+    call_files_for,
+    cohort_stats,
+    compute_an_track,
+    make_cohort,
+)
 from variantdb.coverage import write_coverage
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.manifest import SampleRecord, read_manifest
@@ -49,11 +56,18 @@ from variantdb.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS
 from variantdb.settings import Settings, get_settings
 from variantdb.store import finish_pending
+from variantdb.subcohort import write_subcohort
 from variantdb.variant import Reference
+
+if TYPE_CHECKING:
+    from loaders.distributed import DaskCluster
 
 __all__ = ["LoadReport", "load_batch", "publish_release", "recover"]
 
 Progress = Callable[[str, int, int | None], None]
+#: Runs ``fn(*item, **shared)`` for each item and yields the results in order
+#: (in-process by default; :meth:`loaders.distributed.DaskCluster.map` on a cluster).
+Mapper = Callable[..., Iterator[Any]]
 
 
 @dataclass
@@ -145,6 +159,7 @@ def load_batch(
     skip_existing: bool = False,
     workers: int | None = None,
     operator: str | None = None,
+    cluster: DaskCluster | None = None,
 ) -> LoadReport:
     """Validate and ingest one batch, then publish a release that includes it.
 
@@ -169,6 +184,12 @@ def load_batch(
     workers
         Processes reading files in parallel (an indexed multi-sample file is
         split by contig). Default: the machine's CPU count, at most 8.
+        Not used with ``cluster``.
+    cluster
+        Run the reading and the per-contig aggregation on this Dask cluster
+        (:func:`loaders.distributed.open_cluster`) instead of local processes.
+        Inputs and ``db`` must then be on storage every worker sees; this is
+        checked first. Default None.
     operator
         Who loads, for the changelog. Default: ``VARIANTDB_OPERATOR``, else the OS user.
 
@@ -185,6 +206,10 @@ def load_batch(
     if not name or "/" in name or name.startswith("."):
         raise LoadError(f"batch name {name!r} is not usable as a folder name")
     workers = workers if workers is not None else min(8, os.cpu_count() or 1)
+    if cluster is not None:
+        # Workers run elsewhere, in another directory: give them absolute paths.
+        db, workers = db.absolute(), cluster.workers
+        reference = None if reference is None else Path(reference).absolute()
     started = time.perf_counter()
     with write_lock(db):
         records = read_manifest(manifest)
@@ -212,7 +237,9 @@ def load_batch(
             if staging.exists():
                 shutil.rmtree(staging)
             report = LoadReport(batch=name, samples=len(records))
-            _ingest(records, sample_idx, staging, settings, reference, report, report_progress, workers)
+            _ingest(
+                records, sample_idx, staging, settings, reference, report, report_progress, workers, cluster
+            )
             with Registry(db) as reg:
                 samples = reg.samples()
                 batches = reg.batch_names()
@@ -229,6 +256,7 @@ def load_batch(
                 settings,
                 reference,
                 report_progress,
+                mapper=None if cluster is None else cluster.map,
             )
             report.release = release_id
             report.n_variants = int(meta["n_variants"])
@@ -319,6 +347,7 @@ def _ingest(
     report: LoadReport,
     progress: Progress,
     workers: int,
+    cluster: DaskCluster | None = None,
 ) -> None:
     beds = read_capture_beds(records)  # validated before any genotype is read
     (staging / "calls").mkdir(parents=True)
@@ -327,7 +356,20 @@ def _ingest(
     tasks = [t for g in groups for t in g]
     progress("read", 0, len(tasks))
     results: list[FileReport] = []
-    if workers <= 1 or len(groups) == 1:
+    if cluster is not None:
+        cluster.check_access(_input_files(records, reference), staging)
+        done = cluster.map(
+            _run_group,
+            [(group, f"{n:05d}") for n, group in enumerate(groups)],
+            sample_idx=sample_idx,
+            staging=staging,
+            settings=settings,
+            reference=reference,
+        )
+        for group, result in zip(groups, done, strict=True):
+            results += result
+            progress("read", len(group), len(tasks))
+    elif workers <= 1 or len(groups) == 1:
         for n, group in enumerate(groups):
             results += _run_group(
                 group,
@@ -356,6 +398,19 @@ def _ingest(
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
     apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
+
+
+def _input_files(records: list[SampleRecord], reference: Path | None) -> list[Path]:
+    """Return every file a reading task may open: inputs, their indexes, capture BEDs, the FASTA."""
+    files: list[Path] = []
+    for r in records:
+        files.append(r.vcf)
+        files += [p for ext in (".tbi", ".csi") if (p := Path(f"{r.vcf}{ext}")).exists()]
+        if r.capture_bed is not None:
+            files.append(r.capture_bed)
+    if reference is not None:
+        files += [reference, *(p for ext in (".fai", ".gzi") if (p := Path(f"{reference}{ext}")).exists())]
+    return files
 
 
 def _merge_reports(
@@ -431,8 +486,15 @@ def publish_release(
     settings: Settings,
     reference: Path | None,
     progress: Progress = _noop,
+    mapper: Mapper | None = None,
 ) -> dict[str, Any]:
     """Aggregate calls and no-call intervals into a release directory (not made current).
+
+    Parameters
+    ----------
+    mapper
+        Runs the per-contig work (:func:`_release_contig`), e.g. on a Dask cluster.
+        Default None: one contig after another in this process.
 
     Returns
     -------
@@ -440,28 +502,18 @@ def publish_release(
         The release metadata written to ``release.json``.
     """
     cohort = make_cohort(samples)
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    # Bounded memory whatever the batch size: DuckDB spills to disk past this.
-    con.execute(f"SET memory_limit = '{int(settings.aggregate_memory_mb)}MB'")
     spill = db / "staging" / ".duckdb-spill"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute("SET temp_directory = '" + str(spill).replace("'", "''") + "'")
-    con.register("cohort", cohort.table)
     tracks: list[pa.Table] = []
     progress("aggregate", 0, len(CONTIGS))
+    run = mapper or _map_in_process
+    work = [(c, call_files_for(call_dirs, c), call_files_for(gap_dirs, c)) for c in CONTIGS]
 
     def tables() -> Any:
-        for chrom in CONTIGS:
-            gap_files = call_files_for(gap_dirs, chrom)
-            gaps = (
-                pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read()
-                if gap_files
-                else GAPS_SCHEMA.empty_table()
-            )
-            track = compute_an_track(chrom, gaps, cohort)
+        for table, track in run(
+            _release_contig, work, cohort=cohort, memory_mb=settings.aggregate_memory_mb, spill=spill
+        ):
             tracks.append(track)
-            yield aggregate_contig(con, chrom, call_files_for(call_dirs, chrom), track, cohort)
+            yield table
             progress("aggregate", 1, len(CONTIGS))
 
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -477,9 +529,49 @@ def publish_release(
         "stats": cohort_stats(samples, cohort),
     }
     release_dir = write_release(
-        db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
+        db,
+        release_id,
+        tables(),
+        lambda: pa.concat_tables(tracks),
+        meta,
+        make_current=False,
+        extra=lambda d: write_subcohort(
+            d, samples, cohort, call_dirs, gap_dirs, settings.aggregate_memory_mb
+        ),
     )
-    con.close()
     write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta
+
+
+def _map_in_process(
+    fn: Callable[..., Any], items: Iterable[tuple[Any, ...]], /, **shared: Any
+) -> Iterator[Any]:
+    """Run ``fn(*item, **shared)`` for each item in this process, lazily, in order (the default :data:`Mapper`)."""
+    for item in items:
+        yield fn(*item, **shared)
+
+
+def _release_contig(
+    chrom: str, call_files: list[str], gap_files: list[str], cohort: Cohort, memory_mb: int, spill: Path
+) -> tuple[pa.Table, pa.Table]:
+    """Return one contig's variant table and AN track, from its calls and gaps files.
+
+    A function of files only, so it runs in-process or on a Dask worker alike.
+    """
+    gaps = pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read() if gap_files else GAPS_SCHEMA.empty_table()
+    track = compute_an_track(chrom, gaps, cohort)
+    # Bounded memory whatever the batch size: DuckDB spills to disk past this, in a
+    # folder of its own per contig (contigs may be aggregated at once by several processes).
+    folder = spill / chrom
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
+        con.execute("SET temp_directory = $1", [str(folder)])
+        con.register("cohort", cohort.table)
+        table = aggregate_contig(con, chrom, call_files, track, cohort)
+    finally:
+        con.close()
+    return table, track

@@ -13,6 +13,11 @@ from fastapi.testclient import TestClient
 # Pseudonymized sample ids (issue 6): the tests' secret lives in a temporary key
 # file (created 0600 by the code under test), never in the user's ~/.config.
 # Subprocesses inherit it through the environment.
+# Access control (issue 6): the service tests written before API keys call
+# without a key and read exact counts, so in tests a caller without a key is
+# `controlled` (the deployment setting VARIANTDB_ANONYMOUS_ROLE). The access
+# tests (tests/test_access.py) build their apps with anonymous_role="public",
+# the production default, and use real keys.
 # ---------------------------------------------------------------------------
 
 
@@ -29,6 +34,18 @@ def pseudonym_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _keyless_callers_controlled() -> Iterator[None]:
+    """Serve callers without a key as ``controlled`` for the whole session (subprocesses too)."""
+    old = os.environ.get("VARIANTDB_ANONYMOUS_ROLE")
+    os.environ["VARIANTDB_ANONYMOUS_ROLE"] = "controlled"
+    yield
+    if old is None:
+        os.environ.pop("VARIANTDB_ANONYMOUS_ROLE", None)
+    else:
+        os.environ["VARIANTDB_ANONYMOUS_ROLE"] = old
 
 
 # ---------------------------------------------------------------------------

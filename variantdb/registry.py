@@ -142,8 +142,12 @@ class Registry:
 
     def samples(self, include_withdrawn: bool = False) -> pa.Table:
         """Return the samples table as Arrow, ordered by sample number."""
-        where = "" if include_withdrawn else "WHERE NOT withdrawn"
-        return self.con.sql(f"SELECT * FROM samples {where} ORDER BY sample_idx").to_arrow_table()
+        sql = (
+            "SELECT * FROM samples ORDER BY sample_idx"
+            if include_withdrawn
+            else "SELECT * FROM samples WHERE NOT withdrawn ORDER BY sample_idx"
+        )
+        return self.con.sql(sql).to_arrow_table()
 
     def add_batch(
         self,
