@@ -49,10 +49,13 @@ from variantdb.aggregate import (
 from variantdb.coverage import write_coverage
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.manifest import SampleRecord, read_manifest
+from variantdb.pseudonym import load_pseudonymizer
 from variantdb.registry import Registry, write_lock
 from variantdb.release import next_release_id, read_current, set_current, write_release
+from variantdb.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS
 from variantdb.settings import Settings, get_settings
+from variantdb.store import finish_pending
 from variantdb.subcohort import write_subcohort
 from variantdb.variant import Reference
 
@@ -126,6 +129,7 @@ def recover(db: Path) -> None:
     with Registry(db) as reg:
         known_batches = set(reg.batch_names())
         known_releases = [r["id"] for r in reg.releases()]
+    finish_pending(db, known_releases)
     if staging.exists():
         for folder in staging.iterdir():
             if folder.name in known_batches:
@@ -154,6 +158,7 @@ def load_batch(
     settings: Settings | None = None,
     skip_existing: bool = False,
     workers: int | None = None,
+    operator: str | None = None,
     cluster: DaskCluster | None = None,
 ) -> LoadReport:
     """Validate and ingest one batch, then publish a release that includes it.
@@ -185,6 +190,8 @@ def load_batch(
         (:func:`loaders.distributed.open_cluster`) instead of local processes.
         Inputs and ``db`` must then be on storage every worker sees; this is
         checked first. Default None.
+    operator
+        Who loads, for the changelog. Default: ``VARIANTDB_OPERATOR``, else the OS user.
 
     Raises
     ------
@@ -209,6 +216,10 @@ def load_batch(
         recover(db)
         if reference is not None:
             Reference(reference).close()  # fail early on a missing or unindexed FASTA
+        # The registry stores only keyed pseudonyms of sample, parent and family ids.
+        pseudonyms = load_pseudonymizer(db)
+        stored = [pseudonyms.record(r) for r in records]
+        original = {s.sample_id: r.sample_id for s, r in zip(stored, records, strict=True)}
         staging = db / "staging" / name
         try:
             with Registry(db) as reg:
@@ -216,9 +227,10 @@ def load_batch(
                     return LoadReport(batch=name, release=read_current(db), skipped_existing=True)
                 if reg.has_batch(name):
                     raise LoadError(f"batch {name!r} is already loaded in {db}; give another --batch name")
-                existing = reg.existing_sample_ids([r.sample_id for r in records])
+                pseudonyms.check_registry(reg.con)
+                existing = reg.existing_sample_ids([r.sample_id for r in stored])
                 if existing:
-                    shown = ", ".join(f"{s} (batch {b})" for s, b in list(existing.items())[:10])
+                    shown = ", ".join(f"{original[s]} (batch {b})" for s, b in list(existing.items())[:10])
                     raise LoadError(f"{manifest}: sample id(s) already loaded: {shown}")
                 first_idx = reg.next_sample_idx()
             sample_idx = {r.sample_id: first_idx + i for i, r in enumerate(records)}
@@ -231,7 +243,7 @@ def load_batch(
             with Registry(db) as reg:
                 samples = reg.samples()
                 batches = reg.batch_names()
-            new_rows = _sample_rows(records, first_idx, name)
+            new_rows = _sample_rows(stored, first_idx, name)
             all_samples = pa.concat_tables([samples, new_rows.cast(samples.schema)])
             release_id = next_release_id(db)
             meta = publish_release(
@@ -250,7 +262,7 @@ def load_batch(
             report.n_variants = int(meta["n_variants"])
             report.seconds = time.perf_counter() - started
             with Registry(db) as reg:
-                reg.add_batch(name, manifest, records, first_idx, report.as_dict(), meta)
+                reg.add_batch(name, manifest, stored, first_idx, report.as_dict(), meta, operator)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             recover(db)
@@ -262,6 +274,7 @@ def load_batch(
             (staging / kind).rename(dst)
         shutil.rmtree(staging, ignore_errors=True)
         set_current(db, release_id)
+        prune_releases(db, settings.keep_releases, operator)
         report.seconds = time.perf_counter() - started
         return report
 

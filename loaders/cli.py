@@ -20,6 +20,7 @@ from rich.table import Table
 from loaders.access_cli import audit, keys_app
 from loaders.export import FORMATS, RegionError, export_release
 from loaders.export_coverage import export_coverage
+from loaders.lifecycle_cli import register as register_lifecycle
 from loaders.subcohort_export import export_subcohort
 from loaders.vcf import LoadError
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
@@ -86,9 +87,16 @@ def load(
     report_json: Annotated[
         Path | None, typer.Option("--report", help="Also write the load report as JSON to this file.")
     ] = None,
+    operator: Annotated[
+        str | None,
+        typer.Option(
+            "--operator", help="Who loads, for the changelog. Default: $VARIANTDB_OPERATOR, else the OS user."
+        ),
+    ] = None,
 ) -> None:
     """Validate and ingest one batch, then publish a new release that includes it."""
     from loaders.batch import load_batch
+    from variantdb.pseudonym import PseudonymKeyError
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -124,8 +132,9 @@ def load(
                     skip_existing=skip_existing,
                     workers=workers,
                     cluster=cluster,
+                    operator=operator,
                 )
-    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError) as e:
+    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError, PseudonymKeyError) as e:
         _fail(str(e))
         return
     data = report.as_dict()
@@ -169,6 +178,13 @@ def export(
             "--table", help="variants, or coverage: samples with a confident call per segment (tsv, parquet)."
         ),
     ] = "variants",
+    purpose: Annotated[
+        str,
+        typer.Option(
+            "--purpose",
+            help="clinical: the release as published; research: variants recounted without research opt-outs.",
+        ),
+    ] = "clinical",
     filters: Annotated[
         list[str] | None,
         typer.Option(
@@ -180,19 +196,37 @@ def export(
     ] = None,
 ) -> None:
     """Write the current release's variant table, one row per normalized variant (or its coverage track)."""
+    from loaders.lifecycle import export_research
+
+    if purpose not in ("clinical", "research"):
+        _fail(f"--purpose {purpose!r} is not clinical or research")
     try:
         if table == "coverage":
+            if purpose == "research":
+                raise ValueError(
+                    "--purpose research recounts the variant table; it cannot export --table coverage"
+                )
             n = export_coverage(db, fmt, output, region, release)
             if output is not None:
                 err.print(f"wrote {n:,} coverage segments to {output}", highlight=False)
             return
         if table != "variants":
             raise ValueError(f"--table {table!r} is not variants or coverage")
-        if filters:
+        if filters and purpose == "research":
+            raise ValueError("--filter and --purpose research cannot be combined: export one or the other")
+        if purpose == "research":
+            done = export_research(db, fmt, output, region, release)
+            n = done.n_variants
+            err.print(
+                f"research export of release {done.release}: {done.n_samples:,} samples counted, "
+                f"{done.n_opted_out:,} research opt-out(s) left out",
+                highlight=False,
+            )
+        elif filters:
             n = export_subcohort(db, fmt, output, parse_filter_args(filters), region, release)
         else:
             n = export_release(db, fmt, output, region, release)
-    except (RegionError, ReleaseNotFoundError, ValueError) as e:
+    except (RegionError, ReleaseNotFoundError, ValueError, DatabaseLockedError) as e:
         _fail(str(e))
         return
     if output is not None:
@@ -326,6 +360,7 @@ def serve(
     )
 
 
+register_lifecycle(app)
 app.add_typer(keys_app, name="keys")
 app.command("audit")(audit)
 

@@ -42,6 +42,12 @@ class Settings:
         default=2 * 1024**3,
         metadata={"doc": "largest VCF (bytes, as uploaded) that POST /v1/annotate accepts"},
     )
+    keep_releases: int = field(
+        default=0,
+        metadata={
+            "doc": "releases kept after each publish (the newest ones; never the current); 0 keeps all"
+        },
+    )
     reload_interval: float = field(
         default=1.0,
         metadata={"doc": "seconds between checks of CURRENT (and of the API keys) by the service"},
