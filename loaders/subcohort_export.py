@@ -17,11 +17,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from loaders.export import FORMATS, parse_region
-from variantdb.genome import CONTIG_LENGTHS, CONTIGS
+from loaders.export import FORMATS, parse_region, write_sites_vcf
 from variantdb.index import ReleaseIndex
 from variantdb.release import ReleaseNotFoundError, read_current, release_path, variants_file
-from variantdb.schema import vcf_info_name
 from variantdb.subcohort import SubcohortFilter, SubcohortIndex, subcohort_schema
 
 __all__ = ["export_subcohort"]
@@ -132,40 +130,9 @@ def export_subcohort(
 
 
 def _write_vcf(tables: Iterator[pa.Table], out: Path | None, release: str, described: dict[str, Any]) -> int:
-    import pysam
-
-    header = pysam.VariantHeader()
-    header.add_line("##fileformat=VCFv4.2")
-    header.add_line(f"##variantdb_release={release}")
-    header.add_line("##variantdb_subcohort=" + json.dumps(described["filter"], ensure_ascii=True))
-    header.add_line(f"##variantdb_subcohort_samples={described['n_samples']}")
-    header.add_line("##reference=GRCh38")
-    for chrom in CONTIGS:
-        header.contigs.add(chrom, length=CONTIG_LENGTHS[chrom])
-    fields = [fl for fl in subcohort_schema() if fl.name not in ("chrom", "pos", "ref", "alt")]
-    for fl in fields:
-        kind = "Float" if pa.types.is_floating(fl.type) else "Integer"
-        desc = fl.metadata[b"description"].decode().replace('"', "'") + f" (sub-cohort, release {release})"
-        header.info.add(vcf_info_name(fl.name), 1 if kind == "Integer" else "A", kind, desc)
-    compressed = out is not None and str(out).endswith(".gz")
-    n = 0
-    with pysam.VariantFile(
-        str(out) if out is not None else "-", "wz" if compressed else "w", header=header
-    ) as vf:
-        for t in tables:
-            data = t.to_pydict()
-            for i in range(t.num_rows):
-                rec = vf.new_record(
-                    contig=data["chrom"][i],
-                    start=data["pos"][i] - 1,
-                    alleles=(data["ref"][i], data["alt"][i]),
-                )
-                for fl in fields:
-                    value = data[fl.name][i]
-                    if value is not None:
-                        rec.info[vcf_info_name(fl.name)] = value
-                vf.write(rec)
-                n += 1
-    if compressed:
-        pysam.tabix_index(str(out), preset="vcf", force=True)
-    return n
+    lines = [
+        f"##variantdb_release={release}",
+        "##variantdb_subcohort=" + json.dumps(described["filter"], ensure_ascii=True),
+        f"##variantdb_subcohort_samples={described['n_samples']}",
+    ]
+    return write_sites_vcf(tables, subcohort_schema(), lines, out, f" (sub-cohort, release {release})")
