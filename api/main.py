@@ -14,11 +14,13 @@ from fastapi import FastAPI
 
 import variantdb
 from api import beacon
+from api.access import Access, AccessMiddleware, document_security
+from api.auth import Role
 from api.deps import ReleaseStore
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.responses import ORJSONResponse
-from api.routes import annotate, coverage, health, pages, regions, releases, variants
+from api.routes import annotate, coverage, health, pages, regions, releases, subcohort, variants
 from variantdb.settings import Settings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -32,10 +34,17 @@ as the standard says. Counts follow gnomAD's names: `ac`, `an`, `af`,
 are adj genotypes of founders, `raw` and `all` the other groups, `strata` by sex,
 region and patient group. Every error has the shape
 `{"error": {"status", "code", "message", "details"}}`.
+
+Send an API key as `Authorization: Bearer KEY` (or `X-API-Key: KEY`). Without
+one a caller is `public` and learns only whether a variant was seen
+(`granularity: boolean`); a `registered` key gets counts, those from 1 to 4
+given as `"<5"` (`granularity: count`); a `controlled` key gets exact counts,
+strata and annotation (`granularity: record`). A bad key is a 401; over the
+rate or the daily query budget, a 429 with `Retry-After`.
 """
 
 
-def create_app(db: Path, settings: Settings | None = None) -> FastAPI:
+def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Role | None = None) -> FastAPI:
     """Return the service app for a database directory.
 
     Parameters
@@ -44,6 +53,9 @@ def create_app(db: Path, settings: Settings | None = None) -> FastAPI:
         The database directory (holding ``CURRENT`` and ``releases/``).
     settings
         Limits; default :func:`variantdb.settings.get_settings`.
+    anonymous_role
+        The role of a caller without an API key; default ``VARIANTDB_ANONYMOUS_ROLE``
+        or ``public`` (see :mod:`api.access`).
     """
     settings = settings or get_settings()
     app = FastAPI(
@@ -55,13 +67,16 @@ def create_app(db: Path, settings: Settings | None = None) -> FastAPI:
     app.state.store = ReleaseStore(Path(db), settings)
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    for module in (variants, regions, releases, health, coverage):
+    for module in (variants, regions, releases, health, coverage, subcohort):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(annotate.router)
     app.include_router(beacon.router)
     # The hot-path routes answer first; the FastAPI routes above document them.
     app.router.routes[0:0] = variants.fast_routes
+    app.state.access = Access(Path(db), settings, anonymous_role)
+    app.add_middleware(AccessMiddleware, access=app.state.access)
+    document_security(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

@@ -9,13 +9,14 @@ and validate real responses in the tests.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS
 
 __all__ = [
+    "ACCESS_ERRORS",
     "BatchRequest",
     "BatchResult",
     "CoverageBlock",
@@ -42,16 +43,27 @@ def _doc(name: str) -> str:
     return COUNT_FIELDS[name][1]
 
 
+#: A count at ``count`` granularity: exact, or ``"<5"`` when from 1 to the threshold minus 1.
+Imprecise = Annotated[
+    str,
+    Field(
+        pattern=r"^<[0-9]+$", description="an imprecise count (registered keys): from 1 to N-1, given as <N"
+    ),
+]
+Count = int | Imprecise
+Granularity = Literal["boolean", "count", "record"]
+
+
 class GroupCounts(BaseModel):
     """Counts of one group (adj founders, raw founders, or all samples)."""
 
     model_config = ConfigDict(extra="forbid")
-    ac: int = Field(description=_doc("ac"))
+    ac: Count = Field(description=_doc("ac"))
     an: int = Field(description=_doc("an"))
     af: float | None = Field(description=_doc("af"))
-    homozygote_count: int = Field(description=_doc("homozygote_count"))
-    hemizygote_count: int = Field(description=_doc("hemizygote_count"))
-    n_carriers: int = Field(description=_doc("n_carriers"))
+    homozygote_count: Count = Field(description=_doc("homozygote_count"))
+    hemizygote_count: Count = Field(description=_doc("hemizygote_count"))
+    n_carriers: Count = Field(description=_doc("n_carriers"))
     faf95: float | None = Field(description=_doc("faf95"))
     faf99: float | None = Field(description=_doc("faf99"))
 
@@ -78,6 +90,12 @@ class VariantPublic(BaseModel):
     The top-level counts are the adj founder group (gnomAD's headline figures).
     For a variant not in the release ``seen`` is false, ``ac`` is 0 and ``an`` is
     the number of alleles called at the position (0: no data here).
+
+    What a record holds depends on the caller's role (``granularity``): a caller
+    without a key gets the variant, ``seen``, ``coverage`` and ``message`` only
+    (``boolean``); a registered key gets the counts with those from 1 to
+    ``imprecise_below`` - 1 given as ``"<5"`` and no strata (``count``); a
+    controlled key gets everything (``record``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -97,28 +115,45 @@ class VariantPublic(BaseModel):
         description="called: alleles were called at the position (an > 0); no_data: none were"
     )
     message: str = Field(description="the answer in words, e.g. 'absent among 23,456 called alleles'")
-    ac: int = Field(description=_doc("ac"))
-    an: int = Field(description=_doc("an"))
-    af: float | None = Field(description=_doc("af"))
-    homozygote_count: int = Field(description=_doc("homozygote_count"))
-    hemizygote_count: int = Field(description=_doc("hemizygote_count"))
-    n_carriers: int = Field(description=_doc("n_carriers"))
-    faf95: float | None = Field(description=_doc("faf95"))
-    faf99: float | None = Field(description=_doc("faf99"))
-    faf95_max_region: float | None = Field(description=REGION_MAX_FIELDS["faf95_max_region"][1])
-    faf95_max_region_code: str | None = Field(description=REGION_MAX_FIELDS["faf95_max_region_code"][1])
-    n_fail: int | None = Field(default=None, description=QUALITY_FIELDS["n_fail"][1])
-    n_carrier_families: int | None = Field(default=None, description=QUALITY_FIELDS["n_carrier_families"][1])
+    ac: Count | None = Field(default=None, description=_doc("ac"))
+    an: int | None = Field(default=None, description=_doc("an"))
+    af: float | None = Field(default=None, description=_doc("af") + "; null where ac is imprecise")
+    homozygote_count: Count | None = Field(default=None, description=_doc("homozygote_count"))
+    hemizygote_count: Count | None = Field(default=None, description=_doc("hemizygote_count"))
+    n_carriers: Count | None = Field(default=None, description=_doc("n_carriers"))
+    faf95: float | None = Field(default=None, description=_doc("faf95") + "; null where ac is imprecise")
+    faf99: float | None = Field(default=None, description=_doc("faf99") + "; null where ac is imprecise")
+    faf95_max_region: float | None = Field(default=None, description=REGION_MAX_FIELDS["faf95_max_region"][1])
+    faf95_max_region_code: str | None = Field(
+        default=None, description=REGION_MAX_FIELDS["faf95_max_region_code"][1]
+    )
+    n_fail: Count | None = Field(default=None, description=QUALITY_FIELDS["n_fail"][1])
+    n_carrier_families: Count | None = Field(
+        default=None, description=QUALITY_FIELDS["n_carrier_families"][1]
+    )
     excluded_group: str | None = Field(
         default=None,
         description="with ?exclude_group: the patient group stratum (e.g. group_hereditary_heart) the headline counts "
         "leave out; absent otherwise",
     )
-    raw: GroupCounts = Field(description="every called genotype of founders (gnomAD raw)")
-    all: GroupCounts = Field(description="adj genotypes of all samples, founders and relatives")
+    raw: GroupCounts | None = Field(
+        default=None, description="every called genotype of founders (gnomAD raw)"
+    )
+    all: GroupCounts | None = Field(
+        default=None, description="adj genotypes of all samples, founders and relatives"
+    )
     strata: list[StratumCounts] | None = Field(
         default=None,
-        description="adj founder counts by sex, region and patient group (absent with strata=false)",
+        description="adj founder counts by sex, region and patient group (absent with strata=false, "
+        "and below granularity record)",
+    )
+    granularity: Granularity = Field(
+        description="what the caller's role was answered: boolean (seen / not seen), count (counts, small ones "
+        "imprecise, no strata) or record (exact counts and strata)"
+    )
+    imprecise_below: int | None = Field(
+        default=None,
+        description="granularity count: counts from 1 to this minus 1 are given as '<N' (setting small_count_threshold)",
     )
 
 
@@ -135,6 +170,20 @@ class ErrorPublic(BaseModel):
     """Every error response: ``{"error": {...}}``."""
 
     error: ErrorBody
+
+
+#: The errors of access control every data route may answer (see :mod:`api.access`).
+ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "the API key is malformed, unknown or revoked"},
+    403: {
+        "model": ErrorPublic,
+        "description": "the caller's role may not use this (or an admin key was sent)",
+    },
+    429: {
+        "model": ErrorPublic,
+        "description": "over the rate or the daily query budget; Retry-After says when to retry",
+    },
+}
 
 
 class VariantError(BaseModel):

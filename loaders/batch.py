@@ -25,11 +25,11 @@ import os
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -57,6 +57,7 @@ from variantdb.incremental import (
     plan_delta,
 )
 from variantdb.manifest import SampleRecord, read_manifest
+from variantdb.pseudonym import load_pseudonymizer
 from variantdb.registry import Registry, write_lock
 from variantdb.release import (
     ReleaseNotFoundError,
@@ -68,13 +69,22 @@ from variantdb.release import (
     variants_file,
     write_release,
 )
+from variantdb.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS, variants_schema
 from variantdb.settings import Settings, get_settings
+from variantdb.store import finish_pending
+from variantdb.subcohort import write_subcohort
 from variantdb.variant import Reference
+
+if TYPE_CHECKING:
+    from loaders.distributed import DaskCluster
 
 __all__ = ["LoadReport", "load_batch", "publish_incremental", "publish_release", "recover"]
 
 Progress = Callable[[str, int, int | None], None]
+#: Runs ``fn(*item, **shared)`` for each item and yields the results in order
+#: (in-process by default; :meth:`loaders.distributed.DaskCluster.map` on a cluster).
+Mapper = Callable[..., Iterator[Any]]
 
 
 @dataclass
@@ -138,6 +148,7 @@ def recover(db: Path) -> None:
     with Registry(db) as reg:
         known_batches = set(reg.batch_names())
         known_releases = [r["id"] for r in reg.releases()]
+    finish_pending(db, known_releases)
     if staging.exists():
         for folder in staging.iterdir():
             if folder.name in known_batches:
@@ -166,6 +177,8 @@ def load_batch(
     settings: Settings | None = None,
     skip_existing: bool = False,
     workers: int | None = None,
+    operator: str | None = None,
+    cluster: DaskCluster | None = None,
     incremental: bool = True,
 ) -> LoadReport:
     """Validate and ingest one batch, then publish a release that includes it.
@@ -191,6 +204,14 @@ def load_batch(
     workers
         Processes reading files in parallel (an indexed multi-sample file is
         split by contig). Default: the machine's CPU count, at most 8.
+        Not used with ``cluster``.
+    cluster
+        Run the reading and the per-contig aggregation on this Dask cluster
+        (:func:`loaders.distributed.open_cluster`) instead of local processes.
+        Inputs and ``db`` must then be on storage every worker sees; this is
+        checked first. Default None.
+    operator
+        Who loads, for the changelog. Default: ``VARIANTDB_OPERATOR``, else the OS user.
     incremental
         Publish from the previous release and this batch's files alone when the
         previous release is a safe base (:func:`publish_incremental`); False
@@ -210,12 +231,20 @@ def load_batch(
     if not name or "/" in name or name.startswith("."):
         raise LoadError(f"batch name {name!r} is not usable as a folder name")
     workers = workers if workers is not None else min(8, os.cpu_count() or 1)
+    if cluster is not None:
+        # Workers run elsewhere, in another directory: give them absolute paths.
+        db, workers = db.absolute(), cluster.workers
+        reference = None if reference is None else Path(reference).absolute()
     started = time.perf_counter()
     with write_lock(db):
         records = read_manifest(manifest)
         recover(db)
         if reference is not None:
             Reference(reference).close()  # fail early on a missing or unindexed FASTA
+        # The registry stores only keyed pseudonyms of sample, parent and family ids.
+        pseudonyms = load_pseudonymizer(db)
+        stored = [pseudonyms.record(r) for r in records]
+        original = {s.sample_id: r.sample_id for s, r in zip(stored, records, strict=True)}
         staging = db / "staging" / name
         try:
             with Registry(db) as reg:
@@ -223,21 +252,24 @@ def load_batch(
                     return LoadReport(batch=name, release=read_current(db), skipped_existing=True)
                 if reg.has_batch(name):
                     raise LoadError(f"batch {name!r} is already loaded in {db}; give another --batch name")
-                existing = reg.existing_sample_ids([r.sample_id for r in records])
+                pseudonyms.check_registry(reg.con)
+                existing = reg.existing_sample_ids([r.sample_id for r in stored])
                 if existing:
-                    shown = ", ".join(f"{s} (batch {b})" for s, b in list(existing.items())[:10])
+                    shown = ", ".join(f"{original[s]} (batch {b})" for s, b in list(existing.items())[:10])
                     raise LoadError(f"{manifest}: sample id(s) already loaded: {shown}")
                 first_idx = reg.next_sample_idx()
             sample_idx = {r.sample_id: first_idx + i for i, r in enumerate(records)}
             if staging.exists():
                 shutil.rmtree(staging)
             report = LoadReport(batch=name, samples=len(records))
-            _ingest(records, sample_idx, staging, settings, reference, report, report_progress, workers)
+            _ingest(
+                records, sample_idx, staging, settings, reference, report, report_progress, workers, cluster
+            )
             with Registry(db) as reg:
                 samples = reg.samples()
                 batches = reg.batch_names()
                 recorded = [r["id"] for r in reg.releases()]
-            new_rows = _sample_rows(records, first_idx, name)
+            new_rows = _sample_rows(stored, first_idx, name)
             all_samples = pa.concat_tables([samples, new_rows.cast(samples.schema)])
             release_id = next_release_id(db)
             why_full = _incremental_base(db, recorded, samples, batches) if incremental else "asked for"
@@ -267,13 +299,14 @@ def load_batch(
                     settings,
                     reference,
                     report_progress,
+                    mapper=None if cluster is None else cluster.map,
                 )
                 report.publish = f"full: {why_full}"
             report.release = release_id
             report.n_variants = int(meta["n_variants"])
             report.seconds = time.perf_counter() - started
             with Registry(db) as reg:
-                reg.add_batch(name, manifest, records, first_idx, report.as_dict(), meta)
+                reg.add_batch(name, manifest, stored, first_idx, report.as_dict(), meta, operator)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             recover(db)
@@ -285,6 +318,7 @@ def load_batch(
             (staging / kind).rename(dst)
         shutil.rmtree(staging, ignore_errors=True)
         set_current(db, release_id)
+        prune_releases(db, settings.keep_releases, operator)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -371,6 +405,7 @@ def _ingest(
     report: LoadReport,
     progress: Progress,
     workers: int,
+    cluster: DaskCluster | None = None,
 ) -> None:
     beds = read_capture_beds(records)  # validated before any genotype is read
     (staging / "calls").mkdir(parents=True)
@@ -379,7 +414,20 @@ def _ingest(
     tasks = [t for g in groups for t in g]
     progress("read", 0, len(tasks))
     results: list[FileReport] = []
-    if workers <= 1 or len(groups) == 1:
+    if cluster is not None:
+        cluster.check_access(_input_files(records, reference), staging)
+        done = cluster.map(
+            _run_group,
+            [(group, f"{n:05d}") for n, group in enumerate(groups)],
+            sample_idx=sample_idx,
+            staging=staging,
+            settings=settings,
+            reference=reference,
+        )
+        for group, result in zip(groups, done, strict=True):
+            results += result
+            progress("read", len(group), len(tasks))
+    elif workers <= 1 or len(groups) == 1:
         for n, group in enumerate(groups):
             results += _run_group(
                 group,
@@ -408,6 +456,19 @@ def _ingest(
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
     apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
+
+
+def _input_files(records: list[SampleRecord], reference: Path | None) -> list[Path]:
+    """Return every file a reading task may open: inputs, their indexes, capture BEDs, the FASTA."""
+    files: list[Path] = []
+    for r in records:
+        files.append(r.vcf)
+        files += [p for ext in (".tbi", ".csi") if (p := Path(f"{r.vcf}{ext}")).exists()]
+        if r.capture_bed is not None:
+            files.append(r.capture_bed)
+    if reference is not None:
+        files += [reference, *(p for ext in (".fai", ".gzi") if (p := Path(f"{reference}{ext}")).exists())]
+    return files
 
 
 def _merge_reports(
@@ -511,12 +572,15 @@ def publish_release(
     settings: Settings,
     reference: Path | None,
     progress: Progress = _noop,
+    mapper: Mapper | None = None,
 ) -> dict[str, Any]:
     """Aggregate calls and no-call intervals into a release directory (not made current).
 
-    This is the full rebuild: every listed batch's files are read.
-    :func:`publish_incremental` writes the same release from the previous one
-    and the new batch's files.
+    Parameters
+    ----------
+    mapper
+        Runs the per-contig work (:func:`_release_contig`), e.g. on a Dask cluster.
+        Default None: one contig after another in this process.
 
     Returns
     -------
@@ -524,32 +588,68 @@ def publish_release(
         The release metadata written to ``release.json``.
     """
     cohort = make_cohort(samples)
-    con = _aggregate_connection(db, settings)
-    con.register("cohort", cohort.table)
+    spill = db / "staging" / ".duckdb-spill"
     tracks: list[pa.Table] = []
     progress("aggregate", 0, len(CONTIGS))
+    run = mapper or _map_in_process
+    work = [(c, call_files_for(call_dirs, c), call_files_for(gap_dirs, c)) for c in CONTIGS]
 
     def tables() -> Any:
-        for chrom in CONTIGS:
-            gap_files = call_files_for(gap_dirs, chrom)
-            gaps = (
-                pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read()
-                if gap_files
-                else GAPS_SCHEMA.empty_table()
-            )
-            track = compute_an_track(chrom, gaps, cohort)
+        for table, track in run(
+            _release_contig, work, cohort=cohort, memory_mb=settings.aggregate_memory_mb, spill=spill
+        ):
             tracks.append(track)
-            yield aggregate_contig(con, chrom, call_files_for(call_dirs, chrom), track, cohort)
+            yield table
             progress("aggregate", 1, len(CONTIGS))
 
     meta = _release_meta(samples, cohort, batches, settings, reference)
     release_dir = write_release(
-        db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
+        db,
+        release_id,
+        tables(),
+        lambda: pa.concat_tables(tracks),
+        meta,
+        make_current=False,
+        extra=lambda d: write_subcohort(
+            d, samples, cohort, call_dirs, gap_dirs, settings.aggregate_memory_mb
+        ),
     )
-    con.close()
     write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta
+
+
+def _map_in_process(
+    fn: Callable[..., Any], items: Iterable[tuple[Any, ...]], /, **shared: Any
+) -> Iterator[Any]:
+    """Run ``fn(*item, **shared)`` for each item in this process, lazily, in order (the default :data:`Mapper`)."""
+    for item in items:
+        yield fn(*item, **shared)
+
+
+def _release_contig(
+    chrom: str, call_files: list[str], gap_files: list[str], cohort: Cohort, memory_mb: int, spill: Path
+) -> tuple[pa.Table, pa.Table]:
+    """Return one contig's variant table and AN track, from its calls and gaps files.
+
+    A function of files only, so it runs in-process or on a Dask worker alike.
+    """
+    gaps = pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read() if gap_files else GAPS_SCHEMA.empty_table()
+    track = compute_an_track(chrom, gaps, cohort)
+    # Bounded memory whatever the batch size: DuckDB spills to disk past this, in a
+    # folder of its own per contig (contigs may be aggregated at once by several processes).
+    folder = spill / chrom
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
+        con.execute("SET temp_directory = $1", [str(folder)])
+        con.register("cohort", cohort.table)
+        table = aggregate_contig(con, chrom, call_files, track, cohort)
+    finally:
+        con.close()
+    return table, track
 
 
 def publish_incremental(
@@ -595,7 +695,9 @@ def publish_incremental(
     -----
     Reads the previous release's variant table, AN and coverage tracks once, the batch's
     files, and the rows of already loaded relatives of the batch's samples from
-    their own batches (see :mod:`variantdb.incremental`).
+    their own batches (see :mod:`variantdb.incremental`). The sub-cohort
+    structures (:func:`variantdb.subcohort.write_subcohort`) are not incremental
+    yet: they are written from every batch's files, as a full rebuild does.
     """
     delta = plan_delta(old_samples, samples, call_dir, gap_dir, db)
     prev_dir = release_path(db, previous)
@@ -624,9 +726,22 @@ def publish_incremental(
             yield table
             progress("aggregate", 1, len(CONTIGS))
 
-    meta = _release_meta(samples, make_cohort(samples), batches, settings, reference)
+    cohort = make_cohort(samples)
+    meta = _release_meta(samples, cohort, batches, settings, reference)
+    # The sub-cohort structures (per-sample carriers and no-call bins) are still
+    # written from every batch's files, as publish_release writes them.
+    call_dirs = [*(db / "calls" / f"batch={b}" for b in batches[:-1]), call_dir]
+    gap_dirs = [*(db / "gaps" / f"batch={b}" for b in batches[:-1]), gap_dir]
     release_dir = write_release(
-        db, release_id, tables(), lambda: pa.concat_tables(tracks), meta, make_current=False
+        db,
+        release_id,
+        tables(),
+        lambda: pa.concat_tables(tracks),
+        meta,
+        make_current=False,
+        extra=lambda d: write_subcohort(
+            d, samples, cohort, call_dirs, gap_dirs, settings.aggregate_memory_mb
+        ),
     )
     con.close()
     write_coverage(release_dir, samples, [], tracks=coverage)

@@ -1,4 +1,4 @@
-"""The ``variantdb`` command: load, export, annotate, info, serve.
+"""The ``variantdb`` command: load, export, annotate, info, serve, keys, audit.
 
 The service is started by import string (``api.main:create_app_from_env``) so
 that ``loaders`` never imports ``api``; both import only the core.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,13 +17,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from loaders.access_cli import audit, keys_app
 from loaders.export import FORMATS, RegionError, export_release
 from loaders.export_coverage import export_coverage
+from loaders.lifecycle_cli import register as register_lifecycle
+from loaders.subcohort_export import export_subcohort
 from loaders.vcf import LoadError
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from variantdb.manifest import ManifestError
 from variantdb.registry import DatabaseLockedError, Registry
 from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta
+from variantdb.subcohort import parse_filter_args
 
 __all__ = ["app", "main"]
 
@@ -64,11 +69,29 @@ def load(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", help="Processes reading in parallel. Default: the CPU count (at most 8)."),
+        typer.Option(
+            "--workers",
+            help="Processes reading in parallel (with --scheduler local: Dask workers). "
+            "Default: the CPU count (at most 8).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Run on Dask: 'local' starts a local cluster of --workers processes; "
+            "tcp://HOST:8786 uses a running one. Inputs and --db must be on storage every worker sees.",
+        ),
     ] = None,
     quiet: QuietOpt = False,
     report_json: Annotated[
         Path | None, typer.Option("--report", help="Also write the load report as JSON to this file.")
+    ] = None,
+    operator: Annotated[
+        str | None,
+        typer.Option(
+            "--operator", help="Who loads, for the changelog. Default: $VARIANTDB_OPERATOR, else the OS user."
+        ),
     ] = None,
     full_rebuild: Annotated[
         bool,
@@ -81,6 +104,7 @@ def load(
 ) -> None:
     """Validate and ingest one batch, then publish a new release that includes it."""
     from loaders.batch import load_batch
+    from variantdb.pseudonym import PseudonymKeyError
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -100,17 +124,26 @@ def load(
         progress.update(tasks[stage], advance=advance, total=total if total is not None else None)
 
     try:
-        with progress:
-            report = load_batch(
-                db,
-                manifest,
-                reference,
-                batch,
-                progress=on_progress,
-                skip_existing=skip_existing,
-                incremental=not full_rebuild,
-            )
-    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError) as e:
+        with ExitStack() as stack:
+            cluster = None
+            if scheduler is not None:
+                from loaders.distributed import open_cluster
+
+                cluster = stack.enter_context(open_cluster(scheduler, workers))
+            with progress:
+                report = load_batch(
+                    db,
+                    manifest,
+                    reference,
+                    batch,
+                    progress=on_progress,
+                    skip_existing=skip_existing,
+                    workers=workers,
+                    cluster=cluster,
+                    operator=operator,
+                    incremental=not full_rebuild,
+                )
+    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError, PseudonymKeyError) as e:
         _fail(str(e))
         return
     data = report.as_dict()
@@ -155,18 +188,55 @@ def export(
             "--table", help="variants, or coverage: samples with a confident call per segment (tsv, parquet)."
         ),
     ] = "variants",
+    purpose: Annotated[
+        str,
+        typer.Option(
+            "--purpose",
+            help="clinical: the release as published; research: variants recounted without research opt-outs.",
+        ),
+    ] = "clinical",
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="Sub-cohort counts instead of the release table: KEY=VALUE, repeatable, e.g. sex=XX, "
+            "region=Midtjylland,Nordjylland, patient_group=..., exclude_patient_group=..., technology=WES, "
+            "role=founder|non_founder|parent|all, received_from=2025-01-01, received_to=..., raw=true.",
+        ),
+    ] = None,
 ) -> None:
     """Write the current release's variant table, one row per normalized variant (or its coverage track)."""
+    from loaders.lifecycle import export_research
+
+    if purpose not in ("clinical", "research"):
+        _fail(f"--purpose {purpose!r} is not clinical or research")
     try:
         if table == "coverage":
+            if purpose == "research":
+                raise ValueError(
+                    "--purpose research recounts the variant table; it cannot export --table coverage"
+                )
             n = export_coverage(db, fmt, output, region, release)
             if output is not None:
                 err.print(f"wrote {n:,} coverage segments to {output}", highlight=False)
             return
         if table != "variants":
             raise ValueError(f"--table {table!r} is not variants or coverage")
-        n = export_release(db, fmt, output, region, release)
-    except (RegionError, ReleaseNotFoundError, ValueError) as e:
+        if filters and purpose == "research":
+            raise ValueError("--filter and --purpose research cannot be combined: export one or the other")
+        if purpose == "research":
+            done = export_research(db, fmt, output, region, release)
+            n = done.n_variants
+            err.print(
+                f"research export of release {done.release}: {done.n_samples:,} samples counted, "
+                f"{done.n_opted_out:,} research opt-out(s) left out",
+                highlight=False,
+            )
+        elif filters:
+            n = export_subcohort(db, fmt, output, parse_filter_args(filters), region, release)
+        else:
+            n = export_release(db, fmt, output, region, release)
+    except (RegionError, ReleaseNotFoundError, ValueError, DatabaseLockedError) as e:
         _fail(str(e))
         return
     if output is not None:
@@ -298,6 +368,11 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+register_lifecycle(app)
+app.add_typer(keys_app, name="keys")
+app.command("audit")(audit)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ INFO names (``AC``, ``AN``, ``AF``, ``nhomalt``, ``AC_raw`` ...).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,29 +159,62 @@ def _export_tsv(db: Path, release: str, reg: tuple[str, int, int] | None, out: P
 def _export_vcf(
     db: Path, release: str, reg: tuple[str, int, int] | None, out: Path | None, meta: dict[str, Any]
 ) -> int:
-    import pysam
-
     from variantdb.schema import variants_schema
+
+    return write_sites_vcf(
+        _tables(db, release, reg), variants_schema(), [f"##variantdb_release={release}"], out
+    )
+
+
+def write_sites_vcf(
+    tables: Iterable[pa.Table],
+    schema: pa.Schema,
+    header_lines: list[str],
+    out: Path | None,
+    describe_suffix: str = "",
+) -> int:
+    """Write a sites-only VCF of variant tables (bgzipped and tabix-indexed when ``out`` ends in .gz).
+
+    Parameters
+    ----------
+    tables
+        Tables with ``chrom``, ``pos``, ``ref``, ``alt`` and the columns of ``schema``, sorted.
+    schema
+        Their schema: every other column becomes an INFO field with its gnomAD-style
+        name (:func:`variantdb.schema.vcf_info_name`), described by the field's metadata.
+    header_lines
+        Extra ``##`` lines (release, filter, ...), after ``##fileformat``.
+    out
+        The file to write; None writes plain VCF to stdout.
+    describe_suffix
+        Appended to every INFO description. Default "".
+
+    Returns
+    -------
+    int
+        The records written.
+    """
+    import pysam
 
     header = pysam.VariantHeader()
     header.add_line("##fileformat=VCFv4.2")
-    header.add_line(f"##variantdb_release={release}")
+    for line in header_lines:
+        header.add_line(line)
     header.add_line("##reference=GRCh38")
     for chrom in CONTIGS:
         header.contigs.add(chrom, length=CONTIG_LENGTHS[chrom])
-    schema = variants_schema()
     cols = [f for f in schema if f.name not in ("chrom", "pos", "ref", "alt")]
     for f in cols:
         kind = (
             "Float" if pa.types.is_floating(f.type) else "String" if pa.types.is_string(f.type) else "Integer"
         )
-        desc = f.metadata[b"description"].decode().replace('"', "'")
+        desc = f.metadata[b"description"].decode().replace('"', "'") + describe_suffix
         header.info.add(vcf_info_name(f.name), 1 if kind == "Integer" else "A", kind, desc)
     compressed = out is not None and str(out).endswith(".gz")
     mode = "wz" if compressed else "w"
     n = 0
     with pysam.VariantFile(str(out) if out is not None else "-", mode, header=header) as vf:
-        for table in _tables(db, release, reg):
+        for table in tables:
             data = table.to_pydict()
             for i in range(table.num_rows):
                 rec = vf.new_record(

@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
+# ---------------------------------------------------------------------------
+# Pseudonymized sample ids (issue 6): the tests' secret lives in a temporary key
+# file (created 0600 by the code under test), never in the user's ~/.config.
+# Subprocesses inherit it through the environment.
+# Access control (issue 6): the service tests written before API keys call
+# without a key and read exact counts, so in tests a caller without a key is
+# `controlled` (the deployment setting VARIANTDB_ANONYMOUS_ROLE). The access
+# tests (tests/test_access.py) build their apps with anonymous_role="public",
+# the production default, and use real keys.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pseudonym_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ``VARIANTDB_PSEUDONYM_KEY_FILE`` at a per-session file; unset ``VARIANTDB_PSEUDONYM_KEY``."""
+    path = tmp_path_factory.mktemp("pseudonym") / "pseudonym.key"
+    saved = {k: os.environ.get(k) for k in ("VARIANTDB_PSEUDONYM_KEY", "VARIANTDB_PSEUDONYM_KEY_FILE")}
+    os.environ.pop("VARIANTDB_PSEUDONYM_KEY", None)
+    os.environ["VARIANTDB_PSEUDONYM_KEY_FILE"] = str(path)
+    yield path
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _keyless_callers_controlled() -> Iterator[None]:
+    """Serve callers without a key as ``controlled`` for the whole session (subprocesses too)."""
+    old = os.environ.get("VARIANTDB_ANONYMOUS_ROLE")
+    os.environ["VARIANTDB_ANONYMOUS_ROLE"] = "controlled"
+    yield
+    if old is None:
+        os.environ.pop("VARIANTDB_ANONYMOUS_ROLE", None)
+    else:
+        os.environ["VARIANTDB_ANONYMOUS_ROLE"] = old
+
 
 # ---------------------------------------------------------------------------
 # Lookup service (issue 3): a fixture database built by the real loader.

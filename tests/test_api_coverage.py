@@ -99,14 +99,16 @@ def test_bad_parameters_use_the_error_shape(api_client: TestClient) -> None:
     )
 
 
-def test_counts_are_gated(api_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    import api.routes.coverage
-    import api.routes.regions
+def test_counts_are_gated(api_db: Path) -> None:
+    """A caller without a key (public) learns no coverage figures, by the endpoint or a region listing."""
+    from api.main import create_app
+    from variantdb.settings import Settings
 
-    monkeypatch.setattr(api.routes.coverage, "caller_role", lambda request: "public")
-    monkeypatch.setattr(api.routes.regions, "caller_role", lambda request: "public")
-    assert_error(api_client.get("/v1/coverage/chr1:100"), 403, "forbidden")
-    assert api_client.get("/v1/regions/chr1:1-2000").json()["coverage"] is None
+    # No limits: the session's other tests share this database's per-address budget.
+    unlimited = Settings(public_requests_per_minute=0, public_daily_queries=0)
+    with TestClient(create_app(api_db, unlimited, anonymous_role="public")) as client:
+        assert_error(client.get("/v1/coverage/chr1:100"), 403, "forbidden")
+        assert_error(client.get("/v1/regions/chr1:1-2000"), 403, "forbidden")
 
 
 def test_release_without_a_track_is_a_404(api_db: Path, tmp_path: Path) -> None:

@@ -723,3 +723,21 @@ def test_range_queries_agree_with_bcftools_view_regions(
         assert sorted(r["variantInternalId"] for r in recs) == want, (chrom, a, b)
         nonempty += bool(want)
     assert nonempty >= len(dels)  # every deletion is seen at least by its last base
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "words"),
+    [
+        ({"Authorization": "Bearer not-a-key"}, 401, "key"),
+        ({"X-API-Key": "vdb_000000000000_" + "x" * 43}, 401, "key"),
+    ],
+)
+def test_a_refused_key_gets_a_beacon_error_under_beacon(
+    client: TestClient, headers: dict[str, str], status: int, words: str
+) -> None:
+    """The access middleware answers before any route: under /beacon/v2 its refusals are Beacon documents too."""
+    r = client.get(f"{B}/g_variants?referenceName=1&start=99&alternateBases=G", headers=headers)
+    assert_beacon_error(r, status, words)
+    # ... while /v1 keeps its own error shape.
+    v1 = client.get("/v1/variants/1-100-A-G", headers=headers)
+    assert v1.status_code == status and v1.json()["error"]["code"] == "invalid_key"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -279,21 +278,18 @@ def test_no_served_page_or_asset_names_another_host(client: TestClient, seen: Va
 # --- who sees what ------------------------------------------------------------------------------
 
 
-def test_a_public_visitor_sees_seen_or_not_only(
-    client: TestClient, seen: Variant, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from api.routes import pages
+def test_a_public_visitor_sees_seen_or_not_only(pages_db: Path, seen: Variant) -> None:
+    from api.main import create_app
 
-    def public(request: Any) -> pages.Role:
-        return "public"
-
-    monkeypatch.setattr(pages, "caller_role", public)
-    html = _html(client, f"/variant/{format_variant_id(seen)}")
-    assert '<h2 id="verdict">Seen</h2>' in html
-    assert "called alleles" not in html and ">AC<" not in html and "By region" not in html
-    html = _html(client, f"/region/{seen.chrom}:{seen.pos - 5000}-{seen.pos + 5000}")
-    assert "<svg" not in html and ">AF</button>" not in html
-    assert format_variant_id(seen) in html
+    with TestClient(create_app(pages_db, anonymous_role="public")) as public:
+        html = _html(public, f"/variant/{format_variant_id(seen)}")
+        assert '<h2 id="verdict">Seen</h2>' in html
+        assert "called alleles" not in html and ">AC<" not in html and "By region" not in html
+        # A listing names every variant of a region: refused without a key (issue 6).
+        r = public.get(f"/region/{seen.chrom}:{seen.pos - 5000}-{seen.pos + 5000}")
+        assert r.status_code == 403
+        assert "<svg" not in r.text and ">AF</button>" not in r.text and format_variant_id(seen) not in r.text
+        assert "API key" in r.text
 
 
 # --- charts -------------------------------------------------------------------------------------

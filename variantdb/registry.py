@@ -19,11 +19,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from variantdb import changelog
 from variantdb.manifest import SampleRecord
 
 __all__ = ["DatabaseLockedError", "Registry", "write_lock"]
 
-_DDL = """
+_DDL = (
+    """
 CREATE TABLE IF NOT EXISTS samples (
     sample_idx INTEGER PRIMARY KEY,
     sample_id VARCHAR NOT NULL UNIQUE,
@@ -55,7 +57,13 @@ CREATE TABLE IF NOT EXISTS releases (
     n_variants BIGINT NOT NULL,
     batches JSON NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
 """
+    + changelog.DDL
+)
 
 
 class DatabaseLockedError(RuntimeError):
@@ -134,8 +142,12 @@ class Registry:
 
     def samples(self, include_withdrawn: bool = False) -> pa.Table:
         """Return the samples table as Arrow, ordered by sample number."""
-        where = "" if include_withdrawn else "WHERE NOT withdrawn"
-        return self.con.sql(f"SELECT * FROM samples {where} ORDER BY sample_idx").to_arrow_table()
+        sql = (
+            "SELECT * FROM samples ORDER BY sample_idx"
+            if include_withdrawn
+            else "SELECT * FROM samples WHERE NOT withdrawn ORDER BY sample_idx"
+        )
+        return self.con.sql(sql).to_arrow_table()
 
     def add_batch(
         self,
@@ -145,8 +157,12 @@ class Registry:
         first_idx: int,
         report: dict[str, Any],
         release: dict[str, Any] | None,
+        operator: str | None = None,
     ) -> None:
-        """Record a batch, its samples and the release that includes it, in one transaction."""
+        """Record a batch, its samples and the release that includes it, in one transaction.
+
+        ``operator`` (default :func:`variantdb.changelog.current_operator`) goes in the changelog.
+        """
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -176,15 +192,35 @@ class Registry:
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
                 [name, now, str(manifest), len(records), json.dumps(report, default=str)],
             )
+            changelog.append(
+                self.con,
+                "load",
+                subject=name,
+                details={"samples": len(records), "manifest": str(manifest)},
+                operator=operator,
+            )
             if release is not None:
-                self.add_release(release, _in_transaction=True)
+                self.add_release(release, _in_transaction=True, operator=operator)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
 
-    def add_release(self, release: dict[str, Any], _in_transaction: bool = False) -> None:
-        """Record a published release."""
+    def add_release(
+        self, release: dict[str, Any], _in_transaction: bool = False, operator: str | None = None
+    ) -> None:
+        """Record a published release (and its changelog entry; call inside a transaction)."""
+        changelog.append(
+            self.con,
+            "release",
+            subject=release["id"],
+            details={
+                "n_samples": release["n_samples"],
+                "n_variants": release["n_variants"],
+                "batches": release["batches"],
+            },
+            operator=operator,
+        )
         self.con.execute(
             "INSERT INTO releases VALUES (?, ?, ?, ?, ?)",
             [

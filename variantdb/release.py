@@ -14,6 +14,7 @@ Layout of a database directory ``DB``::
     DB/releases/ID/variants/C.parquet       sorted variant table, one file per contig
     DB/releases/ID/an.parquet               AN track (schema.an_schema)
     DB/releases/ID/index/                   memory-mapped lookup index
+    DB/releases/ID/subcohort/               sub-cohort structures (variantdb.subcohort)
     DB/CURRENT                              the live release id
 """
 
@@ -150,6 +151,7 @@ def write_release(
     meta: dict[str, Any],
     *,
     make_current: bool = True,
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write a release directory, build its index, and publish it.
 
@@ -171,6 +173,10 @@ def write_release(
         ``id``, ``n_variants``, ``contigs`` and ``checksums`` are added here.
     make_current
         Switch ``CURRENT`` to the new release. Default True.
+    extra
+        Called with the release directory once the variant tables and the AN
+        track are written, before the index and checksums: writes further files
+        into the release (the sub-cohort structures). Default None.
     """
     from variantdb.index import build_index
 
@@ -195,6 +201,8 @@ def write_release(
         contigs[chrom] = table.num_rows
     track = an_track() if callable(an_track) else an_track
     pq.write_table(track, tmp / "an.parquet", compression="zstd")
+    if extra is not None:
+        extra(tmp)
     build_index(tmp)
     meta = {**meta, "id": release_id, "n_variants": n_variants, "contigs": contigs}
     meta["checksums"] = checksums(tmp)

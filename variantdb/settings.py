@@ -42,8 +42,42 @@ class Settings:
         default=2 * 1024**3,
         metadata={"doc": "largest VCF (bytes, as uploaded) that POST /v1/annotate accepts"},
     )
+    keep_releases: int = field(
+        default=0,
+        metadata={
+            "doc": "releases kept after each publish (the newest ones; never the current); 0 keeps all"
+        },
+    )
     reload_interval: float = field(
-        default=1.0, metadata={"doc": "seconds between checks of CURRENT by the service"}
+        default=1.0,
+        metadata={"doc": "seconds between checks of CURRENT (and of the API keys) by the service"},
+    )
+    small_count_threshold: int = field(
+        default=5,
+        metadata={"doc": "registered callers see counts from 1 to this minus 1 as '<N' (imprecise)"},
+    )
+    public_requests_per_minute: int = field(
+        default=60, metadata={"doc": "rate limit of each client address without a key (0: none)"}
+    )
+    public_daily_queries: int = field(
+        default=1000,
+        metadata={"doc": "variant queries per UTC day of each client address without a key (0: none)"},
+    )
+    registered_requests_per_minute: int = field(
+        default=600, metadata={"doc": "rate limit of each registered key (0: none)"}
+    )
+    registered_daily_queries: int = field(
+        default=100_000, metadata={"doc": "variant queries per UTC day of each registered key (0: none)"}
+    )
+    controlled_requests_per_minute: int = field(
+        default=60_000, metadata={"doc": "rate limit of each controlled key (0: none)"}
+    )
+    controlled_daily_queries: int = field(
+        default=0, metadata={"doc": "variant queries per UTC day of each controlled key (0: none)"}
+    )
+    max_request_bytes: int = field(
+        default=8 * 1024**2,
+        metadata={"doc": "largest request body (bytes) of every route but POST /v1/annotate"},
     )
 
     def as_dict(self) -> dict[str, object]:

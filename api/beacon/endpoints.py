@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from api.auth import Role, caller_role, may_see_counts, may_see_strata
+from api.auth import Role, caller_role, may_see_counts, may_see_strata, note_granularity
 from api.beacon import models
 from api.beacon.models import GRANULARITIES, BeaconRequestBody, Granularity, IncludeResultsets, Summary
 from api.beacon.translate import BeaconQueryError, find_variants, parse_parameters
@@ -212,6 +212,7 @@ def _answer(
             f"requestedGranularity {requested} was answered as {returned}: "
             f"the caller's role ({role}) allows at most {allowed}"
         )
+    note_granularity(request, returned)
     total = len(rows)
     if returned == "boolean":
         return _json(models.boolean_response(summary, total > 0, info))

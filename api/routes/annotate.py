@@ -22,7 +22,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from api.auth import caller_role, may_see_counts
+from api.auth import caller_role, may_see_strata, note_granularity
 from api.deps import OpenRelease, ReleaseDep, SettingsDep
 from api.errors import APIError
 from api.models import ErrorPublic
@@ -36,9 +36,11 @@ _CHUNK = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorPublic, "description": "the upload is not a readable VCF, or an option is unknown"},
-    403: {"model": ErrorPublic, "description": "the caller's role may not see counts"},
+    401: {"model": ErrorPublic, "description": "the API key is malformed, unknown or revoked"},
+    403: {"model": ErrorPublic, "description": "annotation needs a controlled key (it writes exact counts)"},
     404: {"model": ErrorPublic, "description": "unknown release"},
     413: {"model": ErrorPublic, "description": "the upload is larger than max_annotate_bytes"},
+    429: {"model": ErrorPublic, "description": "over the rate or the daily query budget; see Retry-After"},
 }
 _VCF_BODY: dict[str, Any] = {
     "requestBody": {
@@ -140,9 +142,16 @@ async def annotate(
     Multi-allelic records are split and each ALT normalized as the loader does;
     values are per ALT (``Number=A``). A variant not in the release gets ``AC=0``
     and the AN the release has at its position. The header names the release.
+    Needs a controlled key.
     """
-    if not may_see_counts(caller_role(request)):
-        raise APIError(403, "forbidden", "annotation returns counts, which this caller's role may not see")
+    if not may_see_strata(caller_role(request)):
+        # The annotated file carries exact counts (and strata on request), like an export.
+        raise APIError(
+            403,
+            "forbidden",
+            f"annotation writes exact counts, which need a controlled key; this caller is {caller_role(request)}",
+        )
+    note_granularity(request, "record")
     work = Path(tempfile.mkdtemp(prefix="variantdb-annotate-"))
     try:
         src = work / "upload"

@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from api.auth import caller_role, may_see_counts
+from api.auth import caller_role, granularity, may_see_counts, note_granularity
 from api.coverage import coverage_track
 from api.deps import SettingsDep, StoreDep
 from api.errors import APIError
@@ -85,8 +85,11 @@ async def get_coverage(
     ``min_samples`` covered samples, and the share where every sample of the
     technology is covered; segments of constant coverage follow, paged.
     """
-    if not may_see_counts(caller_role(request)):
-        raise APIError(403, "forbidden", "coverage counts are shown to registered callers only")
+    role = caller_role(request)
+    if not may_see_counts(role):
+        raise APIError(
+            403, "forbidden", "coverage counts need an API key (registered or controlled); see the README"
+        )
     n = settings.page_size if limit is None else limit
     if not 1 <= n <= settings.max_page_size:
         raise APIError(
@@ -102,6 +105,7 @@ async def get_coverage(
             f"release {rel.id} has no coverage track (published before coverage existed); load or publish anew",
         )
     total, segments = track.segments(chrom, start, end, offset, n)
+    note_granularity(request, granularity(role))
     body = {
         "release": rel.id,
         "region": {"chrom": chrom, "start": start, "end": end},

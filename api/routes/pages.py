@@ -26,12 +26,21 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
 import variantdb
-from api.auth import caller_role, may_see_counts
+from api.auth import (
+    caller_of,
+    caller_role,
+    granularity,
+    may_see_counts,
+    may_see_strata,
+    note_granularity,
+    shape_record,
+    shape_stats,
+)
 from api.charts import af_plot, bar_chart, column_chart
 from api.deps import OpenRelease, SettingsDep, StoreDep
 from api.errors import APIError
 from api.lookup import record_for_query, record_for_row
-from api.routes.regions import parse_region, resolve_gene
+from api.routes.regions import check_listing, parse_region, resolve_gene
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
@@ -96,7 +105,9 @@ def _fmt_af(af: float | None) -> str:
     return f"{af:.4f}" if af >= 0.001 else f"{af:.2e}"
 
 
-def _fmt_int(n: int | None) -> str:
+def _fmt_int(n: int | str | None) -> str:
+    if isinstance(n, str):  # an imprecise count, "<5"
+        return n
     return _NONE if n is None else f"{n:,}"
 
 
@@ -118,6 +129,7 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
         release=_release_line(rel),
         version=variantdb.__version__,
         show_counts=may_see_counts(role),
+        show_strata=may_see_strata(role),
         role=role,
         search_help=_SEARCH_HELP,
         **context,
@@ -227,8 +239,21 @@ async def get_search(
 
 
 def _verdict(rec: dict[str, Any]) -> tuple[str, str, str]:
-    """Return (kind, headline, sentence) of a record: seen, in the release but filtered, absent, no data."""
+    """Return (kind, headline, sentence) of a record: seen, in the release but filtered, absent, no data.
+
+    The record is the one the caller may see (:func:`api.auth.shape_record`): without
+    counts (public) the sentence says only seen or not; an imprecise AC (``"<5"``) is
+    said as "fewer than 5".
+    """
+    if "ac" not in rec:
+        if rec["seen"]:
+            return "seen", "Seen", "Seen in this release. Counts need an API key."
+        if rec["coverage"] == "called":
+            return "absent", "Not seen", "Absent at a position where alleles were called."
+        return "no_data", "No data here", "No alleles were called at this position, so absence says nothing."
     ac, an = rec["ac"], rec["an"]
+    if rec["seen"] and isinstance(ac, str):
+        return "seen", "Seen", f"Seen in fewer than {ac[1:]} of {an:,} called alleles."
     if rec["seen"] and ac > 0:
         return "seen", "Seen", f"Seen in {ac:,} of {an:,} called alleles (AF {_fmt_af(rec['af'])})."
     if rec["seen"]:
@@ -279,12 +304,16 @@ async def get_variant_page(
     release: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """Render one variant: seen / absent / no data, counts by group and stratum, the release to cite."""
+    caller = caller_of(request)
+    level = granularity(caller.role)
     try:
         rel = store.get(release)
-        rec = record_for_query(rel, variant_id)
+        rec = record_for_query(rel, variant_id, strata=level == "record")
     except APIError as e:
         title = "Cannot read this variant id" if e.code == "invalid_variant" else "Not found"
         return _error_page(request, e, title)
+    rec = shape_record(rec, caller.role, caller.small_count_threshold)
+    note_granularity(request, level)
     kind, headline, sentence = _verdict(rec)
     lo, hi = rel.index.region_rows(rec["chrom"], rec["pos"], rec["pos"])
     others = [format_variant_id(rel.index.variant_at(r)) for r in range(lo, min(hi, lo + 20))]
@@ -364,8 +393,14 @@ def _region_page(
     if page > n_pages:
         raise APIError(404, "invalid_page", f"page {page} is past the last page ({n_pages}) of this region")
     first = lo + (page - 1) * size
-    rows = [record_for_row(rel, row) for row in range(first, min(hi, first + size))]
-    show = may_see_counts(caller_role(request))
+    caller = caller_of(request)
+    rows = [
+        shape_record(record_for_row(rel, row), caller.role, caller.small_count_threshold)
+        for row in range(first, min(hi, first + size))
+    ]
+    note_granularity(request, granularity(caller.role))
+    # The plot draws exact AFs: controlled only.
+    show = may_see_strata(caller.role)
     plot, sampled = _plot_points(rel, lo, hi) if show else ([], False)
     label = gene["symbol"] if gene else f"{chrom}:{start:,}-{end:,}"
     base = request.url.path
@@ -410,6 +445,7 @@ async def get_region_page(
 ) -> Response:
     """Render the variants of a region (1-based inclusive): a plot of AF by position and a paged table."""
     try:
+        check_listing(request)
         chrom, start, end = parse_region(region, settings)
         return _region_page(request, store, settings, release, chrom, start, end, page, per_page)
     except APIError as e:
@@ -428,6 +464,7 @@ async def get_gene_page(
 ) -> Response:
     """Render the variants within a gene's span (the GRCh38 gene table shipped with variantdb)."""
     try:
+        check_listing(request)
         gene = resolve_gene(symbol, settings)
         return _region_page(
             request, store, settings, release, gene["chrom"], gene["start"], gene["end"], page, per_page, gene
@@ -439,10 +476,16 @@ async def get_gene_page(
 # --- statistics ---------------------------------------------------------------------------
 
 
-def _items(counts: Any) -> list[tuple[str, int]]:
+def _items(counts: Any) -> list[tuple[str, int | str]]:
+    """Return (label, genomes) pairs; genomes may be an imprecise ``"<5"`` for a registered caller."""
     if not isinstance(counts, dict):
         return []
-    return [(str(k), int(v)) for k, v in counts.items() if isinstance(v, int)]
+    return [(str(k), v) for k, v in counts.items() if isinstance(v, int | str) and not isinstance(v, bool)]
+
+
+def _sort_key(kv: tuple[str, int | str]) -> tuple[int, str]:
+    n = kv[1]
+    return (-n if isinstance(n, int) else 0, kv[0])
 
 
 @router.get("/stats", response_class=HTMLResponse)
@@ -452,12 +495,20 @@ async def get_stats_page(
     release: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """Render the genomes of a release by region, patient group, sex and month received, as charts and tables."""
+    caller = caller_of(request)
     try:
+        if not may_see_counts(caller.role):
+            raise APIError(
+                403,
+                "forbidden",
+                "genome statistics are counts of people: they need an API key (registered or controlled)",
+            )
         rel = store.get(release)
     except APIError as e:
-        return _error_page(request, e)
-    stats = rel.meta.get("stats")
+        return _error_page(request, e, "Not available")
+    stats = shape_stats(rel.meta.get("stats"), caller.role, caller.small_count_threshold)
     stats = stats if isinstance(stats, dict) else {}
+    note_granularity(request, granularity(caller.role))
     sections = []
     for key, title, ident in (
         ("by_region", "Genomes by region", "chart-region"),
@@ -465,15 +516,23 @@ async def get_stats_page(
         ("by_sex", "Genomes by sex", "chart-sex"),
         ("by_technology", "Genomes by sequencing technology", "chart-technology"),
     ):
-        items = sorted(_items(stats.get(key)), key=lambda kv: (-kv[1], kv[0]))
+        items = sorted(_items(stats.get(key)), key=_sort_key)
         if items:
-            sections.append({"title": title, "rows": items, "svg": bar_chart(items, title, ident)})
+            exact = [(k, v) for k, v in items if isinstance(v, int)]
+            svg = bar_chart(exact, title, ident) if len(exact) == len(items) else None
+            sections.append({"title": title, "rows": items, "svg": svg})
     months = sorted(_items(stats.get("by_month_received")))
-    cumulative, running = [], 0
+    cumulative: list[tuple[str, int | str, int | str | None]] = []
+    running: int | None = 0
     for month, n in months:
-        running += n
+        running = running + n if isinstance(n, int) and running is not None else None
         cumulative.append((month, n, running))
-    month_svg = column_chart(months, "Genomes received per month", "chart-month") if months else None
+    month_exact = [(m, n) for m, n in months if isinstance(n, int)]
+    month_svg = (
+        column_chart(month_exact, "Genomes received per month", "chart-month")
+        if months and len(month_exact) == len(months)
+        else None
+    )
     return _render(
         request,
         "stats.html",

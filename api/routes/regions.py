@@ -17,17 +17,18 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from api.auth import caller_role, may_see_counts
+from api.access import spend_queries
+from api.auth import caller_of, granularity, may_see_counts, shape_record
 from api.coverage import region_coverage
 from api.deps import OpenRelease, SettingsDep, StoreDep
 from api.errors import APIError
 from api.lookup import record_for_row
-from api.models import ErrorPublic, RegionPage
+from api.models import ACCESS_ERRORS, ErrorPublic, RegionPage
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.settings import Settings
 
-__all__ = ["parse_region", "resolve_gene", "router"]
+__all__ = ["check_listing", "parse_region", "resolve_gene", "router"]
 
 router = APIRouter(prefix="/v1", tags=["regions"])
 
@@ -36,6 +37,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorPublic, "description": "malformed or oversized region, or a bad cursor"},
     404: {"model": ErrorPublic, "description": "unknown release or gene"},
     422: {"model": ErrorPublic, "description": "invalid query parameters"},
+    **ACCESS_ERRORS,
 }
 
 _Cursor = Query(default=None, max_length=200, description="next_cursor of the previous page")
@@ -98,7 +100,28 @@ def parse_region(text: str, settings: Settings) -> tuple[str, int, int]:
     return chrom, start, min(end, length)
 
 
+def check_listing(request: Request) -> None:
+    """Refuse a region or gene listing to a caller who may not see counts.
+
+    A listing names every variant of a region, records and all: a ``public``
+    caller may only ask whether one variant was seen (``/v1/variants``).
+
+    Raises
+    ------
+    APIError
+        403 ``forbidden``.
+    """
+    if not may_see_counts(caller_of(request).role):
+        raise APIError(
+            403,
+            "forbidden",
+            "listing the variants of a region or gene needs an API key (registered or controlled); "
+            "without one, ask about single variants with /v1/variants",
+        )
+
+
 def _page(
+    request: Request,
     store: StoreDep,
     settings: Settings,
     release: str | None,
@@ -130,7 +153,14 @@ def _page(
     else:
         lo_page = lo
     stop = min(hi, lo_page + n)
-    data = [record_for_row(rel, row) for row in range(lo_page, stop)]
+    caller = caller_of(request)
+    # Every variant listed is one query of the daily budget; the request paid for one.
+    spend_queries(request, stop - lo_page - 1)
+    data = [
+        shape_record(record_for_row(rel, row), caller.role, caller.small_count_threshold)
+        for row in range(lo_page, stop)
+    ]
+    caller.granularity = granularity(caller.role)
     body = {
         "release": rel.id,
         "region": {"chrom": chrom, "start": start, "end": end},
@@ -158,10 +188,10 @@ async def get_region(
     ),
     release: str | None = _Release,
 ) -> Response:
-    """Return the variants whose position lies in a region, one page at a time."""
+    """Return the variants whose position lies in a region, one page at a time (registered or controlled keys)."""
+    check_listing(request)
     chrom, start, end = parse_region(region, settings)
-    show = may_see_counts(caller_role(request))
-    return _page(store, settings, release, chrom, start, end, cursor, limit, show_coverage=show)
+    return _page(request, store, settings, release, chrom, start, end, cursor, limit, show_coverage=True)
 
 
 @router.get("/genes/{symbol}", response_model=RegionPage, responses=_ERRORS)
@@ -177,9 +207,10 @@ async def get_gene(
     release: str | None = _Release,
 ) -> Response:
     """Return the variants within a gene's span (GRCh38 gene table shipped with variantdb), paged."""
+    check_listing(request)
     gene = resolve_gene(symbol, settings)
-    show = may_see_counts(caller_role(request))
     return _page(
+        request,
         store,
         settings,
         release,
@@ -189,7 +220,7 @@ async def get_gene(
         cursor,
         limit,
         gene,
-        show_coverage=show,
+        show_coverage=True,
     )
 
 

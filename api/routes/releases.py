@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api.auth import caller_of, may_see_counts, note_granularity, shape_stats
 from api.deps import ReleaseDep, StoreDep
 from api.errors import APIError
-from api.models import ErrorPublic, ReleasePublic, ReleasesPublic, StatsPublic
+from api.models import ACCESS_ERRORS, ErrorPublic, ReleasePublic, ReleasesPublic, StatsPublic
 from api.responses import json_response
 from variantdb.release import ReleaseNotFoundError, list_releases, read_current, read_release_meta
 
@@ -18,45 +19,74 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["releases"])
 
 
-def _public(meta: dict[str, Any], current: str | None) -> dict[str, Any]:
+def _public(meta: dict[str, Any], current: str | None, request: Request) -> dict[str, Any]:
     out = {k: v for k, v in meta.items() if k != "checksums"}
     out["current"] = meta.get("id") == current
+    _shape_meta(out, request)
     return out
 
 
-@router.get("/releases", response_model=ReleasesPublic)
-async def get_releases(store: StoreDep) -> Response:
+def _shape_meta(out: dict[str, Any], request: Request) -> None:
+    """Cut the genome statistics of release metadata to what the caller may see (none for public)."""
+    caller = caller_of(request)
+    if "stats" in out:
+        shaped = shape_stats(out["stats"], caller.role, caller.small_count_threshold)
+        if shaped is None:
+            del out["stats"]
+        else:
+            out["stats"] = shaped
+
+
+@router.get("/releases", response_model=ReleasesPublic, responses=ACCESS_ERRORS)
+async def get_releases(request: Request, store: StoreDep) -> Response:
     """Return every published release (oldest first) and which one is current."""
     current = read_current(store.db)
     data = []
     for rid in list_releases(store.db):
         try:
-            data.append(_public(read_release_meta(store.db, rid), current))
+            data.append(_public(read_release_meta(store.db, rid), current, request))
         except ReleaseNotFoundError:
             continue  # removed between listing and reading
     return json_response({"current": current, "count": len(data), "data": data})
 
 
-@router.get("/releases/{release_id}", response_model=ReleasePublic, responses={404: {"model": ErrorPublic}})
-async def get_release_meta(store: StoreDep, release_id: str) -> Response:
-    """Return one release's metadata, checksums included."""
+@router.get(
+    "/releases/{release_id}",
+    response_model=ReleasePublic,
+    responses={404: {"model": ErrorPublic}, **ACCESS_ERRORS},
+)
+async def get_release_meta(request: Request, store: StoreDep, release_id: str) -> Response:
+    """Return one release's metadata, checksums included (genome statistics need a key)."""
     rel = store.get(release_id)
     out = dict(rel.meta)
     out["current"] = rel.id == read_current(store.db)
+    _shape_meta(out, request)
     return json_response(out)
 
 
-@router.get("/stats", response_model=StatsPublic, responses={404: {"model": ErrorPublic}})
-async def get_stats(rel: ReleaseDep) -> Response:
-    """Return the genomes of a release by region, patient group, sex and month received."""
+@router.get("/stats", response_model=StatsPublic, responses={404: {"model": ErrorPublic}, **ACCESS_ERRORS})
+async def get_stats(request: Request, rel: ReleaseDep) -> Response:
+    """Return the genomes of a release by region, patient group, sex and month received.
+
+    Needs a key: a registered one sees counts from 1 to 4 as ``"<5"``.
+    """
+    caller = caller_of(request)
+    if not may_see_counts(caller.role):
+        raise APIError(
+            403,
+            "forbidden",
+            "genome statistics are counts of people: they need an API key (registered or controlled)",
+        )
     stats = rel.meta.get("stats")
     if not isinstance(stats, dict):
         raise APIError(404, "no_stats", f"release {rel.id} recorded no statistics")
+    threshold = caller.small_count_threshold
+    note_granularity(request, "record" if caller.role in ("controlled", "admin") else "count")
     return json_response(
         {
             "release": rel.id,
             "samples": rel.meta.get("n_samples", rel.meta.get("samples")),
             "batches": rel.meta.get("batches"),
-            "stats": stats,
+            "stats": shape_stats(stats, caller.role, threshold),
         }
     )

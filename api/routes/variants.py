@@ -19,11 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.access import spend_queries
+from api.auth import Caller, caller_of, granularity, may_see_strata, shape_record
 from api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep
 from api.errors import APIError
 from api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
 from api.metrics import name_route
-from api.models import BatchRequest, BatchResult, ErrorPublic, VariantPublic
+from api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
 from variantdb.settings import Settings
 from variantdb.variant import Variant
 
@@ -35,6 +37,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorPublic, "description": "the id cannot be parsed or normalized"},
     404: {"model": ErrorPublic, "description": "unknown release"},
     422: {"model": ErrorPublic, "description": "invalid query parameters or body"},
+    **ACCESS_ERRORS,
 }
 _MAX_ID = 10_000
 _JSON = "application/json"
@@ -74,16 +77,39 @@ def _release_param(request: Request) -> str | None:
     return release
 
 
-def _one(rel: OpenRelease, text: str, strata: bool, exclude: str | None = None) -> Response:
+def _check_exclude(caller: Caller, exclude: str | None) -> None:
+    if exclude is not None and not may_see_strata(caller.role):
+        raise APIError(
+            403,
+            "forbidden",
+            "exclude_group derives the counts from the strata, which only a controlled key may see",
+            [{"location": "query.exclude_group", "message": "needs a controlled key", "type": "forbidden"}],
+        )
+
+
+def _one(rel: OpenRelease, text: str, strata: bool, caller: Caller, exclude: str | None = None) -> Response:
     if len(text) > _MAX_ID:
         raise APIError(422, "invalid_request", f"variant id longer than {_MAX_ID:,} characters")
-    rec = record_for_query(rel, text, strata=strata, exclude=excluded_group(rel, exclude))
+    _check_exclude(caller, exclude)
+    level = granularity(caller.role)
+    rec = record_for_query(
+        rel, text, strata=strata and level == "record", exclude=excluded_group(rel, exclude)
+    )
+    rec = shape_record(rec, caller.role, caller.small_count_threshold)
+    caller.granularity = level
     return Response(orjson.dumps(rec), media_type=_JSON)
 
 
 def _batch(
-    rel: OpenRelease, ids: list[str], settings: Settings, strata: bool, exclude: str | None = None
+    request: Request,
+    rel: OpenRelease,
+    ids: list[str],
+    settings: Settings,
+    strata: bool,
+    exclude: str | None = None,
 ) -> Response:
+    caller = caller_of(request)
+    _check_exclude(caller, exclude)
     group = excluded_group(rel, exclude)
     if len(ids) > settings.max_batch_ids:
         raise APIError(
@@ -91,6 +117,11 @@ def _batch(
             "too_many_ids",
             f"{len(ids):,} ids in one request; the limit is {settings.max_batch_ids:,}: split the batch",
         )
+    # Each id is one query of the daily budget; the request itself paid for the first.
+    spend_queries(request, len(ids) - 1)
+    level = granularity(caller.role)
+    strata = strata and level == "record"
+    role, threshold = caller.role, caller.small_count_threshold
     parsed: list[Variant | APIError] = []
     for text in ids:
         try:
@@ -106,8 +137,10 @@ def _batch(
             error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
             data.append({"query": text, "error": error})
             continue
-        data.append(record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group))
+        rec = record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group)
+        data.append(shape_record(rec, role, threshold))
         k += 1
+    caller.granularity = level
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 
 
@@ -116,6 +149,7 @@ def _batch(
 
 @router.get("/{variant_id:path}", response_model=VariantPublic, responses=_ERRORS)
 async def get_variant(
+    request: Request,
     rel: ReleaseDep,
     variant_id: Annotated[
         str,
@@ -129,7 +163,7 @@ async def get_variant(
     exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
 ) -> Response:
     """Return the frequency record of one variant; ``seen: false`` with the AN at its position if absent."""
-    return _one(rel, variant_id, strata, exclude_group)
+    return _one(rel, variant_id, strata, caller_of(request), exclude_group)
 
 
 @router.post(
@@ -138,6 +172,7 @@ async def get_variant(
     responses={**_ERRORS, 413: {"model": ErrorPublic, "description": "more ids than max_batch_ids"}},
 )
 async def post_variants(
+    request: Request,
     rel: ReleaseDep,
     settings: SettingsDep,
     payload: Annotated[
@@ -148,7 +183,7 @@ async def post_variants(
     exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
 ) -> Response:
     """Return the records of up to 10,000 ids, in request order; an unparsable id gets an error item."""
-    return _batch(rel, payload.variants, settings, strata, exclude_group)
+    return _batch(request, rel, payload.variants, settings, strata, exclude_group)
 
 
 # --- the same endpoints as plain Starlette routes (the ones that actually answer) ----------
@@ -162,6 +197,7 @@ async def _fast_get(request: Request) -> Response:
         rel,
         request.path_params["variant_id"],
         _strata_flag(request.query_params.get("strata")),
+        caller_of(request),
         request.query_params.get("exclude_group"),
     )
 
@@ -175,12 +211,28 @@ def _invalid_body(message: str, location: str = "body") -> APIError:
     )
 
 
+async def _read_body(request: Request, limit: int) -> bytes:
+    """Return the body, refusing more than ``limit`` bytes however it is sent (chunked too)."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise APIError(
+                413,
+                "payload_too_large",
+                f"the request body is over {limit:,} bytes (setting max_request_bytes); split the batch",
+            )
+        parts.append(part)
+    return b"".join(parts)
+
+
 async def _fast_post(request: Request) -> Response:
     name_route(request.scope, "/v1/variants")
     store: ReleaseStore = request.app.state.store
     strata = _strata_flag(request.query_params.get("strata"))
     release = _release_param(request)
-    raw = await request.body()
+    raw = await _read_body(request, store.settings.max_request_bytes)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -197,7 +249,7 @@ async def _fast_post(request: Request) -> Response:
         if not isinstance(text, str):
             raise _invalid_body(f"item {i} is not a string", f"body.variants.{i}")
     rel = store.get(release)
-    return _batch(rel, ids, store.settings, strata, request.query_params.get("exclude_group"))
+    return _batch(request, rel, ids, store.settings, strata, request.query_params.get("exclude_group"))
 
 
 #: Routes that answer before the FastAPI ones (see the module docstring).

@@ -1,0 +1,318 @@
+"""The lifecycle subcommands of ``variantdb``: withdraw, consent, publish, releases, diff, prune, check, log.
+
+They are registered on the main app by :func:`register`, so ``loaders/cli.py``
+stays small.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from variantdb.pseudonym import PseudonymKeyError
+from variantdb.registry import DatabaseLockedError, Registry, write_lock
+from variantdb.release import ReleaseNotFoundError, read_current
+
+__all__ = ["register"]
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+DbOpt = Annotated[Path, typer.Option("--db", help="Database directory.")]
+OperatorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--operator", help="Who acts, for the changelog. Default: $VARIANTDB_OPERATOR, else the OS user."
+    ),
+]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why, for the changelog.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _need_db(db: Path) -> None:
+    if not (db / "registry.duckdb").exists():
+        _fail(f"{db} is not a variantdb database (no registry.duckdb); create one with `variantdb load`")
+
+
+def withdraw(
+    db: DbOpt,
+    sample: Annotated[
+        list[str], typer.Option("--sample", help="Sample id as the manifest gave it; repeat for several.")
+    ],
+    reason: ReasonOpt = None,
+    operator: OperatorOpt = None,
+) -> None:
+    """Remove a person from every count (a new release) and delete their calls and no-call intervals."""
+    from loaders.lifecycle import LifecycleError
+    from loaders.lifecycle import withdraw as run
+
+    try:
+        report = run(db, sample, reason=reason, operator=operator)
+    except (LifecycleError, PseudonymKeyError, DatabaseLockedError, ReleaseNotFoundError) as e:
+        _fail(str(e))
+        return
+    if report.already_withdrawn:
+        out.print(f"already withdrawn: {', '.join(report.already_withdrawn)}", highlight=False)
+    if report.release is None:
+        out.print("nothing to do", highlight=False)
+        return
+    out.print(
+        f"withdrew {len(report.withdrawn)} sample(s) ({', '.join(report.withdrawn)}); rewrote batch(es) "
+        f"{', '.join(report.rewritten_batches)}; published release [bold]{report.release}[/] with "
+        f"{report.n_samples:,} samples and {report.n_variants:,} variants in {report.seconds:.1f} s",
+        highlight=False,
+    )
+    if report.pruned:
+        out.print(f"pruned release(s) {', '.join(report.pruned)}", highlight=False)
+
+
+def consent(
+    db: DbOpt,
+    sample: Annotated[
+        list[str], typer.Option("--sample", help="Sample id as the manifest gave it; repeat for several.")
+    ],
+    research_opt_out: Annotated[
+        bool,
+        typer.Option(
+            "--research-opt-out/--research-opt-in",
+            help="Opt out of research use (left out of `export --purpose research`), or undo it.",
+        ),
+    ],
+    reason: ReasonOpt = None,
+    operator: OperatorOpt = None,
+) -> None:
+    """Set or clear a sample's research opt-out, kept in the registry."""
+    from loaders.lifecycle import LifecycleError, set_research_opt_out
+
+    try:
+        changes = set_research_opt_out(db, sample, research_opt_out, reason=reason, operator=operator)
+    except (LifecycleError, PseudonymKeyError, DatabaseLockedError) as e:
+        _fail(str(e))
+        return
+    for sid, (old, new) in changes.items():
+        out.print(f"{sid}: {old} -> {new}" if old != new else f"{sid}: already {new}", highlight=False)
+
+
+def publish(db: DbOpt, reason: ReasonOpt = None, operator: OperatorOpt = None) -> None:
+    """Publish a new release from everything stored (a full rebuild)."""
+    from loaders.lifecycle import LifecycleError
+    from loaders.lifecycle import publish as run
+
+    try:
+        report = run(db, reason=reason, operator=operator)
+    except (LifecycleError, DatabaseLockedError, ReleaseNotFoundError) as e:
+        _fail(str(e))
+        return
+    out.print(
+        f"published release [bold]{report.release}[/] with {report.n_samples:,} samples and "
+        f"{report.n_variants:,} variants in {report.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+def releases(db: DbOpt, as_json: JsonOpt = False) -> None:
+    """List releases: id, created, samples, variants, batches, and which one is current."""
+    _need_db(db)
+    with Registry(db, read_only=True) as reg:
+        rows = reg.releases()
+    current = read_current(db)
+    data = [
+        {
+            "id": r["id"],
+            "created": r["created"].isoformat()
+            if isinstance(r["created"], dt.datetime)
+            else str(r["created"]),
+            "samples": r["n_samples"],
+            "variants": r["n_variants"],
+            "batches": r["batches"],
+            "current": r["id"] == current,
+        }
+        for r in rows
+    ]
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    table = Table("release", "created", "samples", "variants", "batches", "current")
+    for r in data:
+        table.add_row(
+            r["id"],
+            r["created"],
+            f"{r['samples']:,}",
+            f"{r['variants']:,}",
+            ", ".join(r["batches"]),
+            "*" if r["current"] else "",
+        )
+    out.print(table)
+
+
+def diff(
+    db: DbOpt,
+    old: Annotated[str, typer.Argument(help="The old release id.")],
+    new: Annotated[str, typer.Argument(help="The new release id.")],
+    af_threshold: Annotated[
+        float,
+        typer.Option("--af-threshold", help="Report an AF change only when |AF_new - AF_old| exceeds it."),
+    ] = 0.0,
+) -> None:
+    """List variants added, removed, and with AF changed beyond the threshold (TSV on standard output)."""
+    import pyarrow.csv as pacsv
+
+    from variantdb.diff import diff_releases
+
+    try:
+        table = diff_releases(db, old, new, af_threshold)
+    except (ReleaseNotFoundError, ValueError) as e:
+        _fail(str(e))
+        return
+    import sys
+
+    sys.stdout.write("\t".join(table.schema.names) + "\n")
+    if table.num_rows:
+        sink = pacsv.CSVWriter(
+            sys.stdout.buffer,
+            table.schema,
+            write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False),
+        )
+        sys.stdout.flush()
+        sink.write_table(table)
+        sink.close()
+    counts = {k: 0 for k in ("added", "removed", "af_changed")}
+    for change in table.column("change").to_pylist():
+        counts[change] += 1
+    err.print(
+        f"{old} -> {new}: {counts['added']:,} added, {counts['removed']:,} removed, "
+        f"{counts['af_changed']:,} with AF changed by more than {af_threshold:g}",
+        highlight=False,
+    )
+
+
+def prune(
+    db: DbOpt,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            "--keep",
+            help="Releases to keep (the newest; never the current). Default: $VARIANTDB_KEEP_RELEASES.",
+        ),
+    ] = None,
+    reason: ReasonOpt = None,
+    operator: OperatorOpt = None,
+) -> None:
+    """Delete old releases, keeping the newest ones and always the current one."""
+    from loaders.batch import recover
+    from variantdb.retention import prune_releases
+    from variantdb.settings import get_settings
+
+    _need_db(db)
+    keep = keep if keep is not None else get_settings().keep_releases
+    if keep <= 0:
+        _fail("give --keep N (N >= 1) or set VARIANTDB_KEEP_RELEASES")
+    try:
+        with write_lock(db):
+            recover(db)
+            gone = prune_releases(db, keep, operator, reason)
+    except DatabaseLockedError as e:
+        _fail(str(e))
+        return
+    out.print(f"pruned {', '.join(gone)}" if gone else "nothing to prune", highlight=False)
+
+
+def check(
+    db: DbOpt,
+    release: Annotated[
+        str | None,
+        typer.Option("--release", help="Release to verify against its checksums. Default: current."),
+    ] = None,
+) -> None:
+    """Verify a release against its publish-time checksums and the registry against the stored calls.
+
+    An interrupted write is finished (or undone) first, as the next write would do.
+    """
+    from loaders.batch import recover
+    from variantdb.check import check_database
+    from variantdb.store import finish_pending
+
+    _need_db(db)
+    try:
+        with write_lock(db):
+            before = read_current(db)
+            staged = sorted(p.name for p in (db / "staging").glob("*") if not p.name.startswith("."))
+            with Registry(db, read_only=True) as reg:
+                known = [r["id"] for r in reg.releases()]
+                loaded = set(reg.batch_names())
+            done = finish_pending(db, known)
+            recover(db)
+            done += [
+                f"moved the staged files of the committed load of batch {b} into place"
+                if b in loaded
+                else f"removed the staged files of the uncommitted load of batch {b}"
+                for b in staged
+            ]
+            if read_current(db) != before:
+                done.append(
+                    f"switched CURRENT from {before} to {read_current(db)}, the newest committed release"
+                )
+            for line in done:
+                err.print(f"interrupted write: {line}", highlight=False)
+    except DatabaseLockedError as e:
+        _fail(str(e))
+        return
+    report = check_database(db, release)
+    for line in report.checked:
+        out.print(f"checked {line}", highlight=False)
+    if not report.ok:
+        for p in report.problems:
+            err.print(f"[bold red]problem:[/] {p}", highlight=False)
+        _fail(f"{db}: {len(report.problems)} problem(s) found")
+    out.print(f"ok: {db} (release {report.release})", highlight=False)
+
+
+def log(
+    db: DbOpt,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only entries from this UTC date or time on (2026-01-31).")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option("--action", help="Only one kind: load, withdraw, consent, release, prune.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the append-only changelog: loads, withdrawals, consent changes, releases, prunes."""
+    from variantdb.changelog import ACTIONS, read_log
+
+    _need_db(db)
+    when = None
+    if since is not None:
+        try:
+            when = dt.datetime.fromisoformat(since)
+        except ValueError:
+            _fail(f"--since {since!r} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+    if action is not None and action not in ACTIONS:
+        _fail(f"--action {action!r} is not one of {', '.join(ACTIONS)}")
+    with Registry(db, read_only=True) as reg:
+        entries = read_log(reg.con, when, action)
+    if as_json:
+        out.print_json(json.dumps(entries, ensure_ascii=False))
+        return
+    typer.echo("\t".join(["seq", "time_utc", "action", "operator", "subject", "reason", "details"]))
+    for e in entries:
+        fields = [str(e["seq"]), e["at"], e["action"], e["operator"], e["subject"] or "", e["reason"] or ""]
+        fields.append(json.dumps(e["details"], ensure_ascii=False, sort_keys=True))
+        typer.echo("\t".join(f.replace("\t", " ").replace("\n", " ") for f in fields))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the lifecycle subcommands to the ``variantdb`` app."""
+    for fn in (withdraw, consent, publish, releases, diff, prune, check, log):
+        app.command(fn.__name__)(fn)

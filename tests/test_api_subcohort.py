@@ -1,0 +1,171 @@
+"""``/v1/subcohort``: single, batch and region sub-cohort counts over HTTP, errors in the one shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.routes.subcohort import SubcohortRegionPage, SubcohortResult
+from tests.test_api import _release_rows, assert_error
+
+
+def _id(row: dict[str, Any]) -> str:
+    return f"{row['chrom']}-{row['pos']}-{row['ref']}-{row['alt']}"
+
+
+def test_the_default_filter_gives_the_headline_counts_of_every_variant(
+    api_client: TestClient, api_db: Path
+) -> None:
+    rows = _release_rows(api_db)
+    resp = api_client.post("/v1/subcohort/variants", json={"variants": [_id(r) for r in rows]})
+    assert resp.status_code == 200, resp.text
+    body = SubcohortResult.model_validate(resp.json()).model_dump()
+    assert body["count"] == len(rows) and body["filter"] == {}
+    for rec, row in zip(body["data"], rows, strict=True):
+        for name in ("ac", "an", "af", "homozygote_count", "hemizygote_count", "n_carriers", "faf95"):
+            assert rec[name] == row[name], (name, rec, row)
+        assert rec["seen"] is True
+
+
+def test_one_variant_with_a_stratum_filter_equals_the_stored_stratum(
+    api_client: TestClient, api_db: Path
+) -> None:
+    row = max(_release_rows(api_db), key=lambda r: r["ac"])
+    resp = api_client.get(f"/v1/subcohort/variants/{_id(row)}", params={"sex": "XX"})
+    assert resp.status_code == 200, resp.text
+    rec = resp.json()["data"][0]
+    assert (rec["ac"], rec["an"], rec["homozygote_count"]) == (
+        row["ac_sex_xx"],
+        row["an_sex_xx"],
+        row["homozygote_count_sex_xx"],
+    )
+    assert resp.json()["filter"] == {"sex": ["XX"]}
+    # The same stratum by region code and by name, any case, repeated or comma-separated.
+    region = next(k for k in row if k.startswith("ac_region_") and row[k])
+    code = region.removeprefix("ac_region_")
+    a = api_client.get(f"/v1/subcohort/variants/{_id(row)}", params={"region": code.upper()}).json()
+    assert a["data"][0]["ac"] == row[region] and a["data"][0]["an"] == row["an_region_" + code]
+    both = api_client.get(
+        f"/v1/subcohort/variants/{_id(row)}", params=[("sex", "XX,XY"), ("role", "all"), ("raw", "true")]
+    ).json()
+    assert both["filter"] == {"sex": ["XX", "XY"], "role": ["all"], "raw": True}
+    assert both["data"][0]["ac"] <= row["ac_raw"] + row["ac_all"]
+
+
+def test_a_combination_narrows_the_counts(api_client: TestClient, api_db: Path) -> None:
+    row = max(_release_rows(api_db), key=lambda r: r["ac"])
+    every = api_client.get(f"/v1/subcohort/variants/{_id(row)}", params={"role": "all"}).json()
+    narrow = api_client.get(
+        f"/v1/subcohort/variants/{_id(row)}",
+        params={"role": "all", "sex": "XY", "received_from": "2026-01-01", "received_to": "2026-06-30"},
+    ).json()
+    assert 0 < narrow["n_samples"] < every["n_samples"]
+    assert narrow["data"][0]["an"] < every["data"][0]["an"]
+    assert narrow["data"][0]["ac"] <= every["data"][0]["ac"]
+
+
+def test_a_variant_not_in_the_release_has_ac_zero_and_its_an(api_client: TestClient, api_db: Path) -> None:
+    row = _release_rows(api_db)[0]
+    other = "A" if row["alt"] != "A" and row["ref"] != "A" else "C"
+    vid = f"{row['chrom']}-{row['pos']}-{row['ref'][0]}-{other}"
+    plain = api_client.get(f"/v1/variants/{vid}").json()
+    rec = api_client.get(f"/v1/subcohort/variants/{vid}").json()["data"][0]
+    assert rec["seen"] is plain["seen"] is False
+    assert rec["ac"] == 0 and rec["an"] == plain["an"]
+
+
+def test_a_region_pages_through_the_same_counts(api_client: TestClient, api_db: Path) -> None:
+    rows = [r for r in _release_rows(api_db) if r["chrom"] == "chr1"]
+    region = f"chr1:{rows[0]['pos']}-{rows[-1]['pos']}"
+    got: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 37, "patient_group": "Hereditary cancer"}
+        if cursor:
+            params["cursor"] = cursor
+        resp = api_client.get(f"/v1/subcohort/regions/{region}", params=params)
+        assert resp.status_code == 200, resp.text
+        page = SubcohortRegionPage.model_validate(resp.json())
+        got += [d.model_dump() for d in page.data]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert [g["pos"] for g in got] == [r["pos"] for r in rows]
+    code = "hereditary_cancer"
+    for g, r in zip(got, rows, strict=True):
+        assert (g["ac"], g["an"]) == (r[f"ac_group_{code}"], r[f"an_group_{code}"]), r
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"region": "Atlantis"}, "region"),
+        ({"sex": "female"}, "sex"),
+        ({"technology": "nanopore"}, "technology"),
+        ({"role": "proband"}, "role"),
+        ({"received_from": "yesterday"}, "received_from"),
+        ({"patient_group": "nope", "sex": "XX"}, "patient_group"),
+    ],
+)
+def test_unknown_filter_values_are_400_in_the_one_shape(
+    api_client: TestClient, api_db: Path, params: dict[str, str], field: str
+) -> None:
+    row = _release_rows(api_db)[0]
+    err = assert_error(
+        api_client.get(f"/v1/subcohort/variants/{_id(row)}", params=params), 400, "invalid_filter"
+    )
+    assert err["details"][0]["location"] == f"query.{field}"
+    assert params[field].split(",")[0] in err["message"]
+    err = assert_error(
+        api_client.post("/v1/subcohort/variants", json={"variants": [_id(row)], "filter": params}),
+        400,
+        "invalid_filter",
+    )
+    assert err["details"][0]["location"] == f"body.filter.{field}"
+
+
+def test_other_errors_keep_the_shape(api_client: TestClient) -> None:
+    assert_error(api_client.get("/v1/subcohort/variants/chr1-xyz"), 400, "invalid_variant")
+    assert_error(api_client.get("/v1/subcohort/regions/chr1:10-5"), 400, "invalid_region")
+    assert_error(
+        api_client.get("/v1/subcohort/regions/chr1:1-100", params={"limit": 0}), 400, "invalid_limit"
+    )
+    assert_error(
+        api_client.get("/v1/subcohort/regions/chr1:1-100", params={"cursor": "!!"}), 400, "invalid_cursor"
+    )
+    assert_error(api_client.post("/v1/subcohort/variants", json={"variants": ["1-1-A-C"], "oops": 1}), 422)
+    assert_error(api_client.get("/v1/subcohort/variants/1-100-A-C", params={"release": "r9999"}), 404)
+    body = api_client.post("/v1/subcohort/variants", json={"variants": ["nonsense", "chr1-100-A-C"]}).json()
+    assert body["data"][0]["error"]["code"] == "invalid_variant" and "ac" in body["data"][1]
+
+
+def test_only_roles_that_may_see_strata_get_subcohorts(
+    api_client: TestClient, api_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.routes.subcohort as route
+
+    row = _release_rows(api_db)[0]
+    monkeypatch.setattr(route, "caller_role", lambda request: "registered")
+    assert_error(api_client.get(f"/v1/subcohort/variants/{_id(row)}"), 403, "forbidden")
+    assert_error(api_client.post("/v1/subcohort/variants", json={"variants": [_id(row)]}), 403, "forbidden")
+    assert_error(api_client.get("/v1/subcohort/regions/chr1:1-100000"), 403, "forbidden")
+    monkeypatch.setattr(route, "caller_role", lambda request: "controlled")
+    assert api_client.get(f"/v1/subcohort/variants/{_id(row)}").status_code == 200
+
+
+def test_openapi_documents_the_subcohort_routes_and_filters(api_client: TestClient) -> None:
+    spec = api_client.get("/openapi.json").json()
+    for path in (
+        "/v1/subcohort/variants/{variant_id}",
+        "/v1/subcohort/variants",
+        "/v1/subcohort/regions/{locus}",
+    ):
+        assert path in spec["paths"], path
+    params = {p["name"] for p in spec["paths"]["/v1/subcohort/variants/{variant_id}"]["get"]["parameters"]}
+    assert {"sex", "region", "patient_group", "exclude_patient_group", "technology", "role"} <= params
+    assert {"received_from", "received_to", "raw", "release"} <= params
+    counts = spec["components"]["schemas"]["SubcohortVariant"]["properties"]
+    assert counts["n_carrier_families"]["description"]
