@@ -26,6 +26,10 @@ variant table and its AN track. Anything that makes the previous release an
 unsafe base (other code version, other strata, samples or batches that differ
 from the registry) is reported by :func:`incremental_base` so the caller falls
 back to a full rebuild.
+
+The sub-cohort structures of a release (``subcohort/``, per-sample carriers and
+no-call bins) are not merged here: the publisher still writes them from every
+batch's files.
 """
 
 from __future__ import annotations
