@@ -538,10 +538,10 @@ def _aggregate_connection(db: Path, settings: Settings) -> duckdb.DuckDBPyConnec
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory whatever the batch size: DuckDB spills to disk past this.
-    con.execute(f"SET memory_limit = '{int(settings.aggregate_memory_mb)}MB'")
-    spill = db / "staging" / ".duckdb-spill"
+    con.execute("SET memory_limit = $1", [f"{int(settings.aggregate_memory_mb)}MB"])
+    spill = db / "staging" / ".duckdb-spill" / "incremental"
     spill.mkdir(parents=True, exist_ok=True)
-    con.execute("SET temp_directory = '" + str(spill).replace("'", "''") + "'")
+    con.execute("SET temp_directory = $1", [str(spill)])
     return con
 
 

@@ -300,31 +300,40 @@ def sum_counts(con: duckdb.DuckDBPyConnection, terms: list[tuple[pa.Table, int]]
     n_strata
         Number of strata.
     """
-    columns = count_columns(n_strata)
     terms = [(t, sign) for t, sign in terms if t.num_rows]
     if not terms:
         return _empty_counts(n_strata)
     if len(terms) == 1 and terms[0][1] > 0:
         return terms[0][0]  # already sorted and summed
-    parts = []
-    for k, (table, sign) in enumerate(terms):
+    for k, (table, _) in enumerate(terms):
         con.register(f"_inc_{k}", table)
-        neg = "" if sign > 0 else "-"
-        parts.append(
-            "SELECT pos, ref, alt, " + ", ".join(f'{neg}"{c}" AS "{c}"' for c in columns) + f" FROM _inc_{k}"
-        )
-    sql = (
+    try:
+        return con.sql(_sum_sql(n_strata, [sign for _, sign in terms])).to_arrow_table()
+    finally:
+        for k in range(len(terms)):
+            con.unregister(f"_inc_{k}")
+
+
+def _sum_sql(n_strata: int, signs: list[int]) -> str:
+    """Return the SQL summing tables ``_inc_0`` .. (each times its sign) per variant, sorted.
+
+    Only column names of :func:`~variantdb.aggregate.count_columns` and the
+    registered table names are formatted in; there are no values to pass.
+    """
+    columns = count_columns(n_strata)
+    parts = [
+        "SELECT pos, ref, alt, "
+        + ", ".join(f'{"" if sign > 0 else "-"}"{c}" AS "{c}"' for c in columns)
+        + f" FROM _inc_{k}"
+        for k, sign in enumerate(signs)
+    ]
+    return (
         "SELECT pos, ref, alt, "
         + ", ".join(f'sum("{c}")::INTEGER AS "{c}"' for c in columns)
         + " FROM ("
         + " UNION ALL ".join(parts)
         + ") GROUP BY pos, ref, alt ORDER BY pos, ref, alt"
     )
-    try:
-        return con.sql(sql).to_arrow_table()
-    finally:
-        for k in range(len(terms)):
-            con.unregister(f"_inc_{k}")
 
 
 def _read_gaps(dirs: tuple[Path, ...], chrom: str, cohort: Cohort) -> pa.Table:
