@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -73,7 +74,7 @@ from variantdb.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS, variants_schema
 from variantdb.settings import Settings, get_settings
 from variantdb.store import finish_pending
-from variantdb.subcohort import write_subcohort
+from variantdb.subcohort import extend_subcohort, write_subcohort
 from variantdb.variant import Reference
 
 if TYPE_CHECKING:
@@ -695,9 +696,8 @@ def publish_incremental(
     -----
     Reads the previous release's variant table, AN and coverage tracks once, the batch's
     files, and the rows of already loaded relatives of the batch's samples from
-    their own batches (see :mod:`variantdb.incremental`). The sub-cohort
-    structures (:func:`variantdb.subcohort.write_subcohort`) are not incremental
-    yet: they are written from every batch's files, as a full rebuild does.
+    their own batches (see :mod:`variantdb.incremental`), and the previous
+    release's sub-cohort structures (:func:`variantdb.subcohort.extend_subcohort`).
     """
     delta = plan_delta(old_samples, samples, call_dir, gap_dir, db)
     prev_dir = release_path(db, previous)
@@ -728,10 +728,19 @@ def publish_incremental(
 
     cohort = make_cohort(samples)
     meta = _release_meta(samples, cohort, batches, settings, reference)
-    # The sub-cohort structures (per-sample carriers and no-call bins) are still
-    # written from every batch's files, as publish_release writes them.
+    # The sub-cohort structures carry the previous release's carriers and no-call bins
+    # over and add the batch's; written from every batch's files only when the old
+    # cohort is not the head of the new one.
+    old_cohort = make_cohort(old_samples).sample_idx
+    n_old = old_cohort.size if np.array_equal(old_cohort, cohort.sample_idx[: old_cohort.size]) else -1
     call_dirs = [*(db / "calls" / f"batch={b}" for b in batches[:-1]), call_dir]
     gap_dirs = [*(db / "gaps" / f"batch={b}" for b in batches[:-1]), gap_dir]
+
+    def subcohort(d: Path) -> Any:
+        mb = settings.aggregate_memory_mb
+        done = extend_subcohort(prev_dir, d, samples, cohort, n_old, call_dir, gap_dir, mb)
+        return done if done is not None else write_subcohort(d, samples, cohort, call_dirs, gap_dirs, mb)
+
     release_dir = write_release(
         db,
         release_id,
@@ -739,9 +748,7 @@ def publish_incremental(
         lambda: pa.concat_tables(tracks),
         meta,
         make_current=False,
-        extra=lambda d: write_subcohort(
-            d, samples, cohort, call_dirs, gap_dirs, settings.aggregate_memory_mb
-        ),
+        extra=subcohort,
     )
     con.close()
     write_coverage(release_dir, samples, [], tracks=coverage)

@@ -374,3 +374,30 @@ def test_cli_load_says_how_the_release_was_built(tmp_path: Path) -> None:
     assert "release built: incremental" in outputs[1]
     assert "release built: full: asked for" in outputs[2]
     assert release_rows(tmp_path / "db") == EXPECTED
+
+
+def test_subcohort_structures_are_extended_not_rebuilt(
+    cohorts: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second batch's sub-cohort files come from the previous release plus the batch alone,
+    and equal a full build (``write_subcohort`` over every batch is not called)."""
+    import loaders.batch
+
+    cohort = cohorts["gvcf"]
+    n = len(_pedigree(cohort))
+    parts = [list(range(0, n, 2)), list(range(1, n, 2))]
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    load_parts(inc, cohort, parts[:1], "s")
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the sub-cohort structures were rebuilt from every batch")
+
+    monkeypatch.setattr(loaders.batch, "write_subcohort", refuse)
+    manifest = part_manifest(cohort, parts[1], "s1")
+    report = load_batch(inc, manifest, cohort / "ref.fa", batch_name="s1", workers=1)
+    assert report.publish == "incremental"
+    monkeypatch.undo()
+    load_parts(full, cohort, parts, "s", incremental=False)
+    got, want = release_digest(inc, "r0002"), release_digest(full, "r0002")
+    assert any(k.startswith("subcohort/") for k in want)
+    assert_same_release(got, want)

@@ -65,6 +65,7 @@ __all__ = [
     "SubcohortFilter",
     "SubcohortFilterError",
     "SubcohortIndex",
+    "extend_subcohort",
     "make_filter",
     "parse_filter_args",
     "subcohort_schema",
@@ -459,17 +460,8 @@ def write_subcohort(
                     t = con.sql(_carriers_sql(), params=[files]).to_arrow_table()
                     con.unregister("vrows")
                     counts += np.bincount(t.column("row").to_numpy(), minlength=n)
-                    dosage = t.column("dosage").to_numpy().astype(np.uint8)
-                    code = (
-                        (dosage & _DOSAGE)
-                        | np.where(t.column("ploidy").to_numpy() == 1, _HAPLOID, 0).astype(np.uint8)
-                        | np.where(t.column("adj").to_numpy(zero_copy_only=False), _ADJ, 0).astype(np.uint8)
-                        | np.where(t.column("filter_pass").to_numpy(zero_copy_only=False), _PASS, 0).astype(
-                            np.uint8
-                        )
-                    )
                     carrier_rows.add(t.column("crow").to_numpy())
-                    carrier_codes.add(code)
+                    carrier_codes.add(_carrier_codes(t))
                 offsets.add(n_carriers + np.cumsum(counts))
                 n_carriers += int(counts.sum())
                 base_row += n
@@ -479,6 +471,198 @@ def write_subcohort(
     except BaseException:
         for w in writers:
             w.abort()
+        raise
+    finally:
+        con.close()
+    for w in writers:
+        w.close()
+    meta = {
+        "version": SUBCOHORT_VERSION,
+        "n_samples": cohort.size,
+        "n_variants": base_row,
+        "n_carriers": n_carriers,
+        "n_gaps": {kind: gaps[kind][0].n for kind in _KINDS},
+        "bin_shifts": _SHIFTS.tolist(),
+    }
+    (out / "subcohort.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def _carrier_codes(t: pa.Table) -> np.ndarray:
+    """Return the one-byte genotype code of each row of a :func:`_carriers_sql` result."""
+    dosage = t.column("dosage").to_numpy().astype(np.uint8)
+    code: np.ndarray = (
+        (dosage & _DOSAGE)
+        | np.where(t.column("ploidy").to_numpy() == 1, _HAPLOID, 0).astype(np.uint8)
+        | np.where(t.column("adj").to_numpy(zero_copy_only=False), _ADJ, 0).astype(np.uint8)
+        | np.where(t.column("filter_pass").to_numpy(zero_copy_only=False), _PASS, 0).astype(np.uint8)
+    )
+    return code
+
+
+class _NotAnAddition(Exception):
+    """The new release is not the previous one plus new samples (a variant left the table)."""
+
+
+def extend_subcohort(
+    prev_dir: Path,
+    release_dir: Path,
+    samples: pa.Table,
+    cohort: Cohort,
+    n_old_samples: int,
+    call_dir: Path,
+    gap_dir: Path,
+    memory_mb: int = 1024,
+) -> dict[str, Any] | None:
+    """Write a release's sub-cohort structures from the previous release's and one new batch's files.
+
+    The incremental counterpart of :func:`write_subcohort`: the previous release's
+    carriers and no-call bins are carried over (re-numbered to the new variant
+    rows) and the new batch's calls and gaps merged in, so earlier batches' files
+    are not read. The files are byte-identical to :func:`write_subcohort` of the
+    same samples.
+
+    Parameters
+    ----------
+    prev_dir, release_dir
+        The previous release and the new one (variant tables already written).
+    samples, cohort
+        Registry rows of the new release's samples and their cohort.
+    n_old_samples
+        How many cohort rows the previous release had; they must be the first rows of
+        ``cohort`` (the new batch's samples come after them).
+    call_dir, gap_dir
+        The new batch's calls and gaps folders.
+    memory_mb
+        DuckDB's memory limit. Default 1024.
+
+    Returns
+    -------
+    dict or None
+        What ``subcohort/subcohort.json`` records; None when the previous release
+        has no usable structures (the caller then writes them in full).
+    """
+    from variantdb.release import variants_file
+
+    prev = Path(prev_dir) / _DIR
+    try:
+        prev_meta = json.loads((prev / "subcohort.json").read_text())
+    except FileNotFoundError:
+        return None
+    if prev_meta.get("version") != SUBCOHORT_VERSION or prev_meta.get("n_samples") != n_old_samples:
+        return None
+    old_offsets = np.load(prev / "carrier_offsets.npy", mmap_mode="r")
+    old_crows = np.load(prev / "carrier_rows.npy", mmap_mode="r")
+    old_codes = np.load(prev / "carrier_codes.npy", mmap_mode="r")
+    old_gaps = {
+        kind: [
+            np.load(prev / f"gaps_{kind}_{name}.npy", mmap_mode="r")
+            for name in ("key", "start", "end", "row")
+        ]
+        for kind in _KINDS
+    }
+    release_dir = Path(release_dir)
+    out = release_dir / _DIR
+    out.mkdir(parents=True, exist_ok=True)
+    table = _sample_table(samples, cohort)
+    pq.write_table(table, out / "samples.parquet", compression="zstd")
+    family = table.column("family").to_numpy()
+    con = duckdb.connect()
+    con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
+    con.register(
+        "crows",
+        pa.table(
+            {
+                "sample_idx": pa.array(cohort.sample_idx, pa.int32()),
+                "crow": pa.array(np.arange(cohort.size), pa.int32()),
+                "family": table.column("family"),
+            }
+        ),
+    )
+    offsets = _Appender(out / "carrier_offsets.npy", np.int64)
+    carrier_rows = _Appender(out / "carrier_rows.npy", np.uint32)
+    carrier_codes = _Appender(out / "carrier_codes.npy", np.uint8)
+    gaps = {
+        kind: [
+            _Appender(out / f"gaps_{kind}_{name}.npy", dtype)
+            for name, dtype in zip(("key", "start", "end", "row"), _GAP_DTYPES, strict=True)
+        ]
+        for kind in _KINDS
+    }
+    writers = [offsets, carrier_rows, carrier_codes, *gaps["adj"], *gaps["raw"]]
+    try:
+        offsets.add(np.zeros(1, dtype=np.int64))
+        base_row = 0
+        old_base = 0
+        n_carriers = 0
+        for chrom in CONTIGS:
+            vfile = variants_file(release_dir, chrom)
+            if vfile.exists():
+                keys = pq.read_table(vfile, columns=["pos", "ref", "alt"])
+                n = keys.num_rows
+                old_file = variants_file(Path(prev_dir), chrom)
+                old_keys = (
+                    pq.read_table(old_file, columns=["pos", "ref", "alt"])
+                    if old_file.exists()
+                    else keys.schema.empty_table()
+                )
+                # Where each old variant row lies in the new table (one pass over both tables).
+                con.register("vnew", keys.append_column("row", pa.array(np.arange(n), pa.int64())))
+                con.register(
+                    "vold", old_keys.append_column("orow", pa.array(np.arange(old_keys.num_rows), pa.int64()))
+                )
+                mapped = con.sql(
+                    "SELECT o.orow, n.row FROM vold o JOIN vnew n"
+                    " ON o.pos = n.pos AND o.ref = n.ref AND o.alt = n.alt ORDER BY o.orow"
+                ).to_arrow_table()
+                con.unregister("vold")
+                if mapped.num_rows != old_keys.num_rows:
+                    raise _NotAnAddition(chrom)  # a variant left the table
+                new_row = mapped.column("row").to_numpy()
+                lo, hi = int(old_offsets[old_base]), int(old_offsets[old_base + old_keys.num_rows])
+                per_row = np.diff(np.asarray(old_offsets[old_base : old_base + old_keys.num_rows + 1]))
+                rows = [np.repeat(new_row, per_row)]
+                crows = [np.asarray(old_crows[lo:hi], dtype=np.int64)]
+                codes = [np.asarray(old_codes[lo:hi])]
+                files = call_files_for([call_dir], chrom)
+                if files:
+                    con.register("vrows", keys.append_column("row", pa.array(np.arange(n), pa.int64())))
+                    t = con.sql(_carriers_sql(), params=[files]).to_arrow_table()
+                    con.unregister("vrows")
+                    rows.append(t.column("row").to_numpy())
+                    crows.append(t.column("crow").to_numpy().astype(np.int64))
+                    codes.append(_carrier_codes(t))
+                con.unregister("vnew")
+                r, c, k = np.concatenate(rows), np.concatenate(crows), np.concatenate(codes)
+                order = np.lexsort((c, family[c], r))  # as write_subcohort: by row, family, sample
+                counts = np.bincount(r, minlength=n)
+                carrier_rows.add(c[order])
+                carrier_codes.add(k[order])
+                offsets.add(n_carriers + np.cumsum(counts))
+                n_carriers += int(counts.sum())
+                base_row += n
+                old_base += old_keys.num_rows
+            new_gaps = _contig_gaps(chrom, call_files_for([gap_dir], chrom), cohort)
+            cidx = np.int64(CONTIG_INDEX[chrom])
+            for kind in _KINDS:
+                okey = old_gaps[kind][0]
+                a = int(np.searchsorted(okey, cidx << 48, side="left"))
+                b = int(np.searchsorted(okey, (cidx + 1) << 48, side="left"))
+                parts = [np.asarray(arr[a:b]) for arr in old_gaps[kind]]
+                if kind in new_gaps:
+                    parts = [
+                        np.concatenate([old, new.astype(old.dtype)])
+                        for old, new in zip(parts, new_gaps[kind], strict=True)
+                    ]
+                key, start, end, row = parts
+                order = np.lexsort((row, start, key))  # as write_subcohort: by bin, start, sample
+                for writer, arr in zip(gaps[kind], (key, start, end, row), strict=True):
+                    writer.add(arr[order])
+    except BaseException as e:
+        for w in writers:
+            w.abort()
+        if isinstance(e, _NotAnAddition):
+            return None
         raise
     finally:
         con.close()
