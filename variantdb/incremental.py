@@ -28,8 +28,8 @@ from the registry) is reported by :func:`incremental_base` so the caller falls
 back to a full rebuild.
 
 The sub-cohort structures of a release (``subcohort/``, per-sample carriers and
-no-call bins) are not merged here: the publisher still writes them from every
-batch's files.
+no-call bins) are extended by :func:`variantdb.subcohort.extend_subcohort`: the
+previous release's carried over to the new variant rows, the batch's merged in.
 """
 
 from __future__ import annotations
