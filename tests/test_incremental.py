@@ -401,3 +401,31 @@ def test_subcohort_structures_are_extended_not_rebuilt(
     got, want = release_digest(inc, "r0002"), release_digest(full, "r0002")
     assert any(k.startswith("subcohort/") for k in want)
     assert_same_release(got, want)
+
+
+@seed(7)
+@settings(max_examples=60, deadline=None)
+@given(
+    old=st.lists(st.tuples(st.integers(0, 5), st.integers(-3, 3), st.integers(0, 2**40)), max_size=40),
+    new=st.lists(st.tuples(st.integers(0, 5), st.integers(-3, 3), st.integers(0, 2**40)), max_size=20),
+)
+def test_merge_sorted_equals_a_full_sort(old: list[tuple[int, int, int]], new: list[tuple[int, int, int]]) -> None:
+    """Inserting new rows into sorted old ones gives what sorting everything gives (ties: old first)."""
+    from variantdb.subcohort import _merge_sorted
+
+    old = sorted(old)
+
+    def cols(rows: list[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
+        return tuple(np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
+
+    o, n = cols(old), cols(new)
+    tags_old = np.zeros(len(old), dtype=np.int64)
+    tags_new = np.arange(1, len(new) + 1, dtype=np.int64)
+    got = _merge_sorted(o, [*o, tags_old], n, [*n, tags_new])
+    want = sorted([(*r, 0) for r in old] + [(*r, i + 1) for i, r in enumerate(new)], key=lambda t: t[:3])
+    assert [tuple(int(x) for x in t) for t in zip(*got[1:4], strict=True)] == [t[:3] for t in want]
+    # Unsorted old rows are sorted anew rather than merged wrongly.
+    if len(old) > 1 and old[0] != old[-1]:
+        rev = tuple(a[::-1].copy() for a in o)
+        got = _merge_sorted(rev, list(rev), n, list(n))
+        assert [tuple(int(x) for x in t) for t in zip(*got[1:4], strict=True)] == sorted(old + new)

@@ -500,6 +500,57 @@ def _carrier_codes(t: pa.Table) -> np.ndarray:
     return code
 
 
+def _is_sorted(keys: tuple[np.ndarray, ...]) -> bool:
+    """Return True when rows are in non-decreasing lexicographic order of ``keys``."""
+    if len(keys[0]) < 2:
+        return True
+    later = np.zeros(len(keys[0]) - 1, dtype=bool)  # strictly greater on an earlier key
+    equal = np.ones(len(keys[0]) - 1, dtype=bool)
+    for k in keys:
+        k = np.asarray(k, dtype=np.int64)
+        later |= equal & (k[1:] > k[:-1])
+        equal &= k[1:] == k[:-1]
+    return bool(np.all(later | equal))
+
+
+def _merge_sorted(
+    old_keys: tuple[np.ndarray, ...],
+    old_values: list[np.ndarray],
+    new_keys: tuple[np.ndarray, ...] | None,
+    new_values: list[np.ndarray] | None,
+) -> tuple[np.ndarray, ...]:
+    """Merge new rows into rows sorted by ``old_keys``; return the merged key 0 and values.
+
+    The old rows are already in order (checked in one pass; if not, everything is
+    sorted anew), so the new ones are placed by a binary search and inserted:
+    linear in the old rows where a full sort would be n log n.
+    """
+    if new_keys is None or new_values is None:
+        new_keys = tuple(np.asarray(o)[:0] for o in old_keys)
+        new_values = [np.asarray(v)[:0] for v in old_values]
+    if not _is_sorted(old_keys):
+        keys = tuple(np.concatenate([o, n.astype(o.dtype)]) for o, n in zip(old_keys, new_keys, strict=True))
+        values = [np.concatenate([o, n.astype(o.dtype)]) for o, n in zip(old_values, new_values, strict=True)]
+        order = np.lexsort(keys[::-1])
+        return (keys[0][order], *(v[order] for v in values))
+    if len(new_keys[0]) == 0:
+        return (np.asarray(old_keys[0]), *(np.asarray(v) for v in old_values))
+    dtype = np.dtype([(f"k{i}", np.int64) for i in range(len(old_keys))])
+    old = np.empty(len(old_keys[0]), dtype)
+    new = np.empty(len(new_keys[0]), dtype)
+    for i, (o, n) in enumerate(zip(old_keys, new_keys, strict=True)):
+        old[f"k{i}"] = o
+        new[f"k{i}"] = n
+    order = np.lexsort(tuple(new_keys[::-1]))
+    at = np.searchsorted(old, new[order])
+    key0 = np.insert(np.asarray(old_keys[0]), at, np.asarray(new_keys[0])[order])
+    values = [
+        np.insert(np.asarray(o), at, np.asarray(n)[order].astype(o.dtype))
+        for o, n in zip(old_values, new_values, strict=True)
+    ]
+    return (key0, *values)
+
+
 class _NotAnAddition(Exception):
     """The new release is not the previous one plus new samples (a variant left the table)."""
 
@@ -633,11 +684,19 @@ def extend_subcohort(
                     crows.append(t.column("crow").to_numpy().astype(np.int64))
                     codes.append(_carrier_codes(t))
                 con.unregister("vnew")
-                r, c, k = np.concatenate(rows), np.concatenate(crows), np.concatenate(codes)
-                order = np.lexsort((c, family[c], r))  # as write_subcohort: by row, family, sample
+                # As write_subcohort orders them: by row, family, sample. The old carriers
+                # keep their order (a new family or sample never reorders old ones; checked).
+                r, c, k = _merge_sorted(
+                    (rows[0], family[crows[0]], crows[0]),
+                    [crows[0], codes[0]],
+                    (np.concatenate(rows[1:]), family[np.concatenate(crows[1:])], np.concatenate(crows[1:]))
+                    if len(rows) > 1
+                    else None,
+                    [np.concatenate(crows[1:]), np.concatenate(codes[1:])] if len(rows) > 1 else None,
+                )
                 counts = np.bincount(r, minlength=n)
-                carrier_rows.add(c[order])
-                carrier_codes.add(k[order])
+                carrier_rows.add(c)
+                carrier_codes.add(k)
                 offsets.add(n_carriers + np.cumsum(counts))
                 n_carriers += int(counts.sum())
                 base_row += n
@@ -648,16 +707,19 @@ def extend_subcohort(
                 okey = old_gaps[kind][0]
                 a = int(np.searchsorted(okey, cidx << 48, side="left"))
                 b = int(np.searchsorted(okey, (cidx + 1) << 48, side="left"))
-                parts = [np.asarray(arr[a:b]) for arr in old_gaps[kind]]
-                if kind in new_gaps:
-                    parts = [
-                        np.concatenate([old, new.astype(old.dtype)])
-                        for old, new in zip(parts, new_gaps[kind], strict=True)
-                    ]
-                key, start, end, row = parts
-                order = np.lexsort((row, start, key))  # as write_subcohort: by bin, start, sample
-                for writer, arr in zip(gaps[kind], (key, start, end, row), strict=True):
-                    writer.add(arr[order])
+                key, start, end, row = (np.asarray(arr[a:b]) for arr in old_gaps[kind])
+                new = new_gaps.get(kind)
+                # As write_subcohort orders them: by bin, start, sample.
+                _, merged_key, merged_start, merged_end, merged_row = _merge_sorted(
+                    (key, start, row),
+                    [key, start, end, row],
+                    None if new is None else (new[0], new[1], new[3]),
+                    None if new is None else list(new),
+                )
+                for writer, arr in zip(
+                    gaps[kind], (merged_key, merged_start, merged_end, merged_row), strict=True
+                ):
+                    writer.add(arr)
     except BaseException as e:
         for w in writers:
             w.abort()
