@@ -378,6 +378,43 @@ def _bin_keys(cidx: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return key
 
 
+def _start_output(
+    out: Path, samples: pa.Table, cohort: Cohort, memory_mb: int
+) -> tuple[duckdb.DuckDBPyConnection, pa.Table]:
+    """Write the sample table; return a DuckDB connection holding ``crows`` (cohort rows), and the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = _sample_table(samples, cohort)
+    pq.write_table(table, out / "samples.parquet", compression="zstd")
+    con = duckdb.connect()
+    con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
+    con.register(
+        "crows",
+        pa.table(
+            {
+                "sample_idx": pa.array(cohort.sample_idx, pa.int32()),
+                "crow": pa.array(np.arange(cohort.size), pa.int32()),
+                "family": table.column("family"),
+            }
+        ),
+    )
+    return con, table
+
+
+def _appenders(out: Path) -> tuple[_Appender, _Appender, _Appender, dict[str, list[_Appender]]]:
+    """Return the writers of carrier offsets, rows and codes, and of the no-call bins of each kind."""
+    offsets = _Appender(out / "carrier_offsets.npy", np.int64)
+    carrier_rows = _Appender(out / "carrier_rows.npy", np.uint32)
+    carrier_codes = _Appender(out / "carrier_codes.npy", np.uint8)
+    gaps = {
+        kind: [
+            _Appender(out / f"gaps_{kind}_{name}.npy", dtype)
+            for name, dtype in zip(("key", "start", "end", "row"), _GAP_DTYPES, strict=True)
+        ]
+        for kind in _KINDS
+    }
+    return offsets, carrier_rows, carrier_codes, gaps
+
+
 def write_subcohort(
     release_dir: Path,
     samples: pa.Table,
@@ -412,32 +449,9 @@ def write_subcohort(
 
     release_dir = Path(release_dir)
     out = release_dir / _DIR
-    out.mkdir(parents=True, exist_ok=True)
-    table = _sample_table(samples, cohort)
-    pq.write_table(table, out / "samples.parquet", compression="zstd")
-    con = duckdb.connect()
-    con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
-    con.register(
-        "crows",
-        pa.table(
-            {
-                "sample_idx": pa.array(cohort.sample_idx, pa.int32()),
-                "crow": pa.array(np.arange(cohort.size), pa.int32()),
-                "family": table.column("family"),
-            }
-        ),
-    )
+    con, _ = _start_output(out, samples, cohort, memory_mb)
     # Streamed to disk contig by contig (and bin by bin): memory stays near one bin's calls.
-    offsets = _Appender(out / "carrier_offsets.npy", np.int64)
-    carrier_rows = _Appender(out / "carrier_rows.npy", np.uint32)
-    carrier_codes = _Appender(out / "carrier_codes.npy", np.uint8)
-    gaps = {
-        kind: [
-            _Appender(out / f"gaps_{kind}_{name}.npy", dtype)
-            for name, dtype in zip(("key", "start", "end", "row"), _GAP_DTYPES, strict=True)
-        ]
-        for kind in _KINDS
-    }
+    offsets, carrier_rows, carrier_codes, gaps = _appenders(out)
     writers = [offsets, carrier_rows, carrier_codes, *gaps["adj"], *gaps["raw"]]
     try:
         offsets.add(np.zeros(1, dtype=np.int64))
@@ -614,32 +628,9 @@ def extend_subcohort(
     }
     release_dir = Path(release_dir)
     out = release_dir / _DIR
-    out.mkdir(parents=True, exist_ok=True)
-    table = _sample_table(samples, cohort)
-    pq.write_table(table, out / "samples.parquet", compression="zstd")
+    con, table = _start_output(out, samples, cohort, memory_mb)
     family = table.column("family").to_numpy()
-    con = duckdb.connect()
-    con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
-    con.register(
-        "crows",
-        pa.table(
-            {
-                "sample_idx": pa.array(cohort.sample_idx, pa.int32()),
-                "crow": pa.array(np.arange(cohort.size), pa.int32()),
-                "family": table.column("family"),
-            }
-        ),
-    )
-    offsets = _Appender(out / "carrier_offsets.npy", np.int64)
-    carrier_rows = _Appender(out / "carrier_rows.npy", np.uint32)
-    carrier_codes = _Appender(out / "carrier_codes.npy", np.uint8)
-    gaps = {
-        kind: [
-            _Appender(out / f"gaps_{kind}_{name}.npy", dtype)
-            for name, dtype in zip(("key", "start", "end", "row"), _GAP_DTYPES, strict=True)
-        ]
-        for kind in _KINDS
-    }
+    offsets, carrier_rows, carrier_codes, gaps = _appenders(out)
     writers = [offsets, carrier_rows, carrier_codes, *gaps["adj"], *gaps["raw"]]
     try:
         offsets.add(np.zeros(1, dtype=np.int64))
