@@ -120,32 +120,41 @@ def export_release(
 def _export_parquet(db: Path, release: str, reg: tuple[str, int, int] | None, out: Path) -> int:
     from variantdb.schema import variants_schema
 
+    return write_parquet(_tables(db, release, reg), variants_schema(), out)
+
+
+def _export_tsv(db: Path, release: str, reg: tuple[str, int, int] | None, out: Path | None) -> int:
+    from variantdb.schema import variants_schema
+
+    return write_tsv(_tables(db, release, reg), variants_schema(), out)
+
+
+def write_parquet(tables: Iterable[pa.Table], schema: pa.Schema, out: Path) -> int:
+    """Write tables of ``schema`` to one Parquet file (zstd); return the rows written."""
     n = 0
-    with pq.ParquetWriter(out, variants_schema(), compression="zstd") as writer:
-        for table in _tables(db, release, reg):
-            writer.write_table(table)
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        for table in tables:
+            writer.write_table(table.replace_schema_metadata(schema.metadata))
             n += table.num_rows
     return n
 
 
-def _export_tsv(db: Path, release: str, reg: tuple[str, int, int] | None, out: Path | None) -> int:
+def write_tsv(tables: Iterable[pa.Table], schema: pa.Schema, out: Path | None) -> int:
+    """Write tables of ``schema`` as TSV with a header line to ``out`` (None: stdout); return the rows written."""
     import sys
 
     sink: Any = pa.OSFile(str(out), "wb") if out is not None else pa.PythonFile(sys.stdout.buffer, mode="w")
     n = 0
-    from variantdb.schema import variants_schema
-
-    schema = variants_schema()
     # Arrow quotes header names whatever the quoting style; write the header ourselves.
     sink.write(("\t".join(schema.names) + "\n").encode())
     writer = pacsv.CSVWriter(
         sink,
-        schema,
+        schema.remove_metadata(),
         write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False),
     )
     try:
-        for table in _tables(db, release, reg):
-            writer.write_table(table)
+        for table in tables:
+            writer.write_table(table.replace_schema_metadata(None))
             n += table.num_rows
     finally:
         writer.close()

@@ -8,17 +8,15 @@ clipped to it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from loaders.export import parse_region
+from loaders.export import parse_region, write_parquet, write_tsv
 from variantdb.coverage import COVERAGE_FILE, coverage_schema
 from variantdb.release import ReleaseNotFoundError, read_current, release_path
 
@@ -85,27 +83,8 @@ def export_coverage(
         )
     reg = parse_region(region) if region else None
     schema = coverage_schema()
-    n = 0
     if fmt == "parquet":
         if out is None:
             raise ValueError("parquet export needs -o FILE")
-        with pq.ParquetWriter(out, schema, compression="zstd") as writer:
-            for t in _tables(path, reg):
-                writer.write_table(t)
-                n += t.num_rows
-        return n
-    sink = open(out, "wb") if out is not None else sys.stdout.buffer
-    try:
-        # Arrow quotes header names whatever the quoting style; write the header ourselves.
-        sink.write(("\t".join(schema.names) + "\n").encode())
-        options = pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False)
-        with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
-            for t in _tables(path, reg):
-                writer.write_table(t)
-                n += t.num_rows
-    finally:
-        if out is not None:
-            sink.close()
-        else:
-            sink.flush()
-    return n
+        return write_parquet(_tables(path, reg), schema, out)
+    return write_tsv(_tables(path, reg), schema, out)

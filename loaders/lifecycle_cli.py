@@ -166,8 +166,7 @@ def diff(
     ] = 0.0,
 ) -> None:
     """List variants added, removed, and with AF changed beyond the threshold (TSV on standard output)."""
-    import pyarrow.csv as pacsv
-
+    from loaders.export import write_tsv
     from variantdb.diff import diff_releases
 
     try:
@@ -175,18 +174,7 @@ def diff(
     except (ReleaseNotFoundError, ValueError) as e:
         _fail(str(e))
         return
-    import sys
-
-    sys.stdout.write("\t".join(table.schema.names) + "\n")
-    if table.num_rows:
-        sink = pacsv.CSVWriter(
-            sys.stdout.buffer,
-            table.schema,
-            write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False),
-        )
-        sys.stdout.flush()
-        sink.write_table(table)
-        sink.close()
+    write_tsv([table], table.schema, None)
     counts = {k: 0 for k in ("added", "removed", "af_changed")}
     for change in table.column("change").to_pylist():
         counts[change] += 1

@@ -8,16 +8,14 @@ same filter (:mod:`variantdb.subcohort`).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from loaders.export import FORMATS, parse_region, write_sites_vcf
+from loaders.export import FORMATS, parse_region, write_parquet, write_sites_vcf, write_tsv
 from variantdb.index import ReleaseIndex
 from variantdb.release import ReleaseNotFoundError, read_current, release_path, variants_file
 from variantdb.subcohort import SubcohortFilter, SubcohortIndex, subcohort_schema
@@ -96,36 +94,12 @@ def export_subcohort(
     schema = subcohort_schema()
     described = {"release": release, "filter": f.as_dict(), "n_samples": sc.mask(f).n}
     schema = schema.with_metadata({**schema.metadata, b"variantdb_subcohort": json.dumps(described).encode()})
-    n = 0
     if fmt == "parquet":
         if out is None:
             raise ValueError("parquet export needs -o FILE")
-        with pq.ParquetWriter(out, schema, compression="zstd") as w:
-            for t in tables:
-                w.write_table(t.replace_schema_metadata(schema.metadata))
-                n += t.num_rows
-        return n
+        return write_parquet(tables, schema, out)
     if fmt == "tsv":
-        sink: Any = (
-            pa.OSFile(str(out), "wb") if out is not None else pa.PythonFile(sys.stdout.buffer, mode="w")
-        )
-        sink.write(("\t".join(schema.names) + "\n").encode())
-        writer = pacsv.CSVWriter(
-            sink,
-            subcohort_schema(),
-            write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False),
-        )
-        try:
-            for t in tables:
-                writer.write_table(t)
-                n += t.num_rows
-        finally:
-            writer.close()
-            if out is not None:
-                sink.close()
-            else:
-                sys.stdout.flush()
-        return n
+        return write_tsv(tables, schema, out)
     return _write_vcf(tables, out, release, described)
 
 

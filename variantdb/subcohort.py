@@ -415,6 +415,29 @@ def _appenders(out: Path) -> tuple[_Appender, _Appender, _Appender, dict[str, li
     return offsets, carrier_rows, carrier_codes, gaps
 
 
+def _finish(
+    out: Path,
+    writers: list[_Appender],
+    gaps: dict[str, list[_Appender]],
+    n_samples: int,
+    n_variants: int,
+    n_carriers: int,
+) -> dict[str, Any]:
+    """Close the writers and record what was written in ``subcohort.json``; return that record."""
+    for w in writers:
+        w.close()
+    meta = {
+        "version": SUBCOHORT_VERSION,
+        "n_samples": n_samples,
+        "n_variants": n_variants,
+        "n_carriers": n_carriers,
+        "n_gaps": {kind: gaps[kind][0].n for kind in _KINDS},
+        "bin_shifts": _SHIFTS.tolist(),
+    }
+    (out / "subcohort.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
 def write_subcohort(
     release_dir: Path,
     samples: pa.Table,
@@ -488,18 +511,7 @@ def write_subcohort(
         raise
     finally:
         con.close()
-    for w in writers:
-        w.close()
-    meta = {
-        "version": SUBCOHORT_VERSION,
-        "n_samples": cohort.size,
-        "n_variants": base_row,
-        "n_carriers": n_carriers,
-        "n_gaps": {kind: gaps[kind][0].n for kind in _KINDS},
-        "bin_shifts": _SHIFTS.tolist(),
-    }
-    (out / "subcohort.json").write_text(json.dumps(meta, indent=1))
-    return meta
+    return _finish(out, writers, gaps, cohort.size, base_row, n_carriers)
 
 
 def _carrier_codes(t: pa.Table) -> np.ndarray:
@@ -719,18 +731,7 @@ def extend_subcohort(
         raise
     finally:
         con.close()
-    for w in writers:
-        w.close()
-    meta = {
-        "version": SUBCOHORT_VERSION,
-        "n_samples": cohort.size,
-        "n_variants": base_row,
-        "n_carriers": n_carriers,
-        "n_gaps": {kind: gaps[kind][0].n for kind in _KINDS},
-        "bin_shifts": _SHIFTS.tolist(),
-    }
-    (out / "subcohort.json").write_text(json.dumps(meta, indent=1))
-    return meta
+    return _finish(out, writers, gaps, cohort.size, base_row, n_carriers)
 
 
 class _Appender:
