@@ -28,8 +28,12 @@ from loaders.vcf import LoadError
 
 pytestmark = pytest.mark.slow
 
+
 # A fresh process must import this worktree's code, as pytest does.
-_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), *sys.path])}
+def _env() -> dict[str, str]:
+    """The environment for subprocesses, read when they start: the session fixtures (the pseudonym key file)
+    set variables after this module is imported, and a snapshot taken at import would miss them."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), *sys.path])}
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +169,7 @@ def _scheduler_and_worker(tmp_path: Path, hidden: Path | None = None) -> Iterato
     scheduler = subprocess.Popen(
         [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
          "--scheduler-file", str(sched_file)],
-        env=_ENV, stdout=logs[0], stderr=logs[0],
+        env=_env(), stdout=logs[0], stderr=logs[0],
     )  # fmt: skip
     procs = [scheduler]
     try:
@@ -190,7 +194,7 @@ def _scheduler_and_worker(tmp_path: Path, hidden: Path | None = None) -> Iterato
                 "-c",
                 f"mount -t tmpfs none '{hidden}' && {worker}",
             ]
-        procs.append(subprocess.Popen(cmd, env=_ENV, stdout=logs[1], stderr=logs[1]))
+        procs.append(subprocess.Popen(cmd, env=_env(), stdout=logs[1], stderr=logs[1]))
         yield address
     finally:
         for proc in reversed(procs):
@@ -224,7 +228,7 @@ def test_cli_load_on_a_running_scheduler(cohorts: dict[str, Path], tmp_path: Pat
     with _scheduler_and_worker(tmp_path) as address:
         cmd = [sys.executable, "-m", "loaders.cli", "load", "--db", str(tmp_path / "dask"), "--manifest",
                str(manifest), "--reference", str(ref), "--batch", "b", "--scheduler", address, "--quiet"]  # fmt: skip
-        done = subprocess.run(cmd, env=_ENV, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     local, dask = _release_files(tmp_path / "local", "r0001"), _release_files(tmp_path / "dask", "r0001")
     assert [k for k in local if k != "release.json" and local[k] != dask[k]] == []
@@ -268,13 +272,13 @@ def test_cli_load_on_a_local_cluster(cohorts: dict[str, Path], tmp_path: Path) -
     cmd = [sys.executable, "-m", "loaders.cli", "load", "--db", str(db), "--manifest", str(manifest),
            "--reference", str(manifest.parent / "ref.fa"), "--scheduler", "local", "--workers", "2",
            "--quiet", "--report", str(report)]  # fmt: skip
-    done = subprocess.run(cmd, env=_ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     data = json.loads(report.read_text())
     assert data["release"] == "r0001" and data["samples"] == 20 and data["n_variants"] > 0
     assert (db / "CURRENT").read_text().strip() == "r0001"
     # A scheduler address with --workers is refused before anything is done.
     cmd[cmd.index("local")] = "tcp://127.0.0.1:1"
-    done = subprocess.run(cmd, env=_ENV, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "leave --workers out" in done.stderr and "Traceback" not in done.stderr
