@@ -385,9 +385,13 @@ def _scale_filters() -> list[tuple[str, SubcohortFilter]]:
 
 
 def stage_scale(
-    work: Path, n_samples: int, n_variants: int, span: int, gaps_per_sample: int, seed: int
+    work: Path, n_samples: int, n_variants: int, span: int, gaps_per_sample: int, seed: int, batches: int = 1
 ) -> None:
-    """Publish a synthetic release of ``n_samples`` from stored calls, then time sub-cohort queries."""
+    """Publish a synthetic release of ``n_samples`` from stored calls, then time sub-cohort queries.
+
+    ``batches`` > 1 stores the samples as that many batches (contiguous ranges), so
+    the release has as many sub-cohort segments: the queries then search each.
+    """
     from loaders.batch import publish_release
     from variantdb.aggregate import make_cohort
     from variantdb.settings import get_settings
@@ -397,35 +401,39 @@ def stage_scale(
     db = work / "db"
     rd = release_path(db, "r0001")
     samples = _synthetic_samples(rng, n_samples)
-    calls_dir = db / "calls" / "batch=synth"
-    gaps_dir = db / "gaps" / "batch=synth"
-    build: dict[str, Any] = {}
-    if not (rd / "release.json").exists():
+    names = [f"synth{k:03d}" for k in range(batches)]
+    bounds = np.linspace(0, n_samples, batches + 1).astype(np.int64)
+    calls_dirs = [db / "calls" / f"batch={b}" for b in names]
+    gaps_dirs = [db / "gaps" / f"batch={b}" for b in names]
+    build: dict[str, Any] = {"batches": batches}
+    fresh = (rd / "release.json").exists() and len(
+        json.loads((rd / "subcohort" / "subcohort.json").read_text()).get("segments", [])
+    ) == batches
+    if not fresh:
         shutil.rmtree(db, ignore_errors=True)
         t0 = time.perf_counter()
         n_calls = 0
         for chrom, k in (("chr1", n_variants), ("chrX", max(1, n_variants // 10))):
             calls = _synthetic_calls(rng, samples, chrom, k, span)
+            gaps = _synthetic_gaps(rng, n_samples, chrom, span, gaps_per_sample)
             n_calls += calls.num_rows
-            part = calls_dir / f"contig={chrom}" / "bin=0"
-            part.mkdir(parents=True)
-            pq.write_table(calls, part / "part.parquet")
-            gpart = gaps_dir / f"contig={chrom}"
-            gpart.mkdir(parents=True)
-            pq.write_table(
-                _synthetic_gaps(rng, n_samples, chrom, span, gaps_per_sample), gpart / "part.parquet"
-            )
+            for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+                for table, dirs, sub in ((calls, calls_dirs, "bin=0"), (gaps, gaps_dirs, "")):
+                    idx = table.column("sample_idx").to_numpy()
+                    part = dirs[b] / f"contig={chrom}" / sub
+                    part.mkdir(parents=True, exist_ok=True)
+                    pq.write_table(table.filter((idx >= lo) & (idx < hi)), part / "part.parquet")
         build["generate_s"] = round(time.perf_counter() - t0, 1)
         build["calls"] = n_calls
         t0 = time.perf_counter()
-        publish_release(db, "r0001", samples, [calls_dir], [gaps_dir], ["synth"], get_settings(), None)
+        publish_release(db, "r0001", samples, calls_dirs, gaps_dirs, names, get_settings(), None)
         build["publish_s"] = round(time.perf_counter() - t0, 1)
         # The sub-cohort part alone: rebuild it into a scratch copy of the release's variant tables.
         scratch = work / "scratch"
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.copytree(rd / "variants", scratch / "variants")
         t0 = time.perf_counter()
-        write_subcohort(scratch, samples, make_cohort(samples), [calls_dir], [gaps_dir])
+        write_subcohort(scratch, samples, make_cohort(samples), calls_dirs, gaps_dirs)
         build["write_subcohort_s"] = round(time.perf_counter() - t0, 1)
         shutil.rmtree(scratch)
     build["release_mb"] = round(_du(rd) / 1e6, 1)
@@ -438,7 +446,8 @@ def stage_scale(
     variants = [ix.variant_at(r) for r in range(len(ix))]
     pick = [variants[i] for i in rng.choice(len(variants), size=min(2000, len(variants)), replace=False)]
     batch = [variants[i] for i in rng.choice(len(variants), size=min(1000, len(variants)), replace=False)]
-    carriers = np.diff(sc.offsets)
+    every = make_filter(role=["all"], raw=True)
+    carriers = np.array([r["n_carriers"] for r in sc.counts(every, list(range(len(ix))), [v.chrom for v in variants], [v.pos for v in variants])])
     results = []
     for label, f in _scale_filters():
         t0 = time.perf_counter()
@@ -543,11 +552,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--span", type=int, default=5_000_000)
     s.add_argument("--gaps-per-sample", type=int, default=20)
     s.add_argument("--seed", type=int, default=3)
+    s.add_argument("--batches", type=int, default=1, help="store the samples as this many batches (segments)")
     a = ap.parse_args(argv)
     if a.stage == "peer":
         stage_peer(a.work, a.samples, a.sites, a.seed, a.timed, a.cli)
     else:
-        stage_scale(a.work, a.samples, a.variants, a.span, a.gaps_per_sample, a.seed)
+        stage_scale(a.work, a.samples, a.variants, a.span, a.gaps_per_sample, a.seed, a.batches)
 
 
 if __name__ == "__main__":

@@ -696,8 +696,9 @@ def publish_incremental(
     -----
     Reads the previous release's variant table, AN and coverage tracks once, the batch's
     files, and the rows of already loaded relatives of the batch's samples from
-    their own batches (see :mod:`variantdb.incremental`), and the previous
-    release's sub-cohort structures (:func:`variantdb.subcohort.extend_subcohort`).
+    their own batches (see :mod:`variantdb.incremental`); the previous release's
+    sub-cohort segments are linked, not read (:func:`variantdb.subcohort.extend_subcohort`),
+    and their checksums taken from its ``release.json``.
     """
     delta = plan_delta(old_samples, samples, call_dir, gap_dir, db)
     prev_dir = release_path(db, previous)
@@ -728,9 +729,9 @@ def publish_incremental(
 
     cohort = make_cohort(samples)
     meta = _release_meta(samples, cohort, batches, settings, reference)
-    # The sub-cohort structures carry the previous release's carriers and no-call bins
-    # over and add the batch's; written from every batch's files only when the old
-    # cohort is not the head of the new one.
+    # The sub-cohort structures link the previous release's segments (one per batch) and
+    # add the batch's; written from every batch's files only when the old cohort is not
+    # the head of the new one.
     old_cohort = make_cohort(old_samples).sample_idx
     n_old = old_cohort.size if np.array_equal(old_cohort, cohort.sample_idx[: old_cohort.size]) else -1
     call_dirs = [*(db / "calls" / f"batch={b}" for b in batches[:-1]), call_dir]
@@ -738,7 +739,7 @@ def publish_incremental(
 
     def subcohort(d: Path) -> Any:
         mb = settings.aggregate_memory_mb
-        done = extend_subcohort(prev_dir, d, samples, cohort, n_old, call_dir, gap_dir, mb)
+        done = extend_subcohort(prev_dir, d, samples, cohort, n_old, len(batches) - 1, call_dir, gap_dir, mb)
         return done if done is not None else write_subcohort(d, samples, cohort, call_dirs, gap_dirs, mb)
 
     release_dir = write_release(
@@ -749,6 +750,7 @@ def publish_incremental(
         meta,
         make_current=False,
         extra=subcohort,
+        previous=prev_dir,
     )
     con.close()
     write_coverage(release_dir, samples, [], tracks=coverage)

@@ -63,11 +63,45 @@ def gvcf_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.fixture(scope="module", params=["vcf", "gvcf"])
+@pytest.fixture(scope="module")
+def multi_db(gvcf_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gVCF cohort loaded as three batches (every third sample each, so families span
+    batches and children arrive before their parents): a release of three segments, the
+    last two published incrementally."""
+    from loaders.batch import load_batch
+
+    work = tmp_path_factory.mktemp("subcohort_multi")
+    cohort = gvcf_db.parent / "c"
+    with open(cohort / "manifest.tsv") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    db = work / "db"
+    settings = dataclasses.replace(get_settings(), call_bin_size=200)
+    for k in range(3):
+        manifest = cohort / f"part{k}.tsv"
+        with open(manifest, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t")
+            w.writeheader()
+            w.writerows(rows[k::3])
+        report = load_batch(
+            db, manifest, reference=cohort / "ref.fa", batch_name=f"p{k}", workers=1, settings=settings
+        )
+        assert report.publish == ("incremental" if k else "full: no previous release")
+    assert len(SubcohortIndex(_release(db)).segments) == 3
+    return db
+
+
+@pytest.fixture(scope="module", params=["vcf", "gvcf", "multi"])
 def db(request: pytest.FixtureRequest) -> Path:
-    """Both databases: the session API one (multi-sample VCF) and the gVCF one."""
-    name = "api_db" if request.param == "vcf" else "gvcf_db"
+    """The session API database (multi-sample VCF), the gVCF one, and the gVCF one in three batches."""
+    name = {"vcf": "api_db", "gvcf": "gvcf_db", "multi": "multi_db"}[request.param]
     path: Path = request.getfixturevalue(name)
+    return path
+
+
+@pytest.fixture(scope="module", params=["gvcf", "multi"])
+def gdb(request: pytest.FixtureRequest) -> Path:
+    """The gVCF cohort in one batch and in three."""
+    path: Path = request.getfixturevalue(f"{request.param}_db")
     return path
 
 
@@ -203,9 +237,8 @@ _COMBINATIONS: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("spec", _COMBINATIONS, ids=lambda s: ",".join(sorted(s)))
-def test_any_combination_equals_a_fresh_aggregation_of_only_its_samples(
-    gvcf_db: Path, spec: dict[str, Any]
-) -> None:
+def test_any_combination_equals_a_fresh_aggregation_of_only_its_samples(gdb: Path, spec: dict[str, Any]) -> None:
+    gvcf_db = gdb
     rd = _release(gvcf_db)
     sc = SubcohortIndex(rd)
     t = _table(rd)
@@ -418,3 +451,95 @@ def test_capture_beds_count_in_every_stratum_and_technology(capture_db: Path) ->
     # A capture BED leaves its samples out of AN outside it: a panel covers less than an exome, an exome
     # less than a genome (ten samples each).
     assert ans["panel"] < ans["WES"] < ans["WGS"]
+
+
+def test_allele_hash_is_md5_and_duckdb_agrees() -> None:
+    from variantdb.subcohort import _hash_probe, allele_hash
+
+    assert allele_hash("A", "G") == int("e154f54fbba4c72e", 16)  # md5("A>G"), first 8 bytes
+    assert _hash_probe(duckdb.connect()) == allele_hash("A", "G")
+    con = duckdb.connect()
+    alleles = [("A", "G"), ("ACGT", "A"), ("T", "TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT"), ("N", "*")]
+    got = con.sql(
+        "SELECT ('0x' || md5(ref || '>' || alt)[1:16])::UBIGINT AS h FROM (SELECT unnest($1) AS ref,"
+        " unnest($2) AS alt)",
+        params=[[a for a, _ in alleles], [b for _, b in alleles]],
+    ).fetchall()
+    assert [int(h) for (h,) in got] == [allele_hash(a, b) for a, b in alleles]
+
+
+def test_alleles_whose_keys_collide_are_told_apart_by_the_full_hash(tmp_path: Path) -> None:
+    """Two insertions at one position whose keys (position + 31 hash bits) are equal, in two
+    batches and one: each keeps its own carriers (the lookup steps over equal keys)."""
+    from loaders.batch import publish_release
+    from variantdb.schema import CALLS_SCHEMA
+    from variantdb.subcohort import allele_hash, variant_keys
+
+    a1, a2 = "AAACCTCTTTG", "AAAGCGCTATA"  # found by search: equal top 31 bits of the hash
+    h1, h2 = allele_hash("A", a1), allele_hash("A", a2)
+    assert h1 != h2 and variant_keys(0, np.array([1000]), np.array([h1], np.uint64))[0] == variant_keys(
+        0, np.array([1000]), np.array([h2], np.uint64)
+    )[0]
+    samples = pa.table(
+        {
+            "sample_idx": pa.array(range(4), pa.int32()),
+            "sample_id": [f"S{i}" for i in range(4)],
+            "batch": ["b0", "b0", "b1", "b1"],
+            "vcf": [""] * 4,
+            "sex": ["XX", "XY", "XX", "XY"],
+            "region": [None] * 4,
+            "patient_group": [None] * 4,
+            "family_id": [None] * 4,
+            "father_id": [None] * 4,
+            "mother_id": [None] * 4,
+            "technology": ["WGS"] * 4,
+            "capture_bed": [None] * 4,
+            "consent": ["given"] * 4,
+            "received": pa.array([None] * 4, pa.date32()),
+            "withdrawn": [False] * 4,
+        }
+    )
+    # (sample, alt, dosage): a1 carried by samples 0, 2 (2 hom); a2 by 1, 2, 3; a third allele by 3.
+    calls = [(0, a1, 1), (1, a2, 1), (2, a1, 2), (2, a2, 1), (3, a2, 1), (3, "C", 1)]
+    dirs = []
+    for b, who in (("b0", (0, 1)), ("b1", (2, 3))):
+        part = tmp_path / "calls" / f"batch={b}" / "contig=chr1" / "bin=0"
+        part.mkdir(parents=True)
+        rows = [c for c in calls if c[0] in who]
+        pq.write_table(
+            pa.table(
+                {
+                    "sample_idx": pa.array([r[0] for r in rows], pa.int32()),
+                    "chrom": ["chr1"] * len(rows),
+                    "pos": pa.array([1000] * len(rows), pa.int32()),
+                    "ref": ["A"] * len(rows),
+                    "alt": [r[1] for r in rows],
+                    "dosage": pa.array([r[2] for r in rows], pa.int8()),
+                    "ploidy": pa.array([2] * len(rows), pa.int8()),
+                    "adj": [True] * len(rows),
+                    "filter_pass": [True] * len(rows),
+                    "gq": pa.array([None] * len(rows), pa.int16()),
+                    "dp": pa.array([None] * len(rows), pa.int32()),
+                    "ad_alt": pa.array([None] * len(rows), pa.int32()),
+                },
+                schema=CALLS_SCHEMA,
+            ),
+            part / "part.parquet",
+        )
+        dirs.append(tmp_path / "calls" / f"batch={b}")
+    gaps = [tmp_path / "gaps" / "batch=b0", tmp_path / "gaps" / "batch=b1"]
+    publish_release(tmp_path / "db", "r0001", samples, dirs, gaps, ["b0", "b1"], get_settings(), None)
+    rd = release_path(tmp_path / "db", "r0001")
+    sc = SubcohortIndex(rd)
+    assert [s["maxdup"] for s in sc.meta["segments"]] == [2, 2]
+    t = _table(rd)
+    got = _all_rows(sc, t, make_filter(role=["all"]))
+    by_alt = {alt: {k: int(v[i]) for k, v in got.items()} for i, alt in enumerate(t.column("alt").to_pylist())}
+    assert by_alt[a1] == {"ac": 3, "an": 8, "homozygote_count": 1, "hemizygote_count": 0, "n_carriers": 2,
+                          "n_carrier_families": 2}
+    assert by_alt[a2]["ac"] == 3 and by_alt[a2]["n_carriers"] == 3
+    assert by_alt["C"]["ac"] == 1
+    for name in _FIELDS:  # and the batch path (several rows at once) agrees with one row at a time
+        one = [sc.counts(make_filter(role=["all"]), [i], ["chr1"], [1000])[0][name] for i in range(t.num_rows)]
+        assert one == list(got[name]), name
+        assert one == t.column(name + "_all").to_pylist(), name

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from variantdb.aggregate import _union_per_sample, call_files_for
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, SEXES, ploidy_segments
 from variantdb.manifest import TECHNOLOGIES
-from variantdb.release import checksums
+from variantdb.release import file_sha256
 from variantdb.schema import GAPS_SCHEMA
 
 __all__ = [
@@ -232,6 +232,8 @@ def write_coverage(
             )
         for track in tracks:
             writer.write_table(track)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
     os.replace(tmp, release_dir / COVERAGE_FILE)
     techs = samples.column("technology").to_pylist()
     entry = {
@@ -242,7 +244,8 @@ def write_coverage(
     meta_path = release_dir / "release.json"
     meta = json.loads(meta_path.read_text())
     meta["coverage"] = entry
-    meta["checksums"] = checksums(release_dir)
+    # Only the new file is hashed: the rest of the release was checksummed when written.
+    meta["checksums"] = dict(sorted({**meta["checksums"], COVERAGE_FILE: file_sha256(release_dir / COVERAGE_FILE)}.items()))
     tmp_meta = release_dir / ".release.json.tmp"
     with open(tmp_meta, "w") as fh:
         json.dump(meta, fh, indent=1, ensure_ascii=False, default=str)

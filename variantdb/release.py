@@ -37,6 +37,7 @@ from variantdb.genome import CONTIGS
 __all__ = [
     "ReleaseNotFoundError",
     "checksums",
+    "file_sha256",
     "list_releases",
     "next_release_id",
     "read_current",
@@ -130,17 +131,49 @@ def read_release_meta(db: Path, release_id: str) -> dict[str, Any]:
     return meta
 
 
-def checksums(root: Path) -> dict[str, str]:
-    """Return the SHA-256 of every file under ``root`` but ``release.json``, by relative path."""
+def checksums(root: Path, previous: Path | None = None) -> dict[str, str]:
+    """Return the SHA-256 of every file under ``root`` but ``release.json``, by relative path.
+
+    Parameters
+    ----------
+    root
+        A release directory.
+    previous
+        The release it was built from. A file that is a hard link of the file at
+        the same path there (a sub-cohort segment carried over) takes the checksum
+        recorded in its ``release.json`` instead of being read again. Default None.
+    """
+    known: dict[str, str] = {}
+    if previous is not None and (previous / "release.json").exists():
+        known = json.loads((previous / "release.json").read_text()).get("checksums", {})
     out = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.name != "release.json":
-            h = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            out[str(path.relative_to(root))] = h.hexdigest()
+            rel = str(path.relative_to(root))
+            if rel in known and _same_file(path, previous / rel if previous is not None else None):
+                out[rel] = known[rel]
+                continue
+            out[rel] = file_sha256(path)
     return out
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of one file, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _same_file(path: Path, other: Path | None) -> bool:
+    """True when ``other`` exists and is the same inode as ``path`` (a hard link)."""
+    if other is None:
+        return False
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
 
 
 def write_release(
@@ -152,6 +185,7 @@ def write_release(
     *,
     make_current: bool = True,
     extra: Callable[[Path], None] | None = None,
+    previous: Path | None = None,
 ) -> Path:
     """Write a release directory, build its index, and publish it.
 
@@ -177,6 +211,9 @@ def write_release(
         Called with the release directory once the variant tables and the AN
         track are written, before the index and checksums: writes further files
         into the release (the sub-cohort structures). Default None.
+    previous
+        The release this one extends: files hard-linked from it keep their recorded
+        checksums and are not read or synced again (see :func:`checksums`). Default None.
     """
     from variantdb.index import build_index
 
@@ -205,13 +242,13 @@ def write_release(
         extra(tmp)
     build_index(tmp)
     meta = {**meta, "id": release_id, "n_variants": n_variants, "contigs": contigs}
-    meta["checksums"] = checksums(tmp)
+    meta["checksums"] = checksums(tmp, previous)
     with open(tmp / "release.json", "w") as fh:
         json.dump(meta, fh, indent=1, ensure_ascii=False, default=str)
         fh.flush()
         os.fsync(fh.fileno())
     for path in tmp.rglob("*"):
-        if path.is_file():
+        if path.is_file() and not _same_file(path, None if previous is None else previous / path.relative_to(tmp)):
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
     os.replace(tmp, final)

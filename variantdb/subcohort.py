@@ -5,31 +5,42 @@ A lab also asks for combinations the release did not foresee: XX founders in
 Midtjylland with hereditary heart disease received in 2025, exomes only, parents
 only. Re-aggregating the genotypes per question would take minutes; afquery
 answers such questions with per-genotype sample bitmaps. This module does it
-with three structures written beside a release's variant table at publish time:
+with structures written beside a release's variant table at publish time, in
+``release_dir/subcohort/``:
 
 ``samples.parquet``
     One row per counted sample, in registry order (the *cohort row*): sex,
     region, patient group, technology, founder / parent flags, date received
     and a family number. No sample id or registry number: the file says what a
     sample is, never who.
-``carrier_offsets.npy``, ``carrier_rows.npy``, ``carrier_codes.npy``
-    CSR aligned to the release's variant rows (the row numbers
-    :class:`variantdb.index.ReleaseIndex` returns): variant row ``r``'s carriers
-    are ``carrier_rows[off[r]:off[r + 1]]`` (cohort rows, by family then row) with one
-    code byte each: alt dosage (bits 0-1), haploid (bit 2), adj (bit 3), FILTER
-    pass (bit 4).
-``gaps_{adj,raw}_{key,start,end,row}.npy``
-    Every sample's no-call intervals (1-based, inclusive), merged per sample:
-    ``adj`` where the sample has no call passing adj (any gap), ``raw`` where it
-    has no call at all. Each interval is filed in the smallest bin of a
-    hierarchy (1 kb, 8 kb, ... 256 Mb; tabix's scheme) that contains it, sorted
-    by ``key = contig << 48 | level << 40 | bin``, so the intervals covering a
+``variant_key.npy``, ``variant_hash.npy``
+    Per release variant row (the row numbers :class:`variantdb.index.ReleaseIndex`
+    returns): its key (contig, position, top bits of the allele hash; see
+    :func:`variant_keys`) and the 64-bit allele hash (:func:`allele_hash`).
+``segments/NNNN/``
+    One segment per batch, in load order, holding that batch's samples only:
+    ``key.npy`` and ``hash.npy`` name each variant the batch carries (sorted),
+    ``offsets.npy`` / ``crows.npy`` / ``codes.npy`` are a CSR of its carriers
+    (cohort rows, in row order) with one code byte each: alt dosage (bits 0-1),
+    haploid (bit 2), adj (bit 3), FILTER pass (bit 4);
+    ``gaps_{adj,raw}_{key,start,end,row}.npy`` are the no-call intervals
+    (1-based, inclusive) of its samples, merged per sample: ``adj`` where the
+    sample has no call passing adj (any gap), ``raw`` where it has no call at
+    all. Each interval is filed in the smallest bin of a hierarchy (1 kb, 8 kb,
+    ... 256 Mb; tabix's scheme) that contains it, sorted by
+    ``key = contig << 48 | level << 40 | bin``, so the intervals covering a
     position are found in seven contiguous slices, and those overlapping a
     region in seven slices too.
 
+A segment depends on its batch's files and the cohort rows of its samples only,
+never on the release's variant rows: the next release hard-links the previous
+release's segments and writes one for the new batch (:func:`extend_subcohort`),
+so publishing a batch does not copy the carriers of those loaded before it. A
+withdrawal renumbers cohort rows and rewrites every segment.
+
 At query time a filter becomes a boolean mask over cohort rows (cached per
 filter); AC, homozygotes, hemizygotes and carriers are masked sums over a
-variant's carriers, and AN is the ploidy (sex, contig, PAR) of the masked
+variant's carriers in every segment (one binary search per segment), and AN is the ploidy (sex, contig, PAR) of the masked
 samples minus that of the masked samples with a gap at the position. With the
 default filter (founders, adj) the figures are the release's headline ones;
 with one sex, region or patient group they are its stored stratum.
@@ -38,7 +49,9 @@ with one sex, region or patient group they are its stored stratum.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import shutil
 import threading
 from collections import OrderedDict
@@ -65,15 +78,17 @@ __all__ = [
     "SubcohortFilter",
     "SubcohortFilterError",
     "SubcohortIndex",
+    "allele_hash",
     "extend_subcohort",
     "make_filter",
     "parse_filter_args",
     "subcohort_schema",
+    "variant_keys",
     "write_subcohort",
 ]
 
 #: Version of the files under ``release_dir/subcohort/``.
-SUBCOHORT_VERSION: Final = 1
+SUBCOHORT_VERSION: Final = 2
 #: Family roles a filter can ask for (founders follow PLINK: no parent among the counted samples).
 ROLES: Final[dict[str, str]] = {
     "founder": "no parent among the counted samples (PLINK); the default, as the headline figures",
@@ -108,6 +123,15 @@ FILTER_KEYS: Final = (
 )
 
 _DIR: Final = "subcohort"
+_SEGMENTS: Final = "segments"
+# A segment's carrier arrays: key and allele hash per variant entry, CSR offsets, cohort row and code per carrier.
+_SEGMENT_ARRAYS: Final = {
+    "key": np.uint64,
+    "hash": np.uint64,
+    "offsets": np.int64,
+    "crows": np.uint32,
+    "codes": np.uint8,
+}
 _DOSAGE: Final = 0b11
 _HAPLOID: Final = 1 << 2
 _ADJ: Final = 1 << 3
@@ -353,19 +377,61 @@ def _sample_table(samples: pa.Table, cohort: Cohort) -> pa.Table:
     )
 
 
-def _carriers_sql() -> str:
-    # One call per sample and variant, exactly as variantdb.aggregate counts it.
+def allele_hash(ref: str, alt: str) -> int:
+    """Return the 64-bit hash naming an allele at its position: the first 8 bytes of MD5 of ``REF>ALT``, big-endian.
+
+    The segments name variants by position and this hash, never by release row,
+    so a segment written for one release serves every later one unchanged.
+    DuckDB computes the same value (:data:`_HASH_SQL`); the two are tested equal.
+    """
+    return int.from_bytes(hashlib.md5(f"{ref}>{alt}".encode()).digest()[:8], "big")
+
+
+# The same hash in DuckDB: MD5 is a fixed function, its hex digest read as an unsigned integer.
+_HASH_SQL: Final = "('0x' || md5(ref || '>' || alt)[1:16])::UBIGINT"
+_PROBE: Final = ("A", "G")
+
+
+def variant_keys(cidx: int, pos: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Return the sort key of variants: contig (5 bits), position (28 bits), top 31 bits of the allele hash.
+
+    Sorting a contig's variants by (position, hash) sorts them by (key, hash), so
+    a variant is found in a segment by one binary search on the key and a check
+    of the full hash (keys of two alleles at one position collide once in 2^31).
+    """
+    p = np.asarray(pos)
+    if len(p) and (int(p.min()) < 1 or int(p.max()) >= 1 << 28):
+        raise ValueError(f"position {int(p.max())} outside 1..2^28-1 cannot be keyed")
+    key: np.ndarray = (
+        (np.uint64(cidx) << np.uint64(59))
+        | (p.astype(np.uint64) << np.uint64(31))
+        | (np.asarray(h, dtype=np.uint64) >> np.uint64(33))
+    )
+    return key
+
+
+def _segment_sql() -> str:
+    # One call per sample and variant, exactly as variantdb.aggregate counts it, in key order;
+    # within a variant by cohort row.
     return (
-        "SELECT v.row, s.crow, c.dosage, c.ploidy, c.adj, c.filter_pass FROM"
-        " (SELECT sample_idx, pos, ref, alt, max(dosage) AS dosage, max(ploidy) AS ploidy,"
+        "SELECT pos, h, s.crow, c.dosage, c.ploidy, c.adj, c.filter_pass FROM"
+        " (SELECT sample_idx, pos, ('0x' || md5(ref || '>' || alt)[1:16])::UBIGINT AS h,"
+        " max(dosage) AS dosage, max(ploidy) AS ploidy,"
         " bool_or(adj) AS adj, bool_or(filter_pass) AS filter_pass"
         " FROM read_parquet(?) GROUP BY sample_idx, pos, ref, alt) c"
         " JOIN crows s ON c.sample_idx = s.sample_idx"
-        " JOIN vrows v ON c.pos = v.pos AND c.ref = v.ref AND c.alt = v.alt"
-        # Within a variant, carriers of one family are adjacent: distinct families are counted
-        # in one pass at query time, without sorting.
-        " ORDER BY v.row, s.family, s.crow"
+        " ORDER BY pos, h, s.crow"
     )
+
+
+def _release_keys_sql() -> str:
+    return "SELECT pos, ('0x' || md5(ref || '>' || alt)[1:16])::UBIGINT AS h FROM read_parquet(?)"
+
+
+def _hash_probe(con: duckdb.DuckDBPyConnection) -> int:
+    """The allele hash of A>G as DuckDB computes it now (a changed hash would orphan old segments)."""
+    rows = con.sql("SELECT ('0x' || md5($1)[1:16])::UBIGINT", params=[">".join(_PROBE)]).fetchall()
+    return int(rows[0][0])
 
 
 def _bin_keys(cidx: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -393,49 +459,135 @@ def _start_output(
             {
                 "sample_idx": pa.array(cohort.sample_idx, pa.int32()),
                 "crow": pa.array(np.arange(cohort.size), pa.int32()),
-                "family": table.column("family"),
             }
         ),
     )
     return con, table
 
 
-def _appenders(out: Path) -> tuple[_Appender, _Appender, _Appender, dict[str, list[_Appender]]]:
-    """Return the writers of carrier offsets, rows and codes, and of the no-call bins of each kind."""
-    offsets = _Appender(out / "carrier_offsets.npy", np.int64)
-    carrier_rows = _Appender(out / "carrier_rows.npy", np.uint32)
-    carrier_codes = _Appender(out / "carrier_codes.npy", np.uint8)
+def _write_release_keys(con: duckdb.DuckDBPyConnection, release_dir: Path, out: Path) -> int:
+    """Write the key and allele hash of every variant row of the release (one pass); return the rows.
+
+    Raises
+    ------
+    ValueError
+        Two alleles at one position share a 64-bit hash (never seen; the
+        sub-cohort counts could not tell them apart).
+    """
+    from variantdb.release import variants_file
+
+    key_w = _Appender(out / "variant_key.npy", np.uint64)
+    hash_w = _Appender(out / "variant_hash.npy", np.uint64)
+    n = 0
+    try:
+        for chrom in CONTIGS:
+            vfile = variants_file(release_dir, chrom)
+            if not vfile.exists():
+                continue
+            t = con.sql(_release_keys_sql(), params=[str(vfile)]).to_arrow_table()
+            pos = t.column("pos").to_numpy()
+            h = t.column("h").to_numpy()
+            order = np.lexsort((h, pos))
+            same = (pos[order][1:] == pos[order][:-1]) & (h[order][1:] == h[order][:-1])
+            if same.any():
+                at = int(pos[order][1:][same][0])
+                raise ValueError(f"{vfile}: two alleles at {chrom}:{at} share a 64-bit allele hash")
+            key_w.add(variant_keys(CONTIG_INDEX[chrom], pos, h))
+            hash_w.add(h)
+            n += len(pos)
+    except BaseException:
+        key_w.abort()
+        hash_w.abort()
+        raise
+    key_w.close()
+    hash_w.close()
+    return n
+
+
+def _write_segment(
+    con: duckdb.DuckDBPyConnection, seg: Path, call_dir: Path, gap_dir: Path, cohort: Cohort
+) -> dict[str, Any]:
+    """Write one batch's carriers and no-call bins into ``seg``; return what ``segment.json`` records.
+
+    A function of the batch's files and the cohort rows of its samples only: the
+    same batch gives the same bytes in every release that counts it, so a later
+    release links the files instead of writing them again.
+    """
+    seg.mkdir(parents=True, exist_ok=True)
+    arrays = {name: _Appender(seg / f"{name}.npy", dtype) for name, dtype in _SEGMENT_ARRAYS.items()}
     gaps = {
         kind: [
-            _Appender(out / f"gaps_{kind}_{name}.npy", dtype)
+            _Appender(seg / f"gaps_{kind}_{name}.npy", dtype)
             for name, dtype in zip(("key", "start", "end", "row"), _GAP_DTYPES, strict=True)
         ]
         for kind in _KINDS
     }
-    return offsets, carrier_rows, carrier_codes, gaps
+    writers = [*arrays.values(), *gaps["adj"], *gaps["raw"]]
+    n_entries = n_carriers = 0
+    maxdup = 1
+    try:
+        arrays["offsets"].add(np.zeros(1, dtype=np.int64))
+        for chrom in CONTIGS:
+            cidx = CONTIG_INDEX[chrom]
+            # Bin groups are disjoint position spans in order, so the key order holds across them.
+            for _, _, files in _call_groups(con, call_files_for([call_dir], chrom)):
+                t = con.sql(_segment_sql(), params=[files]).to_arrow_table()
+                if t.num_rows == 0:
+                    continue
+                pos = t.column("pos").to_numpy()
+                h = t.column("h").to_numpy()
+                first = np.ones(len(pos), dtype=bool)
+                first[1:] = (pos[1:] != pos[:-1]) | (h[1:] != h[:-1])
+                starts = np.flatnonzero(first)
+                key = variant_keys(cidx, pos[starts], h[starts])
+                edges = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1], [True]]))
+                maxdup = max(maxdup, int(np.diff(edges).max()))
+                arrays["key"].add(key)
+                arrays["hash"].add(h[starts])
+                arrays["offsets"].add(n_carriers + np.append(starts[1:], len(pos)))
+                arrays["crows"].add(t.column("crow").to_numpy())
+                arrays["codes"].add(_carrier_codes(t))
+                n_entries += len(starts)
+                n_carriers += len(pos)
+            for kind, parts in _contig_gaps(chrom, call_files_for([gap_dir], chrom), cohort).items():
+                for writer, arr in zip(gaps[kind], parts, strict=True):
+                    writer.add(arr)
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    for w in writers:
+        w.close()
+    meta = {
+        "n_variants": n_entries,
+        "n_carriers": n_carriers,
+        "n_gaps": {kind: gaps[kind][0].n for kind in _KINDS},
+        "maxdup": maxdup,
+    }
+    (seg / "segment.json").write_text(json.dumps(meta, indent=1))
+    return meta
 
 
 def _finish(
-    out: Path,
-    writers: list[_Appender],
-    gaps: dict[str, list[_Appender]],
-    n_samples: int,
-    n_variants: int,
-    n_carriers: int,
+    out: Path, con: duckdb.DuckDBPyConnection, n_samples: int, n_variants: int, segments: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Close the writers and record what was written in ``subcohort.json``; return that record."""
-    for w in writers:
-        w.close()
+    """Record what was written in ``subcohort.json``; return that record."""
     meta = {
         "version": SUBCOHORT_VERSION,
         "n_samples": n_samples,
         "n_variants": n_variants,
-        "n_carriers": n_carriers,
-        "n_gaps": {kind: gaps[kind][0].n for kind in _KINDS},
+        "n_carriers": sum(s["n_carriers"] for s in segments),
+        "n_gaps": {kind: sum(s["n_gaps"][kind] for s in segments) for kind in _KINDS},
         "bin_shifts": _SHIFTS.tolist(),
+        "hash_probe": _hash_probe(con),
+        "segments": segments,
     }
     (out / "subcohort.json").write_text(json.dumps(meta, indent=1))
     return meta
+
+
+def _segment_dir(i: int) -> str:
+    return f"{_SEGMENTS}/{i:04d}"
 
 
 def write_subcohort(
@@ -446,7 +598,7 @@ def write_subcohort(
     gap_dirs: list[Path],
     memory_mb: int = 1024,
 ) -> dict[str, Any]:
-    """Write the sub-cohort structures of a release into ``release_dir/subcohort/``.
+    """Write the sub-cohort structures of a release into ``release_dir/subcohort/``: one segment per batch.
 
     Parameters
     ----------
@@ -459,63 +611,30 @@ def write_subcohort(
         :func:`variantdb.aggregate.make_cohort` of ``samples``.
     call_dirs, gap_dirs
         Stored calls and no-call intervals of every batch (``calls/batch=B``,
-        ``gaps/batch=B``).
+        ``gaps/batch=B``), in load order: segment ``i`` is batch ``i``.
     memory_mb
         DuckDB's memory limit. Default 1024.
 
     Returns
     -------
     dict
-        What ``subcohort/subcohort.json`` records (version, counts).
+        What ``subcohort/subcohort.json`` records (version, counts, segments).
     """
-    from variantdb.release import variants_file
-
-    release_dir = Path(release_dir)
-    out = release_dir / _DIR
+    out = Path(release_dir) / _DIR
     con, _ = _start_output(out, samples, cohort, memory_mb)
-    # Streamed to disk contig by contig (and bin by bin): memory stays near one bin's calls.
-    offsets, carrier_rows, carrier_codes, gaps = _appenders(out)
-    writers = [offsets, carrier_rows, carrier_codes, *gaps["adj"], *gaps["raw"]]
     try:
-        offsets.add(np.zeros(1, dtype=np.int64))
-        base_row = 0
-        n_carriers = 0
-        for chrom in CONTIGS:
-            vfile = variants_file(release_dir, chrom)
-            if vfile.exists():
-                keys = pq.read_table(vfile, columns=["pos", "ref", "alt"])
-                n = keys.num_rows
-                pos = keys.column("pos").to_numpy()
-                counts = np.zeros(n, dtype=np.int64)
-                for lo, hi, files in _call_groups(con, call_files_for(call_dirs, chrom)):
-                    a = int(np.searchsorted(pos, lo, side="left"))
-                    b = int(np.searchsorted(pos, hi, side="right"))
-                    if a == b:
-                        continue
-                    part = keys.slice(a, b - a).append_column("row", pa.array(np.arange(a, b), pa.int64()))
-                    con.register("vrows", part)
-                    t = con.sql(_carriers_sql(), params=[files]).to_arrow_table()
-                    con.unregister("vrows")
-                    counts += np.bincount(t.column("row").to_numpy(), minlength=n)
-                    carrier_rows.add(t.column("crow").to_numpy())
-                    carrier_codes.add(_carrier_codes(t))
-                offsets.add(n_carriers + np.cumsum(counts))
-                n_carriers += int(counts.sum())
-                base_row += n
-            for kind, arrays in _contig_gaps(chrom, call_files_for(gap_dirs, chrom), cohort).items():
-                for writer, arr in zip(gaps[kind], arrays, strict=True):
-                    writer.add(arr)
-    except BaseException:
-        for w in writers:
-            w.abort()
-        raise
+        n_variants = _write_release_keys(con, Path(release_dir), out)
+        segments = []
+        # Streamed to disk contig by contig (and bin by bin): memory stays near one bin's calls.
+        for i, (calls, gaps) in enumerate(zip(call_dirs, gap_dirs, strict=True)):
+            segments.append({"dir": _segment_dir(i), **_write_segment(con, out / _segment_dir(i), calls, gaps, cohort)})
+        return _finish(out, con, cohort.size, n_variants, segments)
     finally:
         con.close()
-    return _finish(out, writers, gaps, cohort.size, base_row, n_carriers)
 
 
 def _carrier_codes(t: pa.Table) -> np.ndarray:
-    """Return the one-byte genotype code of each row of a :func:`_carriers_sql` result."""
+    """Return the one-byte genotype code of each row of a :func:`_segment_sql` result."""
     dosage = t.column("dosage").to_numpy().astype(np.uint8)
     code: np.ndarray = (
         (dosage & _DOSAGE)
@@ -526,59 +645,15 @@ def _carrier_codes(t: pa.Table) -> np.ndarray:
     return code
 
 
-def _is_sorted(keys: tuple[np.ndarray, ...]) -> bool:
-    """Return True when rows are in non-decreasing lexicographic order of ``keys``."""
-    if len(keys[0]) < 2:
-        return True
-    later = np.zeros(len(keys[0]) - 1, dtype=bool)  # strictly greater on an earlier key
-    equal = np.ones(len(keys[0]) - 1, dtype=bool)
-    for k in keys:
-        k = np.asarray(k, dtype=np.int64)
-        later |= equal & (k[1:] > k[:-1])
-        equal &= k[1:] == k[:-1]
-    return bool(np.all(later | equal))
-
-
-def _merge_sorted(
-    old_keys: tuple[np.ndarray, ...],
-    old_values: list[np.ndarray],
-    new_keys: tuple[np.ndarray, ...] | None,
-    new_values: list[np.ndarray] | None,
-) -> tuple[np.ndarray, ...]:
-    """Merge new rows into rows sorted by ``old_keys``; return the merged key 0 and values.
-
-    The old rows are already in order (checked in one pass; if not, everything is
-    sorted anew), so the new ones are placed by a binary search and inserted:
-    linear in the old rows where a full sort would be n log n.
-    """
-    if new_keys is None or new_values is None:
-        new_keys = tuple(np.asarray(o)[:0] for o in old_keys)
-        new_values = [np.asarray(v)[:0] for v in old_values]
-    if not _is_sorted(old_keys):
-        keys = tuple(np.concatenate([o, n.astype(o.dtype)]) for o, n in zip(old_keys, new_keys, strict=True))
-        values = [np.concatenate([o, n.astype(o.dtype)]) for o, n in zip(old_values, new_values, strict=True)]
-        order = np.lexsort(keys[::-1])
-        return (keys[0][order], *(v[order] for v in values))
-    if len(new_keys[0]) == 0:
-        return (np.asarray(old_keys[0]), *(np.asarray(v) for v in old_values))
-    dtype = np.dtype([(f"k{i}", np.int64) for i in range(len(old_keys))])
-    old = np.empty(len(old_keys[0]), dtype)
-    new = np.empty(len(new_keys[0]), dtype)
-    for i, (o, n) in enumerate(zip(old_keys, new_keys, strict=True)):
-        old[f"k{i}"] = o
-        new[f"k{i}"] = n
-    order = np.lexsort(tuple(new_keys[::-1]))
-    at = np.searchsorted(old, new[order])
-    key0 = np.insert(np.asarray(old_keys[0]), at, np.asarray(new_keys[0])[order])
-    values = [
-        np.insert(np.asarray(o), at, np.asarray(n)[order].astype(o.dtype))
-        for o, n in zip(old_values, new_values, strict=True)
-    ]
-    return (key0, *values)
-
-
-class _NotAnAddition(Exception):
-    """The new release is not the previous one plus new samples (a variant left the table)."""
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link every file of ``src`` into ``dst`` (a copy where the file system refuses links)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for path in sorted(src.iterdir()):
+        target = dst / path.name
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
 
 
 def extend_subcohort(
@@ -587,17 +662,18 @@ def extend_subcohort(
     samples: pa.Table,
     cohort: Cohort,
     n_old_samples: int,
+    n_old_batches: int,
     call_dir: Path,
     gap_dir: Path,
     memory_mb: int = 1024,
 ) -> dict[str, Any] | None:
-    """Write a release's sub-cohort structures from the previous release's and one new batch's files.
+    """Write a release's sub-cohort structures from the previous release's segments and one new batch.
 
-    The incremental counterpart of :func:`write_subcohort`: the previous release's
-    carriers and no-call bins are carried over (re-numbered to the new variant
-    rows) and the new batch's calls and gaps merged in, so earlier batches' files
-    are not read. The files are byte-identical to :func:`write_subcohort` of the
-    same samples.
+    The incremental counterpart of :func:`write_subcohort`: the previous
+    release's segments are hard-linked (nothing is read or copied) and the new
+    batch's segment written from its files alone, so the cost is the batch's plus
+    one pass over the variant table (its keys). The files are byte-identical to
+    :func:`write_subcohort` of the same samples and batches.
 
     Parameters
     ----------
@@ -605,9 +681,9 @@ def extend_subcohort(
         The previous release and the new one (variant tables already written).
     samples, cohort
         Registry rows of the new release's samples and their cohort.
-    n_old_samples
-        How many cohort rows the previous release had; they must be the first rows of
-        ``cohort`` (the new batch's samples come after them).
+    n_old_samples, n_old_batches
+        Cohort rows and batches of the previous release; its cohort rows must be
+        the first rows of ``cohort`` (the new batch's samples come after them).
     call_dir, gap_dir
         The new batch's calls and gaps folders.
     memory_mb
@@ -617,121 +693,35 @@ def extend_subcohort(
     -------
     dict or None
         What ``subcohort/subcohort.json`` records; None when the previous release
-        has no usable structures (the caller then writes them in full).
+        has no usable segments (the caller then writes them in full).
     """
-    from variantdb.release import variants_file
-
     prev = Path(prev_dir) / _DIR
     try:
         prev_meta = json.loads((prev / "subcohort.json").read_text())
     except FileNotFoundError:
         return None
-    if prev_meta.get("version") != SUBCOHORT_VERSION or prev_meta.get("n_samples") != n_old_samples:
+    if (
+        prev_meta.get("version") != SUBCOHORT_VERSION
+        or prev_meta.get("n_samples") != n_old_samples
+        or len(prev_meta.get("segments", ())) != n_old_batches
+    ):
         return None
-    old_offsets = np.load(prev / "carrier_offsets.npy", mmap_mode="r")
-    old_crows = np.load(prev / "carrier_rows.npy", mmap_mode="r")
-    old_codes = np.load(prev / "carrier_codes.npy", mmap_mode="r")
-    old_gaps = {
-        kind: [
-            np.load(prev / f"gaps_{kind}_{name}.npy", mmap_mode="r")
-            for name in ("key", "start", "end", "row")
-        ]
-        for kind in _KINDS
-    }
-    release_dir = Path(release_dir)
-    out = release_dir / _DIR
-    con, table = _start_output(out, samples, cohort, memory_mb)
-    family = table.column("family").to_numpy()
-    offsets, carrier_rows, carrier_codes, gaps = _appenders(out)
-    writers = [offsets, carrier_rows, carrier_codes, *gaps["adj"], *gaps["raw"]]
+    out = Path(release_dir) / _DIR
+    con, _ = _start_output(out, samples, cohort, memory_mb)
     try:
-        offsets.add(np.zeros(1, dtype=np.int64))
-        base_row = 0
-        old_base = 0
-        n_carriers = 0
-        for chrom in CONTIGS:
-            vfile = variants_file(release_dir, chrom)
-            if vfile.exists():
-                keys = pq.read_table(vfile, columns=["pos", "ref", "alt"])
-                n = keys.num_rows
-                old_file = variants_file(Path(prev_dir), chrom)
-                old_keys = (
-                    pq.read_table(old_file, columns=["pos", "ref", "alt"])
-                    if old_file.exists()
-                    else keys.schema.empty_table()
-                )
-                # Where each old variant row lies in the new table (one pass over both tables).
-                con.register("vnew", keys.append_column("row", pa.array(np.arange(n), pa.int64())))
-                con.register(
-                    "vold", old_keys.append_column("orow", pa.array(np.arange(old_keys.num_rows), pa.int64()))
-                )
-                mapped = con.sql(
-                    "SELECT o.orow, n.row FROM vold o JOIN vnew n"
-                    " ON o.pos = n.pos AND o.ref = n.ref AND o.alt = n.alt ORDER BY o.orow"
-                ).to_arrow_table()
-                con.unregister("vold")
-                if mapped.num_rows != old_keys.num_rows:
-                    raise _NotAnAddition(chrom)  # a variant left the table
-                new_row = mapped.column("row").to_numpy()
-                lo, hi = int(old_offsets[old_base]), int(old_offsets[old_base + old_keys.num_rows])
-                per_row = np.diff(np.asarray(old_offsets[old_base : old_base + old_keys.num_rows + 1]))
-                rows = [np.repeat(new_row, per_row)]
-                crows = [np.asarray(old_crows[lo:hi], dtype=np.int64)]
-                codes = [np.asarray(old_codes[lo:hi])]
-                files = call_files_for([call_dir], chrom)
-                if files:
-                    con.register("vrows", keys.append_column("row", pa.array(np.arange(n), pa.int64())))
-                    t = con.sql(_carriers_sql(), params=[files]).to_arrow_table()
-                    con.unregister("vrows")
-                    rows.append(t.column("row").to_numpy())
-                    crows.append(t.column("crow").to_numpy().astype(np.int64))
-                    codes.append(_carrier_codes(t))
-                con.unregister("vnew")
-                # As write_subcohort orders them: by row, family, sample. The old carriers
-                # keep their order (a new family or sample never reorders old ones; checked).
-                r, c, k = _merge_sorted(
-                    (rows[0], family[crows[0]], crows[0]),
-                    [crows[0], codes[0]],
-                    (np.concatenate(rows[1:]), family[np.concatenate(crows[1:])], np.concatenate(crows[1:]))
-                    if len(rows) > 1
-                    else None,
-                    [np.concatenate(crows[1:]), np.concatenate(codes[1:])] if len(rows) > 1 else None,
-                )
-                counts = np.bincount(r, minlength=n)
-                carrier_rows.add(c)
-                carrier_codes.add(k)
-                offsets.add(n_carriers + np.cumsum(counts))
-                n_carriers += int(counts.sum())
-                base_row += n
-                old_base += old_keys.num_rows
-            new_gaps = _contig_gaps(chrom, call_files_for([gap_dir], chrom), cohort)
-            cidx = np.int64(CONTIG_INDEX[chrom])
-            for kind in _KINDS:
-                okey = old_gaps[kind][0]
-                a = int(np.searchsorted(okey, cidx << 48, side="left"))
-                b = int(np.searchsorted(okey, (cidx + 1) << 48, side="left"))
-                key, start, end, row = (np.asarray(arr[a:b]) for arr in old_gaps[kind])
-                new = new_gaps.get(kind)
-                # As write_subcohort orders them: by bin, start, sample.
-                _, merged_key, merged_start, merged_end, merged_row = _merge_sorted(
-                    (key, start, row),
-                    [key, start, end, row],
-                    None if new is None else (new[0], new[1], new[3]),
-                    None if new is None else list(new),
-                )
-                for writer, arr in zip(
-                    gaps[kind], (merged_key, merged_start, merged_end, merged_row), strict=True
-                ):
-                    writer.add(arr)
-    except BaseException as e:
-        for w in writers:
-            w.abort()
-        if isinstance(e, _NotAnAddition):
+        if prev_meta.get("hash_probe") != _hash_probe(con):
+            shutil.rmtree(out)
             return None
-        raise
+        n_variants = _write_release_keys(con, Path(release_dir), out)
+        segments = list(prev_meta["segments"])
+        for s in segments:
+            _link_tree(prev / s["dir"], out / s["dir"])
+        i = len(segments)
+        segments.append({"dir": _segment_dir(i), **_write_segment(con, out / _segment_dir(i), call_dir, gap_dir, cohort)})
+        return _finish(out, con, cohort.size, n_variants, segments)
     finally:
         con.close()
-    return _finish(out, writers, gaps, cohort.size, base_row, n_carriers)
+
 
 
 class _Appender:
@@ -842,6 +832,23 @@ class _Mask:
         return int(self.by_sex.sum())
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """One batch's memory-mapped carriers and no-call bins."""
+
+    key: np.ndarray
+    hash: np.ndarray
+    offsets: np.ndarray
+    crows: np.ndarray
+    codes: np.ndarray
+    gaps: dict[str, tuple[np.ndarray, ...]]
+    maxdup: int
+
+    @property
+    def n(self) -> int:
+        return len(self.key)
+
+
 class SubcohortIndex:
     """A release's sub-cohort structures, memory-mapped read-only; safe to share between threads.
 
@@ -854,6 +861,8 @@ class SubcohortIndex:
     ------
     FileNotFoundError
         The release was published without sub-cohort structures.
+    ValueError
+        They are of another version (republish the release).
     """
 
     def __init__(self, release_dir: Path | str) -> None:
@@ -880,13 +889,30 @@ class SubcohortIndex:
         days = rec.cast(pa.int32()).fill_null(-(2**31)).to_numpy()
         self._received = days.astype(np.int64)
         self._family = t.column("family").to_numpy().astype(np.int64)
-        self.offsets = _mmap(d / "carrier_offsets.npy")
-        self.carrier_rows = _mmap(d / "carrier_rows.npy")
-        self.carrier_codes = _mmap(d / "carrier_codes.npy")
-        self._gaps = {
-            kind: tuple(_mmap(d / f"gaps_{kind}_{n}.npy") for n in ("key", "start", "end", "row"))
-            for kind in _KINDS
-        }
+        self._n_families = int(self._family.max()) + 1 if self.n_samples else 1
+        # Carriers of a family counted once: only samples sharing their family need a distinct count.
+        self._shared_family = np.bincount(self._family, minlength=self._n_families)[self._family] > 1
+        self.variant_key = _mmap(d / "variant_key.npy")
+        self.variant_hash = _mmap(d / "variant_hash.npy")
+        self.segments = []
+        for s in self.meta["segments"]:
+            sd = d / s["dir"]
+            if s["n_variants"] == 0 and not any(s["n_gaps"].values()):
+                continue  # a batch with no counted sample left
+            self.segments.append(
+                _Segment(
+                    key=_mmap(sd / "key.npy"),
+                    hash=_mmap(sd / "hash.npy"),
+                    offsets=_mmap(sd / "offsets.npy"),
+                    crows=_mmap(sd / "crows.npy"),
+                    codes=_mmap(sd / "codes.npy"),
+                    gaps={
+                        kind: tuple(_mmap(sd / f"gaps_{kind}_{n}.npy") for n in ("key", "start", "end", "row"))
+                        for kind in _KINDS
+                    },
+                    maxdup=int(s["maxdup"]),
+                )
+            )
         self._ploidy: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for chrom in CONTIGS:
             segs = ploidy_segments(chrom)
@@ -899,8 +925,8 @@ class SubcohortIndex:
 
     @property
     def n_variants(self) -> int:
-        """Number of variant rows the carrier table covers."""
-        return len(self.offsets) - 1
+        """Number of variant rows of the release the structures were written for."""
+        return len(self.variant_key)
 
     # -- masks
 
@@ -987,46 +1013,79 @@ class SubcohortIndex:
         an = self.an_at(m, chrom, np.asarray(positions, dtype=np.int64))
         return _records(ac, an, hom, hemi, car, fam)
 
+    def _carriers(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return every carrier of the rows (-1: absent) in all segments: (query index, cohort row, code)."""
+        k = len(rows)
+        owners: list[np.ndarray] = []
+        crows: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        if k == 1:
+            # One variant (the common request): scalar searches, no temporary arrays.
+            r = int(rows[0])
+            if r >= 0:
+                q, qh = self.variant_key[r], self.variant_hash[r]
+                for seg in self.segments:
+                    i = int(seg.key.searchsorted(q))
+                    for c in range(i, min(i + seg.maxdup, seg.n)):
+                        if seg.key[c] != q:
+                            break
+                        if seg.hash[c] == qh:
+                            lo, hi = int(seg.offsets[c]), int(seg.offsets[c + 1])
+                            crows.append(seg.crows[lo:hi])
+                            codes.append(seg.codes[lo:hi])
+                            break
+            if not crows:
+                return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8))
+            c_all = np.concatenate(crows) if len(crows) > 1 else crows[0]
+            return np.zeros(len(c_all), np.int64), c_all, np.concatenate(codes) if len(codes) > 1 else codes[0]
+        valid = rows >= 0
+        r = np.where(valid, rows, 0)
+        if self.n_variants == 0 or not valid.any():
+            return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8))
+        q = self.variant_key[r]
+        qh = self.variant_hash[r]
+        for seg in self.segments:
+            if seg.n == 0:
+                continue
+            i = np.searchsorted(seg.key, q)
+            at = np.full(k, -1, dtype=np.int64)
+            for j in range(seg.maxdup):
+                c = np.minimum(i + j, seg.n - 1)
+                at = np.where(valid & (seg.key[c] == q) & (seg.hash[c] == qh), c, at)
+            which = np.flatnonzero(at >= 0)
+            if len(which) == 0:
+                continue
+            lo = seg.offsets[at[which]].astype(np.int64)
+            lens = seg.offsets[at[which] + 1].astype(np.int64) - lo
+            total = int(lens.sum())
+            gather = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+            owners.append(np.repeat(which, lens))
+            crows.append(seg.crows[gather])
+            codes.append(seg.codes[gather])
+        if not owners:
+            return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8))
+        return np.concatenate(owners), np.concatenate(crows), np.concatenate(codes)
+
     def _carrier_sums(self, m: _Mask, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         """Return AC, homozygotes, hemizygotes, carriers and carrier families per row (-1: absent, zeros)."""
         k = len(rows)
-        valid = rows >= 0
-        r = np.where(valid, rows, 0)
-        lo = np.where(valid, self.offsets[r], 0).astype(np.int64)
-        hi = np.where(valid, self.offsets[r + 1], 0).astype(np.int64)
-        lens = hi - lo
-        total = int(lens.sum())
-        zeros = tuple(np.zeros(k, dtype=np.int64) for _ in range(5))
-        if total == 0:
-            return zeros
-        if k == 1 or (np.all(lo[1:] == hi[:-1])):
-            # Consecutive rows (a region, or one variant): one slice.
-            idx = slice(int(lo[0]), int(hi[-1]))
-            samples = np.asarray(self.carrier_rows[idx])
-            codes = np.asarray(self.carrier_codes[idx])
-        else:
-            starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
-            gather = starts + np.arange(total)
-            samples = self.carrier_rows[gather]
-            codes = self.carrier_codes[gather]
+        owner, samples, codes = self._carriers(rows)
+        if len(samples) == 0:
+            return tuple(np.zeros(k, dtype=np.int64) for _ in range(5))
         ok = m.sel[samples]
         if m.adj:
             ok &= (codes & _ADJ) != 0
         c = codes[ok]
-        f = self._family[samples[ok]]
-        # A variant's carriers are stored family by family (write_subcohort), so a new family
-        # starts wherever the family (or the variant) changes.
-        first = np.ones(len(f), dtype=bool)
-        first[1:] = f[1:] != f[:-1]
-        if k == 1:
-            hist = np.bincount(c, minlength=_NCODES)[None, :]
-            fam = np.array([np.count_nonzero(first)], dtype=np.int64)
-        else:
-            s = np.repeat(np.arange(k), lens)[ok]
-            first[1:] |= s[1:] != s[:-1]
-            # One histogram of the code byte per variant gives every count at once.
-            hist = np.bincount(s * _NCODES + c, minlength=k * _NCODES).reshape(k, _NCODES)
-            fam = np.bincount(s[first], minlength=k).astype(np.int64)
+        s = owner[ok]
+        who = samples[ok]
+        # One histogram of the code byte per variant gives every count at once.
+        hist = np.bincount(s * _NCODES + c, minlength=k * _NCODES).reshape(k, _NCODES)
+        # Families: a carrier alone in its family is one; the others are counted once per family.
+        shared = self._shared_family[who]
+        fam = np.bincount(s[~shared], minlength=k).astype(np.int64)
+        if shared.any():
+            distinct = np.unique(s[shared] * self._n_families + self._family[who[shared]])
+            fam += np.bincount(distinct // self._n_families, minlength=k)
         ac = hist @ _CODE_DOSAGE
         hom = hist @ _CODE_HOM
         hemi = hist @ _CODE_HEMI
@@ -1046,7 +1105,7 @@ class SubcohortIndex:
             1-based, any order, repeats allowed.
         method
             ``"point"`` or ``"sweep"`` to force a way of finding the gaps (tests);
-            default None: the cheaper one.
+            default None: the cheaper one, per segment.
 
         Notes
         -----
@@ -1054,66 +1113,71 @@ class SubcohortIndex:
         the position) x the ploidy of that sex there (PARs, chrY, chrM). The gaps
         are found per position (the bins holding it, seven slices) when the
         positions are few or far apart, and by one sweep over the intervals of the
-        span when they are many and close (a region).
+        span when they are many and close (a region); summed over the segments.
         """
         p = np.asarray(positions, dtype=np.int64)
         if len(p) == 0:
             return np.zeros(0, dtype=np.int64)
         seg_starts, ploidy = self._ploidy[chrom]
         pl = ploidy[np.searchsorted(seg_starts, p, side="right") - 1]  # (k, 3)
-        missing = self._gap_counts(m, chrom, p, method)  # (k, 3)
+        missing = np.zeros((len(p), len(SEXES)), dtype=np.int64)
+        kind = "adj" if m.adj else "raw"
+        for seg in self.segments:
+            _gap_counts(seg.gaps[kind], m, CONTIG_INDEX[chrom], p, method, missing)
         an: np.ndarray = ((m.by_sex[None, :] - missing) * pl).sum(axis=1)
         return an
 
-    def _gap_counts(self, m: _Mask, chrom: str, p: np.ndarray, method: str | None) -> np.ndarray:
-        """Return per position and sex the matching samples with a gap there."""
-        keys, starts, ends, rows = self._gaps["adj" if m.adj else "raw"]
-        k = len(p)
-        out = np.zeros((k, len(SEXES)), dtype=np.int64)
-        if len(keys) == 0:
-            return out
-        cidx = np.int64(CONTIG_INDEX[chrom])
-        levels = np.arange(len(_SHIFTS), dtype=np.int64)
-        # Per-position cost: the bins holding each position.
-        point_keys = (cidx << 48) | (levels[None, :] << 40) | (p[:, None] >> _SHIFTS[None, :])
-        plo = np.searchsorted(keys, point_keys.ravel(), side="left")
-        phi = np.searchsorted(keys, point_keys.ravel(), side="right")
-        point_cost = int((phi - plo).sum())
-        # Sweep cost: every bin between the first and last position, per level.
-        pmin, pmax = int(p.min()), int(p.max())
-        span_lo = np.searchsorted(keys, (cidx << 48) | (levels << 40) | (pmin >> _SHIFTS), side="left")
-        span_hi = np.searchsorted(keys, (cidx << 48) | (levels << 40) | (pmax >> _SHIFTS), side="right")
-        sweep_cost = int((span_hi - span_lo).sum()) + 4 * k
-        if method == "point" or (method is None and point_cost <= sweep_cost):
-            lens = phi - plo
-            total = int(lens.sum())
-            if total == 0:
-                return out
-            owner = np.repeat(np.repeat(np.arange(k), len(_SHIFTS)), lens)
-            gather = np.repeat(plo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
-            s, e, r = starts[gather], ends[gather], rows[gather]
-            pp = p[owner]
-            hit = (s <= pp) & (pp <= e)
-            hit &= m.sel[r]
-            o = owner[hit]
-            sx = m.sex[r[hit]]
-            np.add.at(out, (o, sx), 1)
-            return out
-        idx = np.concatenate([np.arange(a, b) for a, b in zip(span_lo, span_hi, strict=True)])
-        s, e, r = starts[idx].astype(np.int64), ends[idx].astype(np.int64), rows[idx]
-        keep = (e >= pmin) & (s <= pmax) & m.sel[r]
-        s, e, sx = s[keep], e[keep], m.sex[r[keep]].astype(np.int64)
-        order = np.argsort(p, kind="stable")
-        ps = p[order]
-        i_s = np.searchsorted(ps, s, side="left")
-        i_e = np.searchsorted(ps, e, side="right")
-        for c in range(len(SEXES)):
-            w = sx == c
-            if not w.any():
-                continue
-            diff = np.bincount(i_s[w], minlength=k + 1) - np.bincount(i_e[w], minlength=k + 1)
-            out[order, c] = np.cumsum(diff)[:k]
-        return out
+
+def _gap_counts(
+    gaps: tuple[np.ndarray, ...], m: _Mask, cidx_: int, p: np.ndarray, method: str | None, out: np.ndarray
+) -> None:
+    """Add, per position and sex, the matching samples of one segment with a gap there to ``out``."""
+    keys, starts, ends, rows = gaps
+    k = len(p)
+    if len(keys) == 0:
+        return
+    cidx = np.int64(cidx_)
+    levels = np.arange(len(_SHIFTS), dtype=np.int64)
+    # Per-position cost: the bins holding each position.
+    point_keys = (cidx << 48) | (levels[None, :] << 40) | (p[:, None] >> _SHIFTS[None, :])
+    plo = np.searchsorted(keys, point_keys.ravel(), side="left")
+    phi = np.searchsorted(keys, point_keys.ravel(), side="right")
+    point_cost = int((phi - plo).sum())
+    if point_cost == 0 and method != "sweep":
+        return
+    # Sweep cost: every bin between the first and last position, per level.
+    pmin, pmax = int(p.min()), int(p.max())
+    span_lo = np.searchsorted(keys, (cidx << 48) | (levels << 40) | (pmin >> _SHIFTS), side="left")
+    span_hi = np.searchsorted(keys, (cidx << 48) | (levels << 40) | (pmax >> _SHIFTS), side="right")
+    sweep_cost = int((span_hi - span_lo).sum()) + 4 * k
+    if method == "point" or (method is None and point_cost <= sweep_cost):
+        lens = phi - plo
+        total = int(lens.sum())
+        if total == 0:
+            return
+        owner = np.repeat(np.repeat(np.arange(k), len(_SHIFTS)), lens)
+        gather = np.repeat(plo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+        s, e, r = starts[gather], ends[gather], rows[gather]
+        pp = p[owner]
+        hit = (s <= pp) & (pp <= e)
+        hit &= m.sel[r]
+        np.add.at(out, (owner[hit], m.sex[r[hit]]), 1)
+        return
+    idx = np.concatenate([np.arange(a, b) for a, b in zip(span_lo, span_hi, strict=True)])
+    s, e, r = starts[idx].astype(np.int64), ends[idx].astype(np.int64), rows[idx]
+    keep = (e >= pmin) & (s <= pmax) & m.sel[r]
+    s, e, sx = s[keep], e[keep], m.sex[r[keep]].astype(np.int64)
+    order = np.argsort(p, kind="stable")
+    ps = p[order]
+    i_s = np.searchsorted(ps, s, side="left")
+    i_e = np.searchsorted(ps, e, side="right")
+    for c in range(len(SEXES)):
+        w = sx == c
+        if not w.any():
+            continue
+        diff = np.bincount(i_s[w], minlength=k + 1) - np.bincount(i_e[w], minlength=k + 1)
+        out[order, c] += np.cumsum(diff)[:k]
+
 
 
 def _records(
