@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -417,7 +418,7 @@ def stage_scale(
             calls = _synthetic_calls(rng, samples, chrom, k, span)
             gaps = _synthetic_gaps(rng, n_samples, chrom, span, gaps_per_sample)
             n_calls += calls.num_rows
-            for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            for b, (lo, hi) in enumerate(itertools.pairwise(bounds)):
                 for table, dirs, sub in ((calls, calls_dirs, "bin=0"), (gaps, gaps_dirs, "")):
                     idx = table.column("sample_idx").to_numpy()
                     part = dirs[b] / f"contig={chrom}" / sub
@@ -447,7 +448,14 @@ def stage_scale(
     pick = [variants[i] for i in rng.choice(len(variants), size=min(2000, len(variants)), replace=False)]
     batch = [variants[i] for i in rng.choice(len(variants), size=min(1000, len(variants)), replace=False)]
     every = make_filter(role=["all"], raw=True)
-    carriers = np.array([r["n_carriers"] for r in sc.counts(every, list(range(len(ix))), [v.chrom for v in variants], [v.pos for v in variants])])
+    carriers = np.array(
+        [
+            r["n_carriers"]
+            for r in sc.counts(
+                every, list(range(len(ix))), [v.chrom for v in variants], [v.pos for v in variants]
+            )
+        ]
+    )
     results = []
     for label, f in _scale_filters():
         t0 = time.perf_counter()

@@ -237,7 +237,9 @@ _COMBINATIONS: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("spec", _COMBINATIONS, ids=lambda s: ",".join(sorted(s)))
-def test_any_combination_equals_a_fresh_aggregation_of_only_its_samples(gdb: Path, spec: dict[str, Any]) -> None:
+def test_any_combination_equals_a_fresh_aggregation_of_only_its_samples(
+    gdb: Path, spec: dict[str, Any]
+) -> None:
     gvcf_db = gdb
     rd = _release(gvcf_db)
     sc = SubcohortIndex(rd)
@@ -477,9 +479,11 @@ def test_alleles_whose_keys_collide_are_told_apart_by_the_full_hash(tmp_path: Pa
 
     a1, a2 = "AAACCTCTTTG", "AAAGCGCTATA"  # found by search: equal top 31 bits of the hash
     h1, h2 = allele_hash("A", a1), allele_hash("A", a2)
-    assert h1 != h2 and variant_keys(0, np.array([1000]), np.array([h1], np.uint64))[0] == variant_keys(
-        0, np.array([1000]), np.array([h2], np.uint64)
-    )[0]
+    assert (
+        h1 != h2
+        and variant_keys(0, np.array([1000]), np.array([h1], np.uint64))[0]
+        == variant_keys(0, np.array([1000]), np.array([h2], np.uint64))[0]
+    )
     samples = pa.table(
         {
             "sample_idx": pa.array(range(4), pa.int32()),
@@ -534,12 +538,22 @@ def test_alleles_whose_keys_collide_are_told_apart_by_the_full_hash(tmp_path: Pa
     assert [s["maxdup"] for s in sc.meta["segments"]] == [2, 2]
     t = _table(rd)
     got = _all_rows(sc, t, make_filter(role=["all"]))
-    by_alt = {alt: {k: int(v[i]) for k, v in got.items()} for i, alt in enumerate(t.column("alt").to_pylist())}
-    assert by_alt[a1] == {"ac": 3, "an": 8, "homozygote_count": 1, "hemizygote_count": 0, "n_carriers": 2,
-                          "n_carrier_families": 2}
+    by_alt = {
+        alt: {k: int(v[i]) for k, v in got.items()} for i, alt in enumerate(t.column("alt").to_pylist())
+    }
+    assert by_alt[a1] == {
+        "ac": 3,
+        "an": 8,
+        "homozygote_count": 1,
+        "hemizygote_count": 0,
+        "n_carriers": 2,
+        "n_carrier_families": 2,
+    }
     assert by_alt[a2]["ac"] == 3 and by_alt[a2]["n_carriers"] == 3
     assert by_alt["C"]["ac"] == 1
     for name in _FIELDS:  # and the batch path (several rows at once) agrees with one row at a time
-        one = [sc.counts(make_filter(role=["all"]), [i], ["chr1"], [1000])[0][name] for i in range(t.num_rows)]
+        one = [
+            sc.counts(make_filter(role=["all"]), [i], ["chr1"], [1000])[0][name] for i in range(t.num_rows)
+        ]
         assert one == list(got[name]), name
         assert one == t.column(name + "_all").to_pylist(), name

@@ -245,7 +245,9 @@ def write_coverage(
     meta = json.loads(meta_path.read_text())
     meta["coverage"] = entry
     # Only the new file is hashed: the rest of the release was checksummed when written.
-    meta["checksums"] = dict(sorted({**meta["checksums"], COVERAGE_FILE: file_sha256(release_dir / COVERAGE_FILE)}.items()))
+    meta["checksums"] = dict(
+        sorted({**meta["checksums"], COVERAGE_FILE: file_sha256(release_dir / COVERAGE_FILE)}.items())
+    )
     tmp_meta = release_dir / ".release.json.tmp"
     with open(tmp_meta, "w") as fh:
         json.dump(meta, fh, indent=1, ensure_ascii=False, default=str)

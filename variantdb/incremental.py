@@ -28,8 +28,10 @@ from the registry) is reported by :func:`incremental_base` so the caller falls
 back to a full rebuild.
 
 The sub-cohort structures of a release (``subcohort/``, per-sample carriers and
-no-call bins) are extended by :func:`variantdb.subcohort.extend_subcohort`: the
-previous release's carried over to the new variant rows, the batch's merged in.
+no-call bins) are kept in one segment per batch, named by position and allele
+hash rather than release row: :func:`variantdb.subcohort.extend_subcohort`
+hard-links the previous release's segments and writes the batch's, so nothing
+of the earlier batches is read or copied.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def file_sha256(path: Path) -> str:
 
 
 def _same_file(path: Path, other: Path | None) -> bool:
-    """True when ``other`` exists and is the same inode as ``path`` (a hard link)."""
+    """Return True when ``other`` exists and is the same inode as ``path`` (a hard link)."""
     if other is None:
         return False
     try:
@@ -248,7 +248,9 @@ def write_release(
         fh.flush()
         os.fsync(fh.fileno())
     for path in tmp.rglob("*"):
-        if path.is_file() and not _same_file(path, None if previous is None else previous / path.relative_to(tmp)):
+        if path.is_file() and not _same_file(
+            path, None if previous is None else previous / path.relative_to(tmp)
+        ):
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
     os.replace(tmp, final)

@@ -429,7 +429,7 @@ def _release_keys_sql() -> str:
 
 
 def _hash_probe(con: duckdb.DuckDBPyConnection) -> int:
-    """The allele hash of A>G as DuckDB computes it now (a changed hash would orphan old segments)."""
+    """Return the allele hash of A>G as DuckDB computes it now (a changed hash would orphan old segments)."""
     rows = con.sql("SELECT ('0x' || md5($1)[1:16])::UBIGINT", params=[">".join(_PROBE)]).fetchall()
     return int(rows[0][0])
 
@@ -627,7 +627,9 @@ def write_subcohort(
         segments = []
         # Streamed to disk contig by contig (and bin by bin): memory stays near one bin's calls.
         for i, (calls, gaps) in enumerate(zip(call_dirs, gap_dirs, strict=True)):
-            segments.append({"dir": _segment_dir(i), **_write_segment(con, out / _segment_dir(i), calls, gaps, cohort)})
+            segments.append(
+                {"dir": _segment_dir(i), **_write_segment(con, out / _segment_dir(i), calls, gaps, cohort)}
+            )
         return _finish(out, con, cohort.size, n_variants, segments)
     finally:
         con.close()
@@ -717,11 +719,12 @@ def extend_subcohort(
         for s in segments:
             _link_tree(prev / s["dir"], out / s["dir"])
         i = len(segments)
-        segments.append({"dir": _segment_dir(i), **_write_segment(con, out / _segment_dir(i), call_dir, gap_dir, cohort)})
+        segments.append(
+            {"dir": _segment_dir(i), **_write_segment(con, out / _segment_dir(i), call_dir, gap_dir, cohort)}
+        )
         return _finish(out, con, cohort.size, n_variants, segments)
     finally:
         con.close()
-
 
 
 class _Appender:
@@ -907,7 +910,9 @@ class SubcohortIndex:
                     crows=_mmap(sd / "crows.npy"),
                     codes=_mmap(sd / "codes.npy"),
                     gaps={
-                        kind: tuple(_mmap(sd / f"gaps_{kind}_{n}.npy") for n in ("key", "start", "end", "row"))
+                        kind: tuple(
+                            _mmap(sd / f"gaps_{kind}_{n}.npy") for n in ("key", "start", "end", "row")
+                        )
                         for kind in _KINDS
                     },
                     maxdup=int(s["maxdup"]),
@@ -1021,9 +1026,9 @@ class SubcohortIndex:
         codes: list[np.ndarray] = []
         if k == 1:
             # One variant (the common request): scalar searches, no temporary arrays.
-            r = int(rows[0])
-            if r >= 0:
-                q, qh = self.variant_key[r], self.variant_hash[r]
+            row = int(rows[0])
+            if row >= 0:
+                q, qh = self.variant_key[row], self.variant_hash[row]
                 for seg in self.segments:
                     i = int(seg.key.searchsorted(q))
                     for c in range(i, min(i + seg.maxdup, seg.n)):
@@ -1037,28 +1042,32 @@ class SubcohortIndex:
             if not crows:
                 return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8))
             c_all = np.concatenate(crows) if len(crows) > 1 else crows[0]
-            return np.zeros(len(c_all), np.int64), c_all, np.concatenate(codes) if len(codes) > 1 else codes[0]
+            return (
+                np.zeros(len(c_all), np.int64),
+                c_all,
+                np.concatenate(codes) if len(codes) > 1 else codes[0],
+            )
         valid = rows >= 0
         r = np.where(valid, rows, 0)
         if self.n_variants == 0 or not valid.any():
             return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8))
-        q = self.variant_key[r]
+        qs = self.variant_key[r]
         qh = self.variant_hash[r]
         for seg in self.segments:
             if seg.n == 0:
                 continue
-            i = np.searchsorted(seg.key, q)
+            first = np.searchsorted(seg.key, qs)
             at = np.full(k, -1, dtype=np.int64)
             for j in range(seg.maxdup):
-                c = np.minimum(i + j, seg.n - 1)
-                at = np.where(valid & (seg.key[c] == q) & (seg.hash[c] == qh), c, at)
+                cand = np.minimum(first + j, seg.n - 1)
+                at = np.where(valid & (seg.key[cand] == qs) & (seg.hash[cand] == qh), cand, at)
             which = np.flatnonzero(at >= 0)
             if len(which) == 0:
                 continue
-            lo = seg.offsets[at[which]].astype(np.int64)
-            lens = seg.offsets[at[which] + 1].astype(np.int64) - lo
+            begin = seg.offsets[at[which]].astype(np.int64)
+            lens = seg.offsets[at[which] + 1].astype(np.int64) - begin
             total = int(lens.sum())
-            gather = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+            gather = np.repeat(begin - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
             owners.append(np.repeat(which, lens))
             crows.append(seg.crows[gather])
             codes.append(seg.codes[gather])
@@ -1177,7 +1186,6 @@ def _gap_counts(
             continue
         diff = np.bincount(i_s[w], minlength=k + 1) - np.bincount(i_e[w], minlength=k + 1)
         out[order, c] += np.cumsum(diff)[:k]
-
 
 
 def _records(
