@@ -63,6 +63,12 @@ def test_load_with_another_secret_is_refused_and_withdraw_finds_by_original_id(
         ids = {r["sample_id"] for r in reg.samples().to_pylist()}
     assert verifier is not None and "first-secret" not in verifier[0]
     assert ids == {hmac.new(b"first-secret", s.encode(), hashlib.sha256).hexdigest() for s in "FMCU"}
+    # Nor the VCF's path (a file is often named after the person): its HMAC, which the key holder can match.
+    with Registry(db) as reg:
+        stored_files = {r["vcf"] for r in reg.samples().to_pylist()}
+    vcf = next((tmp_path / "a").glob("*.vcf.gz"))
+    assert stored_files == {hmac.new(b"first-secret", f"vcf:{vcf}".encode(), hashlib.sha256).hexdigest()}
+    assert not any(vcf.name in v for v in stored_files)
     # The same people again are refused, named by the ids the manifest gave.
     with pytest.raises(LoadError, match=r"sample id\(s\) already loaded: F \(batch a\)"):
         load_batch(db, make_batch(tmp_path / "b"), batch_name="b", workers=1)

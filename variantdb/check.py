@@ -11,7 +11,7 @@ What :func:`check_database` verifies:
 - every registry batch has its ``calls/`` and ``gaps/`` folders and no others exist;
   every ``sample_idx`` in a batch's calls and gaps is a sample of that batch in the
   registry, and no withdrawn sample's rows remain;
-- sample ids are stored as pseudonyms only (64 hex digits), and the changelog's
+- sample ids and VCF paths are stored as pseudonyms only (64 hex digits), and the changelog's
   hash chain is unbroken.
 """
 
@@ -87,7 +87,7 @@ def check_database(db: Path, release: str | None = None) -> CheckReport:
     with Registry(db, read_only=True) as reg:
         recorded = [r["id"] for r in reg.releases()]
         batches = reg.batch_names()
-        rows = reg.con.execute("SELECT sample_idx, sample_id, batch, withdrawn FROM samples").fetchall()
+        rows = reg.con.execute("SELECT sample_idx, sample_id, batch, withdrawn, vcf FROM samples").fetchall()
         report.problems += verify_chain(reg.con)
         n_log = reg.con.execute("SELECT count(*) FROM changelog").fetchall()[0]
     report.checked.append(f"changelog: {0 if n_log is None else n_log[0]} entries in an unbroken hash chain")
@@ -131,10 +131,12 @@ def check_database(db: Path, release: str | None = None) -> CheckReport:
                     f"the registry has {live} not withdrawn"
                 )
     by_batch: dict[str, dict[int, bool]] = {}
-    for idx, sid, batch, withdrawn in rows:
+    for idx, sid, batch, withdrawn, vcf in rows:
         by_batch.setdefault(batch, {})[int(idx)] = bool(withdrawn)
         if not _PSEUDONYM.match(sid):
             report.problems.append(f"sample {idx}: its id is stored in clear, not as a pseudonym")
+        if not _PSEUDONYM.match(str(vcf)):
+            report.problems.append(f"sample {idx}: its VCF path is stored in clear, not as a pseudonym")
     for kind in KINDS:
         root = db / kind
         on_disk = {p.name.removeprefix("batch=") for p in root.iterdir()} if root.exists() else set()

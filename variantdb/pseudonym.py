@@ -1,7 +1,8 @@
 """Pseudonymized sample ids: a keyed HMAC-SHA256 whose secret lives outside the database.
 
-The registry never holds the ids a manifest gives (nor parent or family ids):
-it holds ``HMAC-SHA256(secret, id)`` in hex. Loading, the duplicate-sample
+The registry never holds the ids a manifest gives (nor parent or family ids,
+nor the VCF's path, often named after the person): it holds
+``HMAC-SHA256(secret, id)`` in hex. Loading, the duplicate-sample
 check, withdrawal and consent changes take the original id and hash it with the
 same secret, so whoever holds the secret can find a person's record and nobody
 holding only the database can tell whose it is.
@@ -65,7 +66,13 @@ class Pseudonymizer:
         return hmac.new(self.secret, _VERIFIER_MESSAGE, hashlib.sha256).hexdigest()
 
     def record(self, rec: SampleRecord) -> SampleRecord:
-        """Return a manifest record with sample, parent and family ids pseudonymized."""
+        """Return a manifest record with sample, parent and family ids and the VCF path pseudonymized.
+
+        A genome's file is often named after the person (``NA12878.g.vcf.gz``,
+        a hospital number): the registry keeps ``HMAC("vcf:" + path)`` instead,
+        which whoever holds the secret and the manifest can match, and nobody else
+        can read. Shared capture BEDs are kept as they are.
+        """
 
         def p(value: str | None) -> str | None:
             return None if value is None else self.pseudonym(value)
@@ -76,6 +83,7 @@ class Pseudonymizer:
             father_id=p(rec.father_id),
             mother_id=p(rec.mother_id),
             family_id=p(rec.family_id),
+            vcf=Path(self.pseudonym(f"vcf:{rec.vcf}")),
         )
 
     def check_registry(self, con: object) -> None:
