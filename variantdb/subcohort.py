@@ -138,6 +138,7 @@ _ADJ: Final = 1 << 3
 _PASS: Final = 1 << 4
 # Bin levels: 1 kb up to 256 Mb (one bin holds the longest contig, chr1 at 249 Mb).
 _SHIFTS: Final = np.array([10, 13, 16, 19, 22, 25, 28], dtype=np.int64)
+_LEVELS: Final = np.arange(len(_SHIFTS), dtype=np.int64)
 _NCODES: Final = 32
 _CODES: Final = np.arange(_NCODES, dtype=np.int64)
 # Per code byte: alt alleles, homozygous (diploid, dosage 2), hemizygous (haploid).
@@ -1129,12 +1130,48 @@ class SubcohortIndex:
             return np.zeros(0, dtype=np.int64)
         seg_starts, ploidy = self._ploidy[chrom]
         pl = ploidy[np.searchsorted(seg_starts, p, side="right") - 1]  # (k, 3)
-        missing = np.zeros((len(p), len(SEXES)), dtype=np.int64)
         kind = "adj" if m.adj else "raw"
-        for seg in self.segments:
-            _gap_counts(seg.gaps[kind], m, CONTIG_INDEX[chrom], p, method, missing)
+        if len(p) == 1 and method is None:
+            missing = self._gap_counts_one(m, kind, CONTIG_INDEX[chrom], int(p[0]))[None, :]
+        else:
+            missing = np.zeros((len(p), len(SEXES)), dtype=np.int64)
+            for seg in self.segments:
+                _gap_counts(seg.gaps[kind], m, CONTIG_INDEX[chrom], p, method, missing)
         an: np.ndarray = ((m.by_sex[None, :] - missing) * pl).sum(axis=1)
         return an
+
+    def _gap_counts_one(self, m: _Mask, kind: str, cidx: int, pos: int) -> np.ndarray:
+        """Return per sex the matching samples with a gap at one position (the bins holding it, per segment).
+
+        The common request, one variant, with as few numpy calls per segment as
+        possible: a release has one segment per batch.
+        """
+        point_keys = (np.int64(cidx) << 48) | (_LEVELS << 40) | (np.int64(pos) >> _SHIFTS)
+        found: list[np.ndarray | list[int]] = []
+        for seg in self.segments:
+            keys, starts, ends, rows = seg.gaps[kind]
+            if len(keys) == 0:
+                continue
+            lo = keys.searchsorted(point_keys, side="left").tolist()
+            hi = keys.searchsorted(point_keys, side="right").tolist()
+            for a, b in zip(lo, hi, strict=True):
+                if b - a > 16:
+                    found.append(rows[a:b][(starts[a:b] <= pos) & (ends[a:b] >= pos)])
+                elif b > a:  # a few intervals: plain Python beats numpy's per-call cost
+                    found.append(
+                        [
+                            r
+                            for st, en, r in zip(
+                                starts[a:b].tolist(), ends[a:b].tolist(), rows[a:b].tolist(), strict=True
+                            )
+                            if st <= pos <= en
+                        ]
+                    )
+        if not found:
+            return np.zeros(len(SEXES), dtype=np.int64)
+        who = np.concatenate([np.asarray(f, dtype=np.int64) for f in found])
+        who = who[m.sel[who]]
+        return np.bincount(m.sex[who], minlength=len(SEXES)).astype(np.int64)
 
 
 def _gap_counts(
