@@ -739,7 +739,7 @@ def publish_incremental(
 
     def subcohort(d: Path) -> Any:
         mb = settings.aggregate_memory_mb
-        done = extend_subcohort(prev_dir, d, samples, cohort, n_old, len(batches) - 1, call_dir, gap_dir, mb)
+        done = extend_subcohort(prev_dir, d, samples, cohort, n_old, call_dir, gap_dir, mb)
         return done if done is not None else write_subcohort(d, samples, cohort, call_dirs, gap_dirs, mb)
 
     release_dir = write_release(

@@ -18,7 +18,8 @@ with structures written beside a release's variant table at publish time, in
     returns): its key (contig, position, top bits of the allele hash; see
     :func:`variant_keys`) and the 64-bit allele hash (:func:`allele_hash`).
 ``segments/NNNN/``
-    One segment per batch, in load order, holding that batch's samples only:
+    One segment per batch, in load order (a batch with no call or gap left, all
+    its samples withdrawn, has none), holding that batch's samples only:
     ``key.npy`` and ``hash.npy`` name each variant the batch carries (sorted),
     ``offsets.npy`` / ``crows.npy`` / ``codes.npy`` are a CSR of its carriers
     (cohort rows, in row order) with one code byte each: alt dosage (bits 0-1),
@@ -591,6 +592,27 @@ def _segment_dir(i: int) -> str:
     return f"{_SEGMENTS}/{i:04d}"
 
 
+def _add_segment(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    segments: list[dict[str, Any]],
+    call_dir: Path,
+    gap_dir: Path,
+    cohort: Cohort,
+) -> None:
+    """Write the next segment from one batch's folders and list it; a batch with nothing left adds none.
+
+    A batch whose samples were all withdrawn (or hold no call and no gap) leaves
+    no segment, so the structures equal those of a database that never loaded it.
+    """
+    rel = _segment_dir(len(segments))
+    meta = _write_segment(con, out / rel, call_dir, gap_dir, cohort)
+    if meta["n_variants"] == 0 and not any(meta["n_gaps"].values()):
+        shutil.rmtree(out / rel)
+        return
+    segments.append({"dir": rel, **meta})
+
+
 def write_subcohort(
     release_dir: Path,
     samples: pa.Table,
@@ -625,12 +647,10 @@ def write_subcohort(
     con, _ = _start_output(out, samples, cohort, memory_mb)
     try:
         n_variants = _write_release_keys(con, Path(release_dir), out)
-        segments = []
+        segments: list[dict[str, Any]] = []
         # Streamed to disk contig by contig (and bin by bin): memory stays near one bin's calls.
-        for i, (calls, gaps) in enumerate(zip(call_dirs, gap_dirs, strict=True)):
-            segments.append(
-                {"dir": _segment_dir(i), **_write_segment(con, out / _segment_dir(i), calls, gaps, cohort)}
-            )
+        for calls, gaps in zip(call_dirs, gap_dirs, strict=True):
+            _add_segment(con, out, segments, calls, gaps, cohort)
         return _finish(out, con, cohort.size, n_variants, segments)
     finally:
         con.close()
@@ -665,7 +685,6 @@ def extend_subcohort(
     samples: pa.Table,
     cohort: Cohort,
     n_old_samples: int,
-    n_old_batches: int,
     call_dir: Path,
     gap_dir: Path,
     memory_mb: int = 1024,
@@ -684,9 +703,9 @@ def extend_subcohort(
         The previous release and the new one (variant tables already written).
     samples, cohort
         Registry rows of the new release's samples and their cohort.
-    n_old_samples, n_old_batches
-        Cohort rows and batches of the previous release; its cohort rows must be
-        the first rows of ``cohort`` (the new batch's samples come after them).
+    n_old_samples
+        Cohort rows of the previous release; they must be the first rows of
+        ``cohort`` (the new batch's samples come after them).
     call_dir, gap_dir
         The new batch's calls and gaps folders.
     memory_mb
@@ -703,11 +722,7 @@ def extend_subcohort(
         prev_meta = json.loads((prev / "subcohort.json").read_text())
     except FileNotFoundError:
         return None
-    if (
-        prev_meta.get("version") != SUBCOHORT_VERSION
-        or prev_meta.get("n_samples") != n_old_samples
-        or len(prev_meta.get("segments", ())) != n_old_batches
-    ):
+    if prev_meta.get("version") != SUBCOHORT_VERSION or prev_meta.get("n_samples") != n_old_samples:
         return None
     out = Path(release_dir) / _DIR
     con, _ = _start_output(out, samples, cohort, memory_mb)
@@ -719,10 +734,7 @@ def extend_subcohort(
         segments = list(prev_meta["segments"])
         for s in segments:
             _link_tree(prev / s["dir"], out / s["dir"])
-        i = len(segments)
-        segments.append(
-            {"dir": _segment_dir(i), **_write_segment(con, out / _segment_dir(i), call_dir, gap_dir, cohort)}
-        )
+        _add_segment(con, out, segments, call_dir, gap_dir, cohort)
         return _finish(out, con, cohort.size, n_variants, segments)
     finally:
         con.close()
@@ -901,8 +913,6 @@ class SubcohortIndex:
         self.segments = []
         for s in self.meta["segments"]:
             sd = d / s["dir"]
-            if s["n_variants"] == 0 and not any(s["n_gaps"].values()):
-                continue  # a batch with no counted sample left
             self.segments.append(
                 _Segment(
                     key=_mmap(sd / "key.npy"),
