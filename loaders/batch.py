@@ -612,12 +612,17 @@ def publish_release(
         meta,
         make_current=False,
         extra=lambda d: write_subcohort(
-            d, samples, cohort, call_dirs, gap_dirs, settings.aggregate_memory_mb
+            d, samples, cohort, call_dirs, gap_dirs, settings.aggregate_memory_mb, _merge_policy(settings)
         ),
     )
     write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta
+
+
+def _merge_policy(settings: Settings) -> tuple[int, int]:
+    """Return how sub-cohort segments are merged (:func:`variantdb.subcohort.write_subcohort`)."""
+    return settings.subcohort_merge_fanout, settings.subcohort_merge_max_entries
 
 
 def _map_in_process(
@@ -739,8 +744,11 @@ def publish_incremental(
 
     def subcohort(d: Path) -> Any:
         mb = settings.aggregate_memory_mb
-        done = extend_subcohort(prev_dir, d, samples, cohort, n_old, call_dir, gap_dir, mb)
-        return done if done is not None else write_subcohort(d, samples, cohort, call_dirs, gap_dirs, mb)
+        merge = _merge_policy(settings)
+        done = extend_subcohort(prev_dir, d, samples, cohort, n_old, call_dir, gap_dir, mb, merge)
+        return (
+            done if done is not None else write_subcohort(d, samples, cohort, call_dirs, gap_dirs, mb, merge)
+        )
 
     release_dir = write_release(
         db,

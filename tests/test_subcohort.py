@@ -557,3 +557,77 @@ def test_alleles_whose_keys_collide_are_told_apart_by_the_full_hash(tmp_path: Pa
         ]
         assert one == list(got[name]), name
         assert one == t.column(name + "_all").to_pylist(), name
+
+
+def test_merged_segments_equal_one_segment_written_from_all_their_batches(
+    multi_db: Path, tmp_path: Path
+) -> None:
+    """Merging the three batches' segments (in small key ranges) gives the bytes of one segment
+    written from the three batches' files at once."""
+    from variantdb.subcohort import _merge_segments, _start_output, _write_segment
+
+    rd = _release(multi_db)
+    segs = [rd / "subcohort" / s["dir"] for s in SubcohortIndex(rd).meta["segments"]]
+    assert len(segs) == 3
+    merged = _merge_segments(segs, tmp_path / "merged", chunk=7)
+    with Registry(multi_db, read_only=True) as reg:
+        samples = reg.samples()
+        batches = reg.batch_names()
+    con, _ = _start_output(tmp_path / "out", samples, make_cohort(samples), 256)
+    try:
+        written = _write_segment(
+            con,
+            tmp_path / "written",
+            [multi_db / "calls" / f"batch={b}" for b in batches],
+            [multi_db / "gaps" / f"batch={b}" for b in batches],
+            make_cohort(samples),
+        )
+    finally:
+        con.close()
+    assert merged == written and merged["n_carriers"] > 1000 and merged["n_gaps"]["adj"] > 100
+    names = sorted(p.name for p in (tmp_path / "written").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "merged").iterdir())
+    for name in names:
+        assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "written" / name).read_bytes(), name
+
+
+def test_segments_are_merged_by_tier_and_incremental_equals_full_rebuild(
+    gvcf_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six batches with fanout 2: the trailing segments of one size tier are merged as batches
+    arrive; a full rebuild applies the same merges (identical files) and the counts still equal
+    every stored stratum."""
+    from loaders.batch import load_batch
+    from tests.test_incremental import assert_same_release, release_digest
+
+    monkeypatch.setenv("VARIANTDB_SUBCOHORT_MERGE_FANOUT", "2")
+    cohort = gvcf_db.parent / "c"
+    with open(cohort / "manifest.tsv") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    parts = []
+    for k in range(6):
+        manifest = cohort / f"six{k}.tsv"
+        with open(manifest, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t")
+            w.writeheader()
+            w.writerows(rows[k::6])
+        parts.append(manifest)
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    for k, manifest in enumerate(parts):
+        r = load_batch(inc, manifest, reference=cohort / "ref.fa", batch_name=f"s{k}", workers=1)
+        assert r.publish == ("incremental" if k else "full: no previous release")
+        load_batch(
+            full, manifest, reference=cohort / "ref.fa", batch_name=f"s{k}", workers=1, incremental=False
+        )
+    sc = SubcohortIndex(_release(inc))
+    assert sc.meta["merge"] == [2, 1 << 26]
+    assert 1 <= len(sc.segments) < 6
+    assert_same_release(release_digest(inc), release_digest(full))
+    t = _table(_release(inc))
+    for f, suffix in [(make_filter(), ""), (make_filter(raw=True), "_raw"), (make_filter(sex=["XX"]), "_XX")]:
+        got = _all_rows(sc, t, f)
+        for name in _FIELDS:
+            if name + suffix in t.column_names:
+                np.testing.assert_array_equal(
+                    got[name], t.column(name + suffix).to_numpy(), err_msg=name + suffix
+                )

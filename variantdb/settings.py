@@ -32,6 +32,14 @@ class Settings:
     aggregate_memory_mb: int = field(
         default=1024, metadata={"doc": "memory (MB) DuckDB may use when aggregating before it spills to disk"}
     )
+    subcohort_merge_fanout: int = field(
+        default=4,
+        metadata={"doc": "sub-cohort segments of one size tier merged into one once this many (0: never)"},
+    )
+    subcohort_merge_max_entries: int = field(
+        default=1 << 26,
+        metadata={"doc": "largest sub-cohort merge (carriers + no-call intervals) one publish may do"},
+    )
     max_batch_ids: int = field(default=10_000, metadata={"doc": "most variant ids in one batch request"})
     max_region_span: int = field(
         default=5_000_000, metadata={"doc": "largest region (bp) one region query may cover"}

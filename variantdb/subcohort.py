@@ -506,72 +506,209 @@ def _write_release_keys(con: duckdb.DuckDBPyConnection, release_dir: Path, out: 
     return n
 
 
-def _write_segment(
-    con: duckdb.DuckDBPyConnection, seg: Path, call_dir: Path, gap_dir: Path, cohort: Cohort
-) -> dict[str, Any]:
-    """Write one batch's carriers and no-call bins into ``seg``; return what ``segment.json`` records.
+class _SegmentWriter:
+    """Stream a segment's arrays to disk: carriers in key order, then or meanwhile no-call bins."""
 
-    A function of the batch's files and the cohort rows of its samples only: the
-    same batch gives the same bytes in every release that counts it, so a later
-    release links the files instead of writing them again.
+    def __init__(self, seg: Path) -> None:
+        self.seg = seg
+        seg.mkdir(parents=True, exist_ok=True)
+        self.arrays = {name: _Appender(seg / f"{name}.npy", dtype) for name, dtype in _SEGMENT_ARRAYS.items()}
+        self.gaps = {
+            kind: [
+                _Appender(seg / f"gaps_{kind}_{name}.npy", dtype)
+                for name, dtype in zip(("key", "start", "end", "row"), _GAP_DTYPES, strict=True)
+            ]
+            for kind in _KINDS
+        }
+        self.writers = [*self.arrays.values(), *self.gaps["adj"], *self.gaps["raw"]]
+        self.n_entries = self.n_carriers = 0
+        self.maxdup = 1
+        self.arrays["offsets"].add(np.zeros(1, dtype=np.int64))
+
+    def add_carriers(self, key: np.ndarray, h: np.ndarray, crows: np.ndarray, codes: np.ndarray) -> None:
+        """Append carriers sorted by (key, hash, cohort row), one per row; no variant may continue later."""
+        if len(key) == 0:
+            return
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = (key[1:] != key[:-1]) | (h[1:] != h[:-1])
+        starts = np.flatnonzero(first)
+        ekey = key[starts]
+        edges = np.flatnonzero(np.concatenate([[True], ekey[1:] != ekey[:-1], [True]]))
+        self.maxdup = max(self.maxdup, int(np.diff(edges).max()))
+        self.arrays["key"].add(ekey)
+        self.arrays["hash"].add(h[starts])
+        self.arrays["offsets"].add(self.n_carriers + np.append(starts[1:], len(key)))
+        self.arrays["crows"].add(crows)
+        self.arrays["codes"].add(codes)
+        self.n_entries += len(starts)
+        self.n_carriers += len(key)
+
+    def add_gaps(self, kind: str, arrays: Sequence[np.ndarray]) -> None:
+        """Append no-call bins (key, start, end, row) sorted by (key, start, row)."""
+        for writer, arr in zip(self.gaps[kind], arrays, strict=True):
+            writer.add(arr)
+
+    def abort(self) -> None:
+        for w in self.writers:
+            w.abort()
+
+    def close(self) -> dict[str, Any]:
+        """Write the files and ``segment.json``; return what it records."""
+        for w in self.writers:
+            w.close()
+        meta = {
+            "n_variants": self.n_entries,
+            "n_carriers": self.n_carriers,
+            "n_gaps": {kind: self.gaps[kind][0].n for kind in _KINDS},
+            "maxdup": self.maxdup,
+        }
+        (self.seg / "segment.json").write_text(json.dumps(meta, indent=1))
+        return meta
+
+
+def _write_segment(
+    con: duckdb.DuckDBPyConnection, seg: Path, call_dirs: list[Path], gap_dirs: list[Path], cohort: Cohort
+) -> dict[str, Any]:
+    """Write the carriers and no-call bins of some batches (usually one) into ``seg``; return its record.
+
+    A function of the batches' files and the cohort rows of their samples only:
+    the same batch gives the same bytes in every release that counts it, so a
+    later release links the files instead of writing them again.
     """
-    seg.mkdir(parents=True, exist_ok=True)
-    arrays = {name: _Appender(seg / f"{name}.npy", dtype) for name, dtype in _SEGMENT_ARRAYS.items()}
-    gaps = {
-        kind: [
-            _Appender(seg / f"gaps_{kind}_{name}.npy", dtype)
-            for name, dtype in zip(("key", "start", "end", "row"), _GAP_DTYPES, strict=True)
-        ]
-        for kind in _KINDS
-    }
-    writers = [*arrays.values(), *gaps["adj"], *gaps["raw"]]
-    n_entries = n_carriers = 0
-    maxdup = 1
+    w = _SegmentWriter(seg)
     try:
-        arrays["offsets"].add(np.zeros(1, dtype=np.int64))
         for chrom in CONTIGS:
             cidx = CONTIG_INDEX[chrom]
             # Bin groups are disjoint position spans in order, so the key order holds across them.
-            for _, _, files in _call_groups(con, call_files_for([call_dir], chrom)):
+            for _, _, files in _call_groups(con, call_files_for(call_dirs, chrom)):
                 t = con.sql(_segment_sql(), params=[files]).to_arrow_table()
-                if t.num_rows == 0:
-                    continue
                 pos = t.column("pos").to_numpy()
                 h = t.column("h").to_numpy()
-                first = np.ones(len(pos), dtype=bool)
-                first[1:] = (pos[1:] != pos[:-1]) | (h[1:] != h[:-1])
-                starts = np.flatnonzero(first)
-                key = variant_keys(cidx, pos[starts], h[starts])
-                edges = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1], [True]]))
-                maxdup = max(maxdup, int(np.diff(edges).max()))
-                arrays["key"].add(key)
-                arrays["hash"].add(h[starts])
-                arrays["offsets"].add(n_carriers + np.append(starts[1:], len(pos)))
-                arrays["crows"].add(t.column("crow").to_numpy())
-                arrays["codes"].add(_carrier_codes(t))
-                n_entries += len(starts)
-                n_carriers += len(pos)
-            for kind, parts in _contig_gaps(chrom, call_files_for([gap_dir], chrom), cohort).items():
-                for writer, arr in zip(gaps[kind], parts, strict=True):
-                    writer.add(arr)
+                w.add_carriers(variant_keys(cidx, pos, h), h, t.column("crow").to_numpy(), _carrier_codes(t))
+            for kind, parts in _contig_gaps(chrom, call_files_for(gap_dirs, chrom), cohort).items():
+                w.add_gaps(kind, parts)
     except BaseException:
-        for w in writers:
-            w.abort()
+        w.abort()
         raise
-    for w in writers:
-        w.close()
-    meta = {
-        "n_variants": n_entries,
-        "n_carriers": n_carriers,
-        "n_gaps": {kind: gaps[kind][0].n for kind in _KINDS},
-        "maxdup": maxdup,
-    }
-    (seg / "segment.json").write_text(json.dumps(meta, indent=1))
-    return meta
+    return w.close()
+
+
+def _chunks(key: np.ndarray, size: int) -> list[Any]:
+    """Return key values splitting a sorted key array into chunks of about ``size`` rows (None: the end)."""
+    return [*np.unique(np.asarray(key[size::size])).tolist(), None]
+
+
+def _merge_segments(srcs: list[Path], dst: Path, chunk: int = 1 << 20) -> dict[str, Any]:
+    """Merge segments into one at ``dst``, streamed by key range; return its record.
+
+    The result equals :func:`_write_segment` of all their batches at once (tested).
+    Carriers are merged in (key, hash, cohort row) order and no-call bins in
+    (key, start, row) order, a key range at a time (``chunk`` rows of the largest
+    segment), so memory stays near one chunk whatever the segments hold.
+    """
+    parts = [
+        {name: np.load(src / f"{name}.npy", mmap_mode="r") for name in _SEGMENT_ARRAYS}
+        | {
+            f"gaps_{kind}_{n}": np.load(src / f"gaps_{kind}_{n}.npy", mmap_mode="r")
+            for kind in _KINDS
+            for n in ("key", "start", "end", "row")
+        }
+        for src in srcs
+    ]
+    w = _SegmentWriter(dst)
+    try:
+        big = max(parts, key=lambda p: len(p["key"]))["key"]
+        lo = [0] * len(parts)
+        for bound in _chunks(big, chunk):
+            keys, hashes, crows, codes = [], [], [], []
+            for i, p in enumerate(parts):
+                a = lo[i]
+                b = len(p["key"]) if bound is None else int(p["key"].searchsorted(np.uint64(bound)))
+                lo[i] = b
+                if b == a:
+                    continue
+                off = np.asarray(p["offsets"][a : b + 1], dtype=np.int64)
+                lens = np.diff(off)
+                keys.append(np.repeat(np.asarray(p["key"][a:b]), lens))
+                hashes.append(np.repeat(np.asarray(p["hash"][a:b]), lens))
+                crows.append(np.asarray(p["crows"][off[0] : off[-1]]))
+                codes.append(np.asarray(p["codes"][off[0] : off[-1]]))
+            if keys:
+                k, h, c, d = (np.concatenate(x) for x in (keys, hashes, crows, codes))
+                order = np.lexsort((c, h, k))
+                w.add_carriers(k[order], h[order], c[order], d[order])
+        for kind in _KINDS:
+            names = [f"gaps_{kind}_{n}" for n in ("key", "start", "end", "row")]
+            big = max(parts, key=lambda p: len(p[names[0]]))[names[0]]
+            lo = [0] * len(parts)
+            for bound in _chunks(big, chunk):
+                cols: list[list[np.ndarray]] = [[], [], [], []]
+                for i, p in enumerate(parts):
+                    a = lo[i]
+                    b = len(p[names[0]]) if bound is None else int(p[names[0]].searchsorted(np.int64(bound)))
+                    lo[i] = b
+                    for col, name in zip(cols, names, strict=True):
+                        col.append(np.asarray(p[name][a:b]))
+                key, start, end, row = (np.concatenate(col) for col in cols)
+                if len(key):
+                    order = np.lexsort((row, start, key))
+                    w.add_gaps(kind, (key[order], start[order], end[order], row[order]))
+    except BaseException:
+        w.abort()
+        raise
+    return w.close()
+
+
+def _weight(meta: dict[str, Any]) -> int:
+    """Return a segment's size: its carriers and no-call intervals."""
+    return int(meta["n_carriers"]) + sum(int(v) for v in meta["n_gaps"].values())
+
+
+def _tier(weight: int, fanout: int) -> int:
+    """Return the tier of a segment: floor(log_fanout(weight))."""
+    t, w = 0, max(weight, 1)
+    while w >= fanout:
+        w //= fanout
+        t += 1
+    return t
+
+
+def _compact(out: Path, segments: list[dict[str, Any]], fanout: int, max_entries: int) -> None:
+    """Merge the trailing segments while ``fanout`` of them share the last one's tier (LSM tiering).
+
+    Keeps the number of segments logarithmic in the batches while no publish
+    merges more than ``max_entries`` carriers and intervals: a query searches
+    every segment, a publish pays for at most one bounded merge. A function of
+    the segment sizes in load order, so a full rebuild (which applies it after
+    each batch) gives the same segments as the incremental publishes did.
+    """
+    while fanout >= 2 and len(segments) >= fanout:
+        tier = _tier(_weight(segments[-1]), fanout)
+        run = 0
+        for s in reversed(segments):
+            if _tier(_weight(s), fanout) != tier:
+                break
+            run += 1
+        group = segments[-run:]
+        if run < fanout or sum(_weight(s) for s in group) > max_entries:
+            return
+        first = len(segments) - run
+        tmp = out / _SEGMENTS / f".merge-{first:04d}"
+        meta = _merge_segments([out / s["dir"] for s in group], tmp)
+        for s in group:
+            shutil.rmtree(out / s["dir"])
+        rel = _segment_dir(first)
+        tmp.rename(out / rel)
+        segments[first:] = [{"dir": rel, **meta}]
 
 
 def _finish(
-    out: Path, con: duckdb.DuckDBPyConnection, n_samples: int, n_variants: int, segments: list[dict[str, Any]]
+    out: Path,
+    con: duckdb.DuckDBPyConnection,
+    n_samples: int,
+    n_variants: int,
+    segments: list[dict[str, Any]],
+    merge: tuple[int, int],
 ) -> dict[str, Any]:
     """Record what was written in ``subcohort.json``; return that record."""
     meta = {
@@ -582,6 +719,7 @@ def _finish(
         "n_gaps": {kind: sum(s["n_gaps"][kind] for s in segments) for kind in _KINDS},
         "bin_shifts": _SHIFTS.tolist(),
         "hash_probe": _hash_probe(con),
+        "merge": list(merge),
         "segments": segments,
     }
     (out / "subcohort.json").write_text(json.dumps(meta, indent=1))
@@ -606,7 +744,7 @@ def _add_segment(
     no segment, so the structures equal those of a database that never loaded it.
     """
     rel = _segment_dir(len(segments))
-    meta = _write_segment(con, out / rel, call_dir, gap_dir, cohort)
+    meta = _write_segment(con, out / rel, [call_dir], [gap_dir], cohort)
     if meta["n_variants"] == 0 and not any(meta["n_gaps"].values()):
         shutil.rmtree(out / rel)
         return
@@ -620,6 +758,7 @@ def write_subcohort(
     call_dirs: list[Path],
     gap_dirs: list[Path],
     memory_mb: int = 1024,
+    merge: tuple[int, int] = (4, 1 << 26),
 ) -> dict[str, Any]:
     """Write the sub-cohort structures of a release into ``release_dir/subcohort/``: one segment per batch.
 
@@ -634,9 +773,13 @@ def write_subcohort(
         :func:`variantdb.aggregate.make_cohort` of ``samples``.
     call_dirs, gap_dirs
         Stored calls and no-call intervals of every batch (``calls/batch=B``,
-        ``gaps/batch=B``), in load order: segment ``i`` is batch ``i``.
+        ``gaps/batch=B``), in load order: one segment each, merged as the
+        incremental publishes would have merged them (:func:`_compact`).
     memory_mb
         DuckDB's memory limit. Default 1024.
+    merge
+        ``(fanout, max_entries)`` of :func:`_compact` (settings
+        ``subcohort_merge_fanout``, ``subcohort_merge_max_entries``). Default (4, 2**26).
 
     Returns
     -------
@@ -651,7 +794,8 @@ def write_subcohort(
         # Streamed to disk contig by contig (and bin by bin): memory stays near one bin's calls.
         for calls, gaps in zip(call_dirs, gap_dirs, strict=True):
             _add_segment(con, out, segments, calls, gaps, cohort)
-        return _finish(out, con, cohort.size, n_variants, segments)
+            _compact(out, segments, *merge)
+        return _finish(out, con, cohort.size, n_variants, segments, merge)
     finally:
         con.close()
 
@@ -688,6 +832,7 @@ def extend_subcohort(
     call_dir: Path,
     gap_dir: Path,
     memory_mb: int = 1024,
+    merge: tuple[int, int] = (4, 1 << 26),
 ) -> dict[str, Any] | None:
     """Write a release's sub-cohort structures from the previous release's segments and one new batch.
 
@@ -710,6 +855,8 @@ def extend_subcohort(
         The new batch's calls and gaps folders.
     memory_mb
         DuckDB's memory limit. Default 1024.
+    merge
+        As :func:`write_subcohort`; the previous release must have used the same.
 
     Returns
     -------
@@ -722,7 +869,11 @@ def extend_subcohort(
         prev_meta = json.loads((prev / "subcohort.json").read_text())
     except FileNotFoundError:
         return None
-    if prev_meta.get("version") != SUBCOHORT_VERSION or prev_meta.get("n_samples") != n_old_samples:
+    if (
+        prev_meta.get("version") != SUBCOHORT_VERSION
+        or prev_meta.get("n_samples") != n_old_samples
+        or prev_meta.get("merge") != list(merge)
+    ):
         return None
     out = Path(release_dir) / _DIR
     con, _ = _start_output(out, samples, cohort, memory_mb)
@@ -735,7 +886,8 @@ def extend_subcohort(
         for s in segments:
             _link_tree(prev / s["dir"], out / s["dir"])
         _add_segment(con, out, segments, call_dir, gap_dir, cohort)
-        return _finish(out, con, cohort.size, n_variants, segments)
+        _compact(out, segments, *merge)
+        return _finish(out, con, cohort.size, n_variants, segments, merge)
     finally:
         con.close()
 
