@@ -17,10 +17,14 @@ samples; *publish s* is the time from the start of the aggregation to the end of
 the load (release written, indexed, recorded). The two releases are compared
 file by file and must be identical.
 
+With ``--series N`` it loads N batches of ``--step`` genomes one after another
+instead and records every publish (the sub-cohort segments merge as they go).
+
 Usage::
 
     python -m benchmarks.bench_incremental --sizes 500,1000,2000 --step 50 --sites 10000 \\
         --work /tmp/bench-incremental --write-results
+    python -m benchmarks.bench_incremental --series 40 --step 50 --sites 40000 --work /tmp/bench-series
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -106,15 +111,25 @@ def _release_files(db: Path, release: str) -> dict[str, str]:
 
 
 def _timed_step(
-    work: Path, db: Path, manifest: Path, ref: Path, incremental: bool, tag: str
+    work: Path, db: Path, manifest: Path, ref: Path, incremental: bool, tag: str, batch: str = "step"
 ) -> dict[str, Any]:
     out = work / f"{tag}.json"
     code = (
         "import sys; from benchmarks.bench_incremental import step; "
-        "step(sys.argv[1], sys.argv[2], sys.argv[3], 'step', sys.argv[4] == '1', sys.argv[5])"
+        "step(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[6], sys.argv[4] == '1', sys.argv[5])"
     )
     _, rss = measure(
-        [sys.executable, "-c", code, str(db), str(manifest), str(ref), "1" if incremental else "0", str(out)],
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(db),
+            str(manifest),
+            str(ref),
+            "1" if incremental else "0",
+            str(out),
+            batch,
+        ],
         work / f"{tag}.log",
     )
     data: dict[str, Any] = json.loads(out.read_text())
@@ -215,6 +230,114 @@ def run_benchmark(
     return steps, data
 
 
+SERIES_SECTION = "## Incremental publish: batch after batch"
+
+
+def run_series(work: Path, n_batches: int, step_size: int, n_sites: int, seed: int) -> dict[str, Any]:
+    """Load ``n_batches`` batches of ``step_size`` genomes one after another (each in a fresh process).
+
+    Records each publish (seconds, peak RSS, sub-cohort segments after it, whether
+    it merged segments), so the cost of a batch is seen against the genomes
+    already loaded, merges included; the peer at the end is
+    ``bcftools merge | +fill-tags`` of the whole cohort.
+    """
+    from benchmarks.cohort import generate_cohort
+
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    total = n_batches * step_size
+    t = time.perf_counter()
+    generate_cohort(work / "cohort", total, n_sites, seed, layout="single", unknown_sex_fraction=0.0)
+    info = json.loads((work / "cohort" / "cohort.json").read_text())
+    data: dict[str, Any] = {
+        "samples": total,
+        "sites": info["n_sites"],
+        "seed": seed,
+        "records": info["n_records"],
+        "generate_s": round(time.perf_counter() - t, 1),
+        "load_average": os.getloadavg()[0],
+        "batches": [],
+    }
+    cohort = work / "cohort"
+    db = work / "db"
+    segments_before = 0
+    for k in range(n_batches):
+        manifest = _manifest(cohort, range(k * step_size, (k + 1) * step_size), f"b{k:03d}")
+        run = _timed_step(work, db, manifest, cohort / "ref.fa", True, f"series-{k:03d}", f"b{k:03d}")
+        sub = json.loads((db / "releases" / run["release"] / "subcohort" / "subcohort.json").read_text())
+        segments = len(sub["segments"])
+        data["batches"].append(
+            {
+                "loaded": k * step_size,
+                "publish": run["publish"],
+                "publish_s": round(run["publish_seconds"], 2),
+                "load_s": round(run["seconds"], 2),
+                "rss_mb": run["rss_mb"],
+                "variants": run["n_variants"],
+                "segments": segments,
+                "merged": segments <= segments_before,
+            }
+        )
+        segments_before = segments
+    vcfs = [line.split("\t")[1] for line in (cohort / "manifest.tsv").read_text().splitlines()[1:]]
+    listing = work / "vcfs.txt"
+    listing.write_text("".join(f"{cohort / v}\n" for v in vcfs))
+    data["bcftools_s"], _ = measure(
+        f"set -o pipefail; bcftools merge -0 -m none -l {listing} -Ou | "
+        f"bcftools +fill-tags -Ob -o {work / 'bcftools.bcf'} -- -t AC,AN,AC_Hom,AC_Hemi",
+        work / "bcftools.log",
+    )
+    return data
+
+
+def render_series(data: dict[str, Any], env: dict[str, str], command: str, step_size: int) -> str:
+    """Return the RESULTS.md section of a series run."""
+    rows = data["batches"]
+    inc = [r for r in rows if r["publish"] == "incremental"]
+    plain = [r["publish_s"] for r in inc if not r["merged"]]
+    merges = [r for r in inc if r["merged"]]
+    quarter = max(1, len(plain) // 4)
+    first, last = plain[:quarter] or [0.0], plain[-quarter:] or [0.0]
+    lines = [
+        SERIES_SECTION,
+        "",
+        f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} with:",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Machine: {env['nproc']} CPUs ({env['cpu']}), {env['ram']} RAM, {env['os']}, Python {env['python']}; "
+        f"{env['bcftools']}. Load average {data['load_average']:.1f} at the start (the CPUs are shared).",
+        "",
+        f"Data: synthetic cohort (`benchmarks.cohort`, seed {data['seed']}, single-sample VCFs): "
+        f"{data['samples']:,} samples, {data['sites']:,} sites; {data['records']:,} records, loaded as "
+        f"{len(rows)} batches of {step_size}, each by `load_batch` in a fresh process. *publish s* runs from "
+        "the start of the aggregation to the end of the load; *segments* are the release's sub-cohort "
+        "segments after it (merged by size tier, settings `subcohort_merge_fanout` / "
+        "`subcohort_merge_max_entries`).",
+        "",
+        "| batch | genomes loaded before | publish | publish s | load s | peak RSS MB | variants | segments | merged |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for k, r in enumerate(rows):
+        lines.append(
+            f"| {k + 1} | {r['loaded']:,} | {r['publish']} | {r['publish_s']:.2f} | {r['load_s']:.1f} | "
+            f"{r['rss_mb']:,.0f} | {r['variants']:,} | {r['segments']} | {'yes' if r['merged'] else ''} |"
+        )
+    lines += [
+        "",
+        f"Summary: incremental publishes without a merge took a median {statistics.median(first):.2f} s over "
+        f"the first quarter of the batches and {statistics.median(last):.2f} s over the last quarter; "
+        f"{len(merges)} publishes merged segments (at most {max((r['publish_s'] for r in merges), default=0):.2f} s). "
+        f"`bcftools merge -0 | +fill-tags` of the whole cohort ({data['samples']:,} VCFs): "
+        f"{data['bcftools_s']:.1f} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def _title(relatives: bool) -> str:
     return SECTION + (": a batch of parents of loaded children" if relatives else "")
 
@@ -297,9 +420,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--relatives", action="store_true", help="the added batch holds parents of samples already loaded"
     )
+    p.add_argument(
+        "--series", type=int, default=0, help="load this many batches of --step one after another instead"
+    )
     p.add_argument("--write-results", action="store_true", help=f"update the section of {RESULTS}")
     args = p.parse_args(argv)
     command = "python -m benchmarks.bench_incremental " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.series:
+        data = run_series(args.work, args.series, args.step, args.sites, args.seed)
+        section = render_series(data, machine(), command, args.step)
+        print(section)
+        if args.write_results:
+            write_section(RESULTS, section, SERIES_SECTION)
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     steps, data = run_benchmark(args.work, sizes, args.step, args.sites, args.seed, args.relatives)
     section = render(steps, data, machine(), command, args.step, args.relatives)
