@@ -63,6 +63,21 @@ def gvcf_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+def _interleaved_parts(cohort: Path, n: int, prefix: str) -> list[Path]:
+    """Write the cohort's manifest as ``n`` manifests, part ``k`` holding every ``n``-th sample from ``k``."""
+    with open(cohort / "manifest.tsv") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    parts = []
+    for k in range(n):
+        manifest = cohort / f"{prefix}{k}.tsv"
+        with open(manifest, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t")
+            w.writeheader()
+            w.writerows(rows[k::n])
+        parts.append(manifest)
+    return parts
+
+
 @pytest.fixture(scope="module")
 def multi_db(gvcf_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The gVCF cohort loaded as three batches (every third sample each, so families span
@@ -72,16 +87,9 @@ def multi_db(gvcf_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     work = tmp_path_factory.mktemp("subcohort_multi")
     cohort = gvcf_db.parent / "c"
-    with open(cohort / "manifest.tsv") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
     db = work / "db"
     settings = dataclasses.replace(get_settings(), call_bin_size=200)
-    for k in range(3):
-        manifest = cohort / f"part{k}.tsv"
-        with open(manifest, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t")
-            w.writeheader()
-            w.writerows(rows[k::3])
+    for k, manifest in enumerate(_interleaved_parts(cohort, 3, "part")):
         report = load_batch(
             db, manifest, reference=cohort / "ref.fa", batch_name=f"p{k}", workers=1, settings=settings
         )
@@ -602,16 +610,7 @@ def test_segments_are_merged_by_tier_and_incremental_equals_full_rebuild(
 
     monkeypatch.setenv("VARIANTDB_SUBCOHORT_MERGE_FANOUT", "2")
     cohort = gvcf_db.parent / "c"
-    with open(cohort / "manifest.tsv") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    parts = []
-    for k in range(6):
-        manifest = cohort / f"six{k}.tsv"
-        with open(manifest, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t")
-            w.writeheader()
-            w.writerows(rows[k::6])
-        parts.append(manifest)
+    parts = _interleaved_parts(cohort, 6, "six")
     inc, full = tmp_path / "inc", tmp_path / "full"
     for k, manifest in enumerate(parts):
         r = load_batch(inc, manifest, reference=cohort / "ref.fa", batch_name=f"s{k}", workers=1)
