@@ -30,7 +30,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import os
@@ -43,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_load import machine, measure
+from benchmarks.bench_load import machine, measure, section_header
 
 __all__ = ["Step", "main", "run_benchmark"]
 
@@ -151,6 +150,26 @@ def _parents_of_first(cohort: Path, first: int, n: int) -> list[int]:
     return parents
 
 
+def _fresh_cohort(work: Path, total: int, n_sites: int, seed: int) -> dict[str, Any]:
+    """Empty ``work`` and generate the seeded cohort in ``work/cohort``; return its description."""
+    from benchmarks.cohort import generate_cohort
+
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    t = time.perf_counter()
+    generate_cohort(work / "cohort", total, n_sites, seed, layout="single", unknown_sex_fraction=0.0)
+    info = json.loads((work / "cohort" / "cohort.json").read_text())
+    return {
+        "samples": total,
+        "sites": info["n_sites"],
+        "seed": seed,
+        "records": info["n_records"],
+        "generate_s": round(time.perf_counter() - t, 1),
+        "load_average": os.getloadavg()[0],
+    }
+
+
 def run_benchmark(
     work: Path, sizes: list[int], step_size: int, n_sites: int, seed: int, relatives: bool = False
 ) -> tuple[list[Step], dict[str, Any]]:
@@ -160,24 +179,10 @@ def run_benchmark(
     first batch (their children stop being founders), so the incremental publish
     re-reads those children's rows from the first batch.
     """
-    from benchmarks.cohort import generate_cohort
     from loaders.batch import load_batch
 
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
     total = max(sizes) + step_size
-    t = time.perf_counter()
-    generate_cohort(work / "cohort", total, n_sites, seed, layout="single", unknown_sex_fraction=0.0)
-    info = json.loads((work / "cohort" / "cohort.json").read_text())
-    data: dict[str, Any] = {
-        "samples": total,
-        "sites": info["n_sites"],
-        "seed": seed,
-        "records": info["n_records"],
-        "generate_s": round(time.perf_counter() - t, 1),
-        "load_average": os.getloadavg()[0],
-    }
+    data = _fresh_cohort(work, total, n_sites, seed)
     cohort = work / "cohort"
     ref = cohort / "ref.fa"
     vcfs = [line.split("\t")[1] for line in (cohort / "manifest.tsv").read_text().splitlines()[1:]]
@@ -241,24 +246,10 @@ def run_series(work: Path, n_batches: int, step_size: int, n_sites: int, seed: i
     already loaded, merges included; the peer at the end is
     ``bcftools merge | +fill-tags`` of the whole cohort.
     """
-    from benchmarks.cohort import generate_cohort
 
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
     total = n_batches * step_size
-    t = time.perf_counter()
-    generate_cohort(work / "cohort", total, n_sites, seed, layout="single", unknown_sex_fraction=0.0)
-    info = json.loads((work / "cohort" / "cohort.json").read_text())
-    data: dict[str, Any] = {
-        "samples": total,
-        "sites": info["n_sites"],
-        "seed": seed,
-        "records": info["n_records"],
-        "generate_s": round(time.perf_counter() - t, 1),
-        "load_average": os.getloadavg()[0],
-        "batches": [],
-    }
+    data = _fresh_cohort(work, total, n_sites, seed)
+    data["batches"] = []
     cohort = work / "cohort"
     db = work / "db"
     segments_before = 0
@@ -291,6 +282,12 @@ def run_series(work: Path, n_batches: int, step_size: int, n_sites: int, seed: i
     return data
 
 
+def _header(title: str, command: str, env: dict[str, str], data: dict[str, Any]) -> list[str]:
+    """Return the opening lines of a RESULTS.md section: title, time, command, machine."""
+    load = f"Load average {data['load_average']:.1f} at the start (the CPUs are shared)."
+    return section_header(title, command, env, f"{env['bcftools']}. {load}")
+
+
 def render_series(data: dict[str, Any], env: dict[str, str], command: str, step_size: int) -> str:
     """Return the RESULTS.md section of a series run."""
     rows = data["batches"]
@@ -300,17 +297,7 @@ def render_series(data: dict[str, Any], env: dict[str, str], command: str, step_
     quarter = max(1, len(plain) // 4)
     first, last = plain[:quarter] or [0.0], plain[-quarter:] or [0.0]
     lines = [
-        SERIES_SECTION,
-        "",
-        f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} with:",
-        "",
-        "```",
-        command,
-        "```",
-        "",
-        f"Machine: {env['nproc']} CPUs ({env['cpu']}), {env['ram']} RAM, {env['os']}, Python {env['python']}; "
-        f"{env['bcftools']}. Load average {data['load_average']:.1f} at the start (the CPUs are shared).",
-        "",
+        *_header(SERIES_SECTION, command, env, data),
         f"Data: synthetic cohort (`benchmarks.cohort`, seed {data['seed']}, single-sample VCFs): "
         f"{data['samples']:,} samples, {data['sites']:,} sites; {data['records']:,} records, loaded as "
         f"{len(rows)} batches of {step_size}, each by `load_batch` in a fresh process. *publish s* runs from "
@@ -352,17 +339,7 @@ def render(
 ) -> str:
     """Return the RESULTS.md section as markdown."""
     lines = [
-        _title(relatives),
-        "",
-        f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} with:",
-        "",
-        "```",
-        command,
-        "```",
-        "",
-        f"Machine: {env['nproc']} CPUs ({env['cpu']}), {env['ram']} RAM, {env['os']}, Python {env['python']}; "
-        f"{env['bcftools']}. Load average {data['load_average']:.1f} at the start (the CPUs are shared).",
-        "",
+        *_header(_title(relatives), command, env, data),
         f"Data: synthetic cohort (`benchmarks.cohort`, seed {data['seed']}, single-sample VCFs): "
         f"{data['samples']:,} samples (trios and duos), {data['sites']:,} sites on chr1, chr2, chr7, chr22, chrX, "
         f"chrY, chrM; {data['records']:,} records. The database grows batch by batch to each size; at each size "

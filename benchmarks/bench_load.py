@@ -254,11 +254,10 @@ def run_benchmark(
     return runs, data
 
 
-def render(runs: list[Run], data: dict[str, object], env: dict[str, str], command: str) -> str:
-    """Return the "## Load" section of RESULTS.md as markdown."""
-    by_input: dict[str, Run] = {r.input: r for r in runs if r.name == "variantdb load"}
-    lines = [
-        "## Load",
+def section_header(title: str, command: str, env: dict[str, str], tools: str) -> list[str]:
+    """Return the opening lines of a RESULTS.md section: title, time, command, machine and ``tools``."""
+    return [
+        title,
         "",
         f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} with:",
         "",
@@ -267,8 +266,16 @@ def render(runs: list[Run], data: dict[str, object], env: dict[str, str], comman
         "```",
         "",
         f"Machine: {env['nproc']} CPUs ({env['cpu']}), {env['ram']} RAM, {env['os']}, Python {env['python']}; "
-        f"{env['bcftools']}; {env['afquery']}.",
+        + tools,
         "",
+    ]
+
+
+def render(runs: list[Run], data: dict[str, object], env: dict[str, str], command: str) -> str:
+    """Return the "## Load" section of RESULTS.md as markdown."""
+    by_input: dict[str, Run] = {r.input: r for r in runs if r.name == "variantdb load"}
+    lines = [
+        *section_header("## Load", command, env, f"{env['bcftools']}; {env['afquery']}."),
         f"Data: synthetic cohort (`benchmarks.cohort`, seed {data['seed']}): {data['samples']:,} samples "
         f"({data['founders']:,} founders; trios and duos), {data['sites']:,} sites on chr1, chr2, chr7, chr22, "
         f"chrX (PAR and non-PAR), chrY, chrM; 20% repeat indels (half not left-aligned), 6% multi-allelic. "
