@@ -88,6 +88,10 @@ def export_subcohort(
         raise ReleaseNotFoundError(
             f"release {release} was published without sub-cohort structures; load a batch to publish one that has them"
         ) from None
+    except ValueError as e:  # written by an older version of variantdb
+        raise ReleaseNotFoundError(
+            f"release {release}: {e}; load a batch to publish one that has them"
+        ) from None
     ix = ReleaseIndex.open(rd)
     reg = parse_region(region) if region else None
     tables = _tables(rd, ix, sc, f, reg)

@@ -169,3 +169,25 @@ def test_openapi_documents_the_subcohort_routes_and_filters(api_client: TestClie
     assert {"received_from", "received_to", "raw", "release"} <= params
     counts = spec["components"]["schemas"]["SubcohortVariant"]["properties"]
     assert counts["n_carrier_families"]["description"]
+
+
+def test_a_release_with_structures_of_an_older_version_is_a_404_not_a_500(
+    api_db: Path, tmp_path: Path
+) -> None:
+    """A database published before the per-batch segments (version 1) answers 404 asking for a new release."""
+    import json
+    import shutil
+
+    from api.main import create_app
+    from variantdb.release import read_current, release_path
+    from variantdb.settings import get_settings
+
+    db = tmp_path / "db"
+    shutil.copytree(api_db, db)
+    meta_path = release_path(db, read_current(db) or "") / "subcohort" / "subcohort.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "version": 1}))
+    row = _release_rows(api_db)[0]
+    with TestClient(create_app(db, get_settings(), anonymous_role="controlled")) as c:
+        err = assert_error(c.get(f"/v1/subcohort/variants/{_id(row)}"), 404, "subcohort_unavailable")
+        assert "version 1" in err["message"]
+        assert c.get(f"/v1/variants/{_id(row)}").status_code == 200

@@ -213,6 +213,12 @@ def _index(rel: OpenRelease) -> SubcohortIndex:
             "subcohort_unavailable",
             f"release {rel.id} was published without sub-cohort structures; a new release (variantdb load) has them",
         ) from None
+    except ValueError as e:  # written by an older version of variantdb
+        raise APIError(
+            404,
+            "subcohort_unavailable",
+            f"release {rel.id}: {e}; a new release (variantdb load, or publish) has the current structures",
+        ) from None
     if sc.n_variants != rel.index.n_variants:
         # Rows would be misread: refuse rather than answer wrong counts.
         raise APIError(
