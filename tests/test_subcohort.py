@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -630,3 +631,52 @@ def test_segments_are_merged_by_tier_and_incremental_equals_full_rebuild(
                 np.testing.assert_array_equal(
                     got[name], t.column(name + suffix).to_numpy(), err_msg=name + suffix
                 )
+
+
+def _run_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: list[int], fanout: int, max_entries: int
+) -> tuple[list[int], list[int]]:
+    """Apply the merge policy after each of ``sizes`` (segment weights); return the final weights and the
+    entries merged by each publish. The merge itself is summed, not done (it is tested above)."""
+    import variantdb.subcohort as sub
+
+    work = [0]
+
+    def fake_merge(srcs: list[Path], dst: Path, chunk: int = 1 << 20) -> dict[str, Any]:
+        dst.mkdir(parents=True)
+        n = sum(json.loads((s / "segment.json").read_text())["n_carriers"] for s in srcs)
+        work[0] += n
+        meta = {"n_variants": 1, "n_carriers": n, "n_gaps": {"adj": 0, "raw": 0}, "maxdup": 1}
+        (dst / "segment.json").write_text(json.dumps(meta))
+        return meta
+
+    monkeypatch.setattr(sub, "_merge_segments", fake_merge)
+    segments: list[dict[str, Any]] = []
+    merged = []
+    for size in sizes:
+        rel = sub._segment_dir(len(segments))
+        meta = {"n_variants": 1, "n_carriers": size, "n_gaps": {"adj": 0, "raw": 0}, "maxdup": 1}
+        (tmp_path / rel).mkdir(parents=True)
+        (tmp_path / rel / "segment.json").write_text(json.dumps(meta))
+        segments.append({"dir": rel, **meta})
+        work[0] = 0
+        sub._compact(tmp_path, segments, fanout, max_entries)
+        merged.append(work[0])
+    return [s["n_carriers"] for s in segments], merged
+
+
+def test_the_merge_policy_keeps_segments_few_and_each_publish_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Equal batches: segments stay logarithmic (here 40 batches -> 4 segments: 16, 16, 4, 4).
+    final, _ = _run_policy(tmp_path / "a", monkeypatch, [100] * 40, 4, 1 << 40)
+    assert final == [1600, 1600, 400, 400]
+    # Batches that alternate in size still merge (the small ones join the run of the big ones).
+    final, _ = _run_policy(tmp_path / "b", monkeypatch, [1000, 10] * 20, 4, 1 << 40)
+    assert len(final) <= 8 and sum(final) == 20 * 1010
+    # No publish merges more than max_entries in all, cascades included.
+    final, merged = _run_policy(tmp_path / "c", monkeypatch, [1] * 16, 2, 8)
+    assert max(merged) <= 8 and sum(final) == 16
+    # Segments too big to merge within the bound stay; smaller ones after them still merge.
+    final, merged = _run_policy(tmp_path / "d", monkeypatch, [40] * 4 + [10] * 4, 4, 64)
+    assert final == [40, 40, 40, 40, 40] and max(merged) <= 64

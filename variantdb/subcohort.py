@@ -680,25 +680,27 @@ def _tier(weight: int, fanout: int) -> int:
 
 
 def _compact(out: Path, segments: list[dict[str, Any]], fanout: int, max_entries: int) -> None:
-    """Merge the trailing segments while ``fanout`` of them share the last one's tier (LSM tiering).
+    """Merge trailing segments of one size tier, ``fanout`` at a time (LSM size tiering).
 
-    Keeps the number of segments logarithmic in the batches while no publish
-    merges more than ``max_entries`` carriers and intervals: a query searches
-    every segment, a publish pays for at most one bounded merge. A function of
-    the segment sizes in load order, so a full rebuild (which applies it after
-    each batch) gives the same segments as the incremental publishes did.
+    After a batch's segment is appended: while the last ``fanout`` segments are
+    all of a tier no higher than the last one's (smaller ones left behind by an
+    irregular batch join in), they become one segment, and the check repeats
+    (a merge can complete a run of the next tier). Every publish merges at most
+    ``max_entries`` carriers and intervals in all, so its cost is bounded
+    whatever is loaded; segments too big to merge within that stay as they are
+    (raise the setting for batches of real genomes). A function of the segment
+    sizes in load order, so a full rebuild, which applies it after each batch,
+    writes the same segments as the incremental publishes did.
     """
+    budget = max_entries
     while fanout >= 2 and len(segments) >= fanout:
         tier = _tier(_weight(segments[-1]), fanout)
-        run = 0
-        for s in reversed(segments):
-            if _tier(_weight(s), fanout) != tier:
-                break
-            run += 1
-        group = segments[-run:]
-        if run < fanout or sum(_weight(s) for s in group) > max_entries:
+        group = segments[-fanout:]
+        total = sum(_weight(s) for s in group)
+        if any(_tier(_weight(s), fanout) > tier for s in group) or total > budget:
             return
-        first = len(segments) - run
+        budget -= total
+        first = len(segments) - fanout
         tmp = out / _SEGMENTS / f".merge-{first:04d}"
         meta = _merge_segments([out / s["dir"] for s in group], tmp)
         for s in group:
@@ -818,6 +820,16 @@ def _carrier_codes(t: pa.Table) -> np.ndarray:
     return code
 
 
+def _segment_complete(seg: Path) -> bool:
+    """Return True when a segment folder holds every file a segment has (nothing lost since it was written)."""
+    names = {
+        "segment.json",
+        *(f"{name}.npy" for name in _SEGMENT_ARRAYS),
+        *(f"gaps_{kind}_{n}.npy" for kind in _KINDS for n in ("key", "start", "end", "row")),
+    }
+    return seg.is_dir() and names <= {p.name for p in seg.iterdir()}
+
+
 def _link_tree(src: Path, dst: Path) -> None:
     """Hard-link every file of ``src`` into ``dst`` (a copy where the file system refuses links)."""
     dst.mkdir(parents=True, exist_ok=True)
@@ -889,6 +901,9 @@ def extend_subcohort(
             return None
         n_variants = _write_release_keys(con, Path(release_dir), out)
         segments = list(prev_meta["segments"])
+        if any(not _segment_complete(prev / s["dir"]) for s in segments):
+            shutil.rmtree(out)
+            return None
         for s in segments:
             _link_tree(prev / s["dir"], out / s["dir"])
         _add_segment(con, out, segments, call_dir, gap_dir, cohort)
