@@ -34,11 +34,14 @@ class Settings:
     )
     subcohort_merge_fanout: int = field(
         default=4,
-        metadata={"doc": "sub-cohort segments of one size tier merged into one once this many (0: never)"},
+        metadata={
+            "doc": "the last this many sub-cohort segments are merged into one when none is of a larger size "
+            "tier than the newest (0 or 1: never)"
+        },
     )
     subcohort_merge_max_entries: int = field(
         default=1 << 26,
-        metadata={"doc": "largest sub-cohort merge (carriers + no-call intervals) one publish may do"},
+        metadata={"doc": "most carriers + no-call intervals the sub-cohort merges of one publish may move"},
     )
     max_batch_ids: int = field(default=10_000, metadata={"doc": "most variant ids in one batch request"})
     max_region_span: int = field(

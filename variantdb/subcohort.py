@@ -37,9 +37,9 @@ A segment depends on its batches' files and the cohort rows of their samples
 only, never on the release's variant rows: the next release hard-links the
 previous release's segments and writes one for the new batch
 (:func:`extend_subcohort`), so publishing a batch does not copy the carriers of
-those loaded before it. As in a log-structured merge tree, once
-``subcohort_merge_fanout`` (4) trailing segments are of one size tier they are
-merged into one (:func:`_compact`, streamed, at most
+those loaded before it. As in a log-structured merge tree, when the last
+``subcohort_merge_fanout`` (4) segments are of the newest one's size tier or
+below they are merged into one (:func:`_compact`, streamed, at most
 ``subcohort_merge_max_entries`` per publish), which keeps the segments a query
 searches few. A full rebuild applies the same merges batch by batch, so it
 writes the same files. A withdrawal renumbers cohort rows and rewrites every
