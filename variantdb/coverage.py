@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from variantdb.aggregate import _union_per_sample, call_files_for
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, SEXES, ploidy_segments
 from variantdb.manifest import TECHNOLOGIES
-from variantdb.release import file_sha256
+from variantdb.release import file_sha256, fsync_dir
 from variantdb.schema import GAPS_SCHEMA
 
 __all__ = [
@@ -254,6 +254,7 @@ def write_coverage(
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp_meta, meta_path)
+    fsync_dir(release_dir)
     return entry
 
 

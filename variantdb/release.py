@@ -38,6 +38,7 @@ __all__ = [
     "ReleaseNotFoundError",
     "checksums",
     "file_sha256",
+    "fsync_dir",
     "list_releases",
     "next_release_id",
     "read_current",
@@ -83,7 +84,8 @@ def read_current(db: Path) -> str | None:
     return text or None
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (files created, renamed or linked in it) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -102,7 +104,7 @@ def set_current(db: Path, release_id: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, db / "CURRENT")
-    _fsync_dir(db)
+    fsync_dir(db)
 
 
 def list_releases(db: Path) -> list[str]:
@@ -253,8 +255,12 @@ def write_release(
         ):
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
+    # The folders' entries too (hard links carried over are entries only), deepest first.
+    for folder in sorted((p for p in tmp.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        fsync_dir(folder)
+    fsync_dir(tmp)
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     if make_current:
         set_current(db, release_id)
     return final
