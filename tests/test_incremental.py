@@ -445,3 +445,23 @@ def test_earlier_batches_segments_are_linked_not_copied_or_read(tmp_path: Path) 
     result = CliRunner().invoke(app, ["check", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert release_rows(db) == EXPECTED
+
+
+def test_a_previous_release_with_older_subcohort_structures_is_extended_by_a_full_write(
+    tmp_path: Path,
+) -> None:
+    """A database whose current release has sub-cohort structures of an older version (published before the
+    per-batch segments) still loads incrementally; the structures are then written from every batch."""
+    from variantdb.subcohort import SubcohortIndex
+
+    parts = [split_vcf(tmp_path / "in", ids, f"p{k}") for k, ids in enumerate((["C", "U"], ["F", "M"]))]
+    db, fresh = tmp_path / "db", tmp_path / "fresh"
+    load_batch(db, parts[0], batch_name="p0", workers=1)
+    meta_path = release_path(db, "r0001") / "subcohort" / "subcohort.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "version": 1}))
+    report = load_batch(db, parts[1], batch_name="p1", workers=1)
+    assert report.publish == "incremental"
+    for k, manifest in enumerate(parts):
+        load_batch(fresh, manifest, batch_name=f"p{k}", workers=1, incremental=False)
+    assert_same_release(release_digest(db, "r0002"), release_digest(fresh, "r0002"))
+    assert len(SubcohortIndex(release_path(db, "r0002")).segments) == 2
