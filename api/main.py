@@ -73,7 +73,7 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
     app.include_router(annotate.router)
     app.include_router(beacon.router)
     # The hot-path routes answer first; the FastAPI routes above document them.
-    app.router.routes[0:0] = variants.fast_routes
+    app.router.routes[0:0] = [*variants.fast_routes, *subcohort.fast_routes]
     app.state.access = Access(Path(db), settings, anonymous_role)
     app.add_middleware(AccessMiddleware, access=app.state.access)
     document_security(app)

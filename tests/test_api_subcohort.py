@@ -191,3 +191,47 @@ def test_a_release_with_structures_of_an_older_version_is_a_404_not_a_500(
         err = assert_error(c.get(f"/v1/subcohort/variants/{_id(row)}"), 404, "subcohort_unavailable")
         assert "version 1" in err["message"]
         assert c.get(f"/v1/variants/{_id(row)}").status_code == 200
+
+
+def test_the_fast_route_answers_like_the_documented_one(api_db: Path) -> None:
+    """``GET /v1/subcohort/variants/{id}`` is answered by a plain Starlette route; the FastAPI route it
+    documents (and hands unusual requests to) gives the same answers and errors."""
+    from urllib.parse import quote
+
+    from api.main import create_app
+    from api.routes import subcohort
+    from variantdb.settings import get_settings
+
+    row = _release_rows(api_db)[0]
+    good = _id(row)
+    gets = [
+        good,
+        good + "?sex=XX",
+        good + "?sex=XX&sex=XY&role=all",
+        good + "?sex=XX,XY&region=Midtjylland&patient_group=Hereditary%20cancer",
+        good + "?exclude_patient_group=hereditary_cancer&technology=WGS",
+        good + "?region=Atlantis",
+        good + "?role=grandparent",
+        good + "?release=r0001&sex=XY",
+        good + "?release=r0404",
+        good + "?release=" + "r" * 70,
+        good + "?raw=true&sex=XX",
+        good + "?raw=maybe",
+        good + "?received_from=2025-01-01",
+        good + "?received_from=" + "2" * 50,
+        good + "?sex=",
+        "nonsense?sex=XX",
+        quote(f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}") + "?sex=XX",
+        "1-5-A-G?sex=XY",
+    ]
+    for role in ("controlled", "public"):
+        fast_app = create_app(api_db, get_settings(), anonymous_role=role)
+        slow_app = create_app(api_db, get_settings(), anonymous_role=role)
+        slow_app.router.routes = [r for r in slow_app.router.routes if r not in subcohort.fast_routes]
+        assert any(r in subcohort.fast_routes for r in fast_app.router.routes)
+        with TestClient(fast_app) as fast, TestClient(slow_app) as slow:
+            for g in gets:
+                a, b = fast.get("/v1/subcohort/variants/" + g), slow.get("/v1/subcohort/variants/" + g)
+                assert a.status_code == b.status_code, (role, g, a.text, b.text)
+                assert a.json() == b.json(), (role, g)
+                assert a.headers["content-type"] == b.headers["content-type"]

@@ -21,12 +21,15 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from api.access import spend_queries
 from api.auth import caller_role, may_see_strata, note_granularity
 from api.deps import OpenRelease, ReleaseDep, SettingsDep, StoreDep
 from api.errors import APIError
 from api.lookup import parse_query
+from api.metrics import name_route
 from api.models import ErrorBody, ErrorPublic, RegionPublic
 from api.routes.regions import parse_region
 from variantdb.subcohort import (
@@ -39,7 +42,7 @@ from variantdb.subcohort import (
 )
 from variantdb.variant import Variant, format_variant_id
 
-__all__ = ["router"]
+__all__ = ["fast_routes", "router"]
 
 router = APIRouter(prefix="/v1/subcohort", tags=["subcohort"])
 
@@ -408,3 +411,60 @@ async def get_subcohort_region(
         "next_cursor": next_cursor,
     }
     return Response(orjson.dumps(body), media_type=_JSON)
+
+
+# --- the single-variant GET as a plain Starlette route (the one that actually answers) ------------
+
+_GET_PATH = "/v1/subcohort/variants/{variant_id:path}"
+_LIST_FILTERS = ("sex", "region", "patient_group", "exclude_patient_group", "technology", "role")
+_SIMPLE_PARAMS = frozenset((*_LIST_FILTERS, "release"))
+
+
+class _FastGet:
+    """``GET /v1/subcohort/variants/{id}`` without FastAPI's parameter machinery, which costs most of a request.
+
+    It answers requests whose parameters are list filters and one ``release`` of
+    at most 64 characters, with an id of at most 10,000, exactly as the
+    documented route :func:`get_subcohort_variant` does (the same functions in the
+    same order; a test compares the two). Any other request (``raw``, dates,
+    unknown parameters, over-long values) is handed to the documented route, so
+    its validation and errors stay FastAPI's.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        qp = request.query_params
+        variant_id = scope["path_params"]["variant_id"]
+        releases = qp.getlist("release")
+        if (
+            not set(qp) <= _SIMPLE_PARAMS
+            or len(variant_id) > 10_000
+            or len(releases) > 1
+            or any(len(r) > 64 for r in releases)
+        ):
+            await _documented(scope, receive, send)
+            return
+        name_route(scope, "/v1/subcohort/variants/{variant_id}")
+        rel = request.app.state.store.get(releases[0] if releases else None)
+        _check_role(request)
+        lists: dict[str, Any] = {k: qp.getlist(k) or None for k in _LIST_FILTERS}
+        filt = SubcohortFilterPublic(**lists)
+        f = _resolve(filt, "query")
+        body = _answer(rel, f, [variant_id], [parse_query(rel, variant_id)])
+        await Response(orjson.dumps(body), media_type=_JSON)(scope, receive, send)
+
+
+async def _documented(scope: Scope, receive: Receive, send: Send) -> None:
+    """Hand a request to the first route after the fast ones that matches it (the FastAPI route)."""
+    for route in scope["app"].router.routes:
+        if route in fast_routes:
+            continue
+        match, child = route.matches(scope)
+        if match == Match.FULL:
+            await route.handle({**scope, **child}, receive, send)
+            return
+    raise RuntimeError(f"no documented route for {_GET_PATH}")
+
+
+#: Routes that answer before the FastAPI ones (placed by :func:`api.main.create_app`).
+fast_routes = [Route(_GET_PATH, _FastGet(), methods=["GET"])]
