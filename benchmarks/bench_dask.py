@@ -36,7 +36,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_load import RESULTS, _afquery_manifest, _du, machine, measure
+from benchmarks.bench_load import (
+    RESULTS,
+    _afquery_manifest,
+    _du,
+    machine,
+    measure,
+    merge_fill_tags,
+    write_section,
+)
 from variantdb.manifest import read_manifest
 
 __all__ = ["main"]
@@ -170,11 +178,7 @@ def run(
     listing = work / "vcfs.txt"
     listing.write_text("".join(f"{r.vcf}\n" for r in read_manifest(manifest)))
     bcf = work / "bcftools.bcf"
-    s, rss = measure(
-        f"set -o pipefail; bcftools merge -0 -m none -l {listing} -Ou | "
-        f"bcftools +fill-tags -Ob -o {bcf} -- -t AC,AN,AC_Hom,AC_Hemi",
-        work / "bcftools.log",
-    )
+    s, rss = measure(merge_fill_tags(listing, bcf), work / "bcftools.log")
     runs.append({"name": "bcftools merge -0 \\| +fill-tags", "kind": "peer", "wall_s": s, "maxrss_mb": rss})
     afq_db = work / "afquery-db"
     s, rss = measure(
@@ -319,18 +323,6 @@ def render(res: dict[str, Any], env: dict[str, str], command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line; see the module docstring."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -365,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(section)
     if a.write_results:
-        write_section(RESULTS, section)
+        write_section(RESULTS, section, SECTION)
     return 0
 
 

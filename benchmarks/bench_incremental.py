@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_load import machine, measure, section_header
+from benchmarks.bench_load import machine, measure, merge_fill_tags, section_header, write_section
 
 __all__ = ["Step", "main", "run_benchmark"]
 
@@ -212,8 +212,7 @@ def run_benchmark(
         listing = work / f"vcfs-{size}.txt"
         listing.write_text("".join(f"{cohort / vcfs[i]}\n" for i in [*order[:size], *order[max(sizes) :]]))
         bcf_s, _ = measure(
-            f"set -o pipefail; bcftools merge -0 -m none -l {listing} -Ou | "
-            f"bcftools +fill-tags -Ob -o {work / f'bcftools-{size}.bcf'} -- -t AC,AN,AC_Hom,AC_Hemi",
+            merge_fill_tags(listing, work / f"bcftools-{size}.bcf"),
             work / f"bcftools-{size}.log",
         )
         steps.append(
@@ -275,8 +274,7 @@ def run_series(work: Path, n_batches: int, step_size: int, n_sites: int, seed: i
     listing = work / "vcfs.txt"
     listing.write_text("".join(f"{cohort / v}\n" for v in vcfs))
     data["bcftools_s"], _ = measure(
-        f"set -o pipefail; bcftools merge -0 -m none -l {listing} -Ou | "
-        f"bcftools +fill-tags -Ob -o {work / 'bcftools.bcf'} -- -t AC,AN,AC_Hom,AC_Hemi",
+        merge_fill_tags(listing, work / "bcftools.bcf"),
         work / "bcftools.log",
     )
     return data
@@ -370,18 +368,6 @@ def render(
         )
     lines.append("")
     return "\n".join(lines)
-
-
-def write_section(path: Path, section: str, title: str = SECTION) -> None:
-    """Replace (or append) the section ``title`` of RESULTS.md, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find(title + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

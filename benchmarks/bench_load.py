@@ -201,11 +201,7 @@ def run_benchmark(
     out = work / "bcftools-single.bcf"
     # gVCFs: AN from reference blocks, which is what merge --gvcf does; plain VCFs: absent = reference.
     merge = f"bcftools merge -m all --gvcf {ref}" if gvcf else "bcftools merge -0 -m none"
-    s, rss = measure(
-        f"set -o pipefail; {merge} -l {listing} -Ou | "
-        f"bcftools +fill-tags -Ob -o {out} -- -t AC,AN,AC_Hom,AC_Hemi",
-        work / "bcftools-single.log",
-    )
+    s, rss = measure(merge_fill_tags(listing, out, merge), work / "bcftools-single.log")
     label = "bcftools merge -m all --gvcf \\| +fill-tags" if gvcf else "bcftools merge -0 \\| +fill-tags"
     runs.append(Run(label, kind, s, rss, info["n_records"], dense,
                     _du(out), "AC/AN per record; no normalization, no adj"))  # fmt: skip
@@ -312,10 +308,18 @@ def render(runs: list[Run], data: dict[str, object], env: dict[str, str], comman
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the ``## Load`` section of RESULTS.md, keeping every other section."""
+def merge_fill_tags(listing: Path, out: Path, merge: str = "bcftools merge -0 -m none") -> str:
+    """Return the peer's shell pipeline: merge the VCFs listed in ``listing`` and fill AC/AN into ``out``."""
+    return (
+        f"set -o pipefail; {merge} -l {listing} -Ou | "
+        f"bcftools +fill-tags -Ob -o {out} -- -t AC,AN,AC_Hom,AC_Hemi"
+    )
+
+
+def write_section(path: Path, section: str, title: str = "## Load") -> None:
+    """Replace (or append) the section ``title`` of RESULTS.md, keeping every other section."""
     text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find("## Load\n")
+    start = text.find(title + "\n")
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section
     else:

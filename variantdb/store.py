@@ -28,6 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from variantdb.release import fsync_dir
+
 __all__ = ["KINDS", "batch_dir", "finish_pending", "pending_dir", "stage_without", "stored_sample_idx"]
 
 #: The per-batch folders of the raw store.
@@ -42,14 +44,6 @@ def batch_dir(db: Path, kind: str, batch: str) -> Path:
 def pending_dir(db: Path, release_id: str) -> Path:
     """Return the folder where a change published as ``release_id`` stages rewritten batches."""
     return Path(db) / "pending" / release_id
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def stage_without(db: Path, release_id: str, batches: Iterable[str], sample_idx: Collection[int]) -> Path:
@@ -98,8 +92,8 @@ def stage_without(db: Path, release_id: str, batches: Iterable[str], sample_idx:
                 with open(out, "rb") as fh:
                     os.fsync(fh.fileno())
             for d in sorted({p for p in dst.rglob("*") if p.is_dir()} | {dst}, reverse=True):
-                _fsync(d)
-    _fsync(root)
+                fsync_dir(d)
+    fsync_dir(root)
     return root
 
 
@@ -148,10 +142,10 @@ def finish_pending(db: Path, known_releases: Collection[str]) -> list[str]:
                     final.rename(old)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 new.rename(final)
-                _fsync(final.parent)
+                fsync_dir(final.parent)
         shutil.rmtree(folder)
         done.append(f"finished the committed change {folder.name}")
-    _fsync(root)
+    fsync_dir(root)
     return done
 
 
