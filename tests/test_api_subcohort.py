@@ -193,7 +193,9 @@ def test_a_release_with_structures_of_an_older_version_is_a_404_not_a_500(
         assert c.get(f"/v1/variants/{_id(row)}").status_code == 200
 
 
-def test_the_fast_route_answers_like_the_documented_one(api_db: Path) -> None:
+def test_the_fast_route_answers_like_the_documented_one(
+    api_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``GET /v1/subcohort/variants/{id}`` is answered by a plain Starlette route; the FastAPI route it
     documents (and hands unusual requests to) gives the same answers and errors."""
     from urllib.parse import quote
@@ -224,6 +226,14 @@ def test_the_fast_route_answers_like_the_documented_one(api_db: Path) -> None:
         quote(f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}") + "?sex=XX",
         "1-5-A-G?sex=XY",
     ]
+    handed_over: list[str] = []
+    documented = subcohort._documented
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        handed_over.append(scope["query_string"].decode())
+        await documented(scope, receive, send)
+
+    monkeypatch.setattr(subcohort, "_documented", spy)
     for role in ("controlled", "public"):
         fast_app = create_app(api_db, get_settings(), anonymous_role=role)
         slow_app = create_app(api_db, get_settings(), anonymous_role=role)
@@ -235,3 +245,13 @@ def test_the_fast_route_answers_like_the_documented_one(api_db: Path) -> None:
                 assert a.status_code == b.status_code, (role, g, a.text, b.text)
                 assert a.json() == b.json(), (role, g)
                 assert a.headers["content-type"] == b.headers["content-type"]
+    # Only the requests with other parameters or over-long values went to the documented route.
+    assert sorted(set(handed_over)) == sorted(
+        [
+            "release=" + "r" * 70,
+            "raw=true&sex=XX",
+            "raw=maybe",
+            "received_from=2025-01-01",
+            "received_from=" + "2" * 50,
+        ]
+    )
