@@ -39,6 +39,7 @@ __all__ = [
     "checksums",
     "file_sha256",
     "fsync_dir",
+    "linked_checksums",
     "list_releases",
     "next_release_id",
     "read_current",
@@ -133,30 +134,37 @@ def read_release_meta(db: Path, release_id: str) -> dict[str, Any]:
     return meta
 
 
-def checksums(root: Path, previous: Path | None = None) -> dict[str, str]:
+def checksums(root: Path, reuse: dict[str, str] | None = None) -> dict[str, str]:
     """Return the SHA-256 of every file under ``root`` but ``release.json``, by relative path.
 
     Parameters
     ----------
     root
         A release directory.
-    previous
-        The release it was built from. A file that is a hard link of the file at
-        the same path there (a sub-cohort segment carried over) takes the checksum
-        recorded in its ``release.json`` instead of being read again. Default None.
+    reuse
+        Checksums known already, by relative path (files hard-linked from the
+        previous release, see :func:`linked_checksums`): not read again. Default None.
     """
-    known: dict[str, str] = {}
-    if previous is not None and (previous / "release.json").exists():
-        known = json.loads((previous / "release.json").read_text()).get("checksums", {})
+    reuse = reuse or {}
     out = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.name != "release.json":
             rel = str(path.relative_to(root))
-            if rel in known and _same_file(path, previous / rel if previous is not None else None):
-                out[rel] = known[rel]
-                continue
-            out[rel] = file_sha256(path)
+            out[rel] = reuse[rel] if rel in reuse else file_sha256(path)
     return out
+
+
+def linked_checksums(root: Path, previous: Path) -> dict[str, str]:
+    """Return the recorded checksums of the files of ``root`` that are hard links of the same path in ``previous``.
+
+    A sub-cohort segment carried over is such a link: same inode, so the
+    checksum ``previous``'s ``release.json`` records is the file's.
+    """
+    meta_path = previous / "release.json"
+    if not meta_path.exists():
+        return {}
+    known: dict[str, str] = json.loads(meta_path.read_text()).get("checksums", {})
+    return {rel: sha for rel, sha in known.items() if _same_file(root / rel, previous / rel)}
 
 
 def file_sha256(path: Path) -> str:
@@ -168,10 +176,8 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _same_file(path: Path, other: Path | None) -> bool:
-    """Return True when ``other`` exists and is the same inode as ``path`` (a hard link)."""
-    if other is None:
-        return False
+def _same_file(path: Path, other: Path) -> bool:
+    """Return True when both exist and are the same inode (a hard link)."""
     try:
         return os.path.samefile(path, other)
     except OSError:
@@ -215,7 +221,7 @@ def write_release(
         into the release (the sub-cohort structures). Default None.
     previous
         The release this one extends: files hard-linked from it keep their recorded
-        checksums and are not read or synced again (see :func:`checksums`). Default None.
+        checksums and are not read or synced again (see :func:`linked_checksums`). Default None.
     """
     from variantdb.index import build_index
 
@@ -244,15 +250,14 @@ def write_release(
         extra(tmp)
     build_index(tmp)
     meta = {**meta, "id": release_id, "n_variants": n_variants, "contigs": contigs}
-    meta["checksums"] = checksums(tmp, previous)
+    linked = {} if previous is None else linked_checksums(tmp, previous)
+    meta["checksums"] = checksums(tmp, linked)
     with open(tmp / "release.json", "w") as fh:
         json.dump(meta, fh, indent=1, ensure_ascii=False, default=str)
         fh.flush()
         os.fsync(fh.fileno())
-    for path in tmp.rglob("*"):
-        if path.is_file() and not _same_file(
-            path, None if previous is None else previous / path.relative_to(tmp)
-        ):
+    for path in tmp.rglob("*"):  # linked files are durable already: the previous release synced them
+        if path.is_file() and str(path.relative_to(tmp)) not in linked:
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
     # The folders' entries too (hard links carried over are entries only), deepest first.
