@@ -582,7 +582,7 @@ def test_merged_segments_equal_one_segment_written_from_all_their_batches(
     with Registry(multi_db, read_only=True) as reg:
         samples = reg.samples()
         batches = reg.batch_names()
-    con, _ = _start_output(tmp_path / "out", samples, make_cohort(samples), 256)
+    con = _start_output(tmp_path / "out", samples, make_cohort(samples), 256)
     try:
         written = _write_segment(
             con,

@@ -454,11 +454,10 @@ def _bin_keys(cidx: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 def _start_output(
     out: Path, samples: pa.Table, cohort: Cohort, memory_mb: int
-) -> tuple[duckdb.DuckDBPyConnection, pa.Table]:
-    """Write the sample table; return a DuckDB connection holding ``crows`` (cohort rows), and the table."""
+) -> duckdb.DuckDBPyConnection:
+    """Write the sample table; return a DuckDB connection holding ``crows`` (cohort rows)."""
     out.mkdir(parents=True, exist_ok=True)
-    table = _sample_table(samples, cohort)
-    pq.write_table(table, out / "samples.parquet", compression="zstd")
+    pq.write_table(_sample_table(samples, cohort), out / "samples.parquet", compression="zstd")
     con = duckdb.connect()
     con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
     con.register(
@@ -470,7 +469,7 @@ def _start_output(
             }
         ),
     )
-    return con, table
+    return con
 
 
 def _write_release_keys(con: duckdb.DuckDBPyConnection, release_dir: Path, out: Path) -> int:
@@ -795,7 +794,7 @@ def write_subcohort(
         What ``subcohort/subcohort.json`` records (version, counts, segments).
     """
     out = Path(release_dir) / _DIR
-    con, _ = _start_output(out, samples, cohort, memory_mb)
+    con = _start_output(out, samples, cohort, memory_mb)
     try:
         n_variants = _write_release_keys(con, Path(release_dir), out)
         segments: list[dict[str, Any]] = []
@@ -894,7 +893,7 @@ def extend_subcohort(
     ):
         return None
     out = Path(release_dir) / _DIR
-    con, _ = _start_output(out, samples, cohort, memory_mb)
+    con = _start_output(out, samples, cohort, memory_mb)
     try:
         if prev_meta.get("hash_probe") != _hash_probe(con):
             shutil.rmtree(out)
