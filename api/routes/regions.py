@@ -20,7 +20,7 @@ from starlette.responses import Response
 from api.access import spend_queries
 from api.auth import caller_of, granularity, may_see_counts, shape_record
 from api.coverage import region_coverage
-from api.deps import OpenRelease, SettingsDep, StoreDep
+from api.deps import OpenRelease, ReleaseStore, SettingsDep, StoreDep
 from api.errors import APIError
 from api.lookup import record_for_row
 from api.models import ACCESS_ERRORS, ErrorPublic, RegionPage
@@ -54,7 +54,8 @@ def _limit(settings: Settings, limit: int | None) -> int:
     return limit
 
 
-def _encode_cursor(release: str, row: int) -> str:
+def encode_cursor(release: str, row: int) -> str:
+    """Return the ``next_cursor`` of a page that stops before ``row`` of ``release``."""
     return base64.urlsafe_b64encode(f"{release}:{row}".encode()).decode().rstrip("=")
 
 
@@ -67,6 +68,45 @@ def _decode_cursor(cursor: str) -> tuple[str, int]:
         raise APIError(
             400, "invalid_cursor", "the cursor is not one this service issued; start again without it"
         ) from None
+
+
+def page_window(
+    store: ReleaseStore,
+    settings: Settings,
+    release: str | None,
+    cursor: str | None,
+    limit: int | None,
+    chrom: str,
+    start: int,
+    end: int,
+) -> tuple[OpenRelease, int, int, int, int]:
+    """Resolve one page of a region; return ``(release, lo, hi, first, stop)``.
+
+    The release is the one asked for, or the cursor's own; ``[lo, hi)`` are the
+    region's rows and ``[first, stop)`` the page's.
+
+    Raises
+    ------
+    APIError
+        400 ``invalid_limit`` or ``invalid_cursor``; 404 for an unknown release.
+    """
+    n = _limit(settings, limit)
+    first: int | None = None
+    if cursor is not None:
+        cur_release, first = _decode_cursor(cursor)
+        if release is not None and release != cur_release:
+            raise APIError(
+                400, "invalid_cursor", f"the cursor belongs to release {cur_release}, not {release}"
+            )
+        release = cur_release
+    rel = store.get(release)
+    lo, hi = rel.index.region_rows(chrom, start, end)
+    if first is not None and not lo <= first <= hi:
+        raise APIError(
+            400, "invalid_cursor", "the cursor does not belong to this region; start again without it"
+        )
+    page_lo = lo if first is None else first
+    return rel, lo, hi, page_lo, min(hi, page_lo + n)
 
 
 def parse_region(text: str, settings: Settings) -> tuple[str, int, int]:
@@ -133,26 +173,7 @@ def _page(
     gene: dict[str, Any] | None = None,
     show_coverage: bool = False,
 ) -> Response:
-    n = _limit(settings, limit)
-    first: int | None = None
-    if cursor is not None:
-        cur_release, first = _decode_cursor(cursor)
-        if release is not None and release != cur_release:
-            raise APIError(
-                400, "invalid_cursor", f"the cursor belongs to release {cur_release}, not {release}"
-            )
-        release = cur_release
-    rel: OpenRelease = store.get(release)
-    lo, hi = rel.index.region_rows(chrom, start, end)
-    if first is not None:
-        if not lo <= first <= hi:
-            raise APIError(
-                400, "invalid_cursor", "the cursor does not belong to this region; start again without it"
-            )
-        lo_page = first
-    else:
-        lo_page = lo
-    stop = min(hi, lo_page + n)
+    rel, lo, hi, lo_page, stop = page_window(store, settings, release, cursor, limit, chrom, start, end)
     caller = caller_of(request)
     # Every variant listed is one query of the daily budget; the request paid for one.
     spend_queries(request, stop - lo_page - 1)
@@ -168,7 +189,7 @@ def _page(
         "total": hi - lo,
         "count": len(data),
         "data": data,
-        "next_cursor": _encode_cursor(rel.id, stop) if stop < hi else None,
+        "next_cursor": encode_cursor(rel.id, stop) if stop < hi else None,
         "coverage": region_coverage(rel, chrom, start, end) if show_coverage else None,
     }
     return Response(orjson.dumps(body), media_type="application/json")

@@ -12,7 +12,6 @@ are exact counts of arbitrary (small) groups, so only callers who may see strata
 
 from __future__ import annotations
 
-import base64
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -31,7 +30,7 @@ from api.errors import APIError
 from api.lookup import parse_query
 from api.metrics import name_route
 from api.models import ErrorBody, ErrorPublic, RegionPublic
-from api.routes.regions import parse_region
+from api.routes.regions import encode_cursor, page_window, parse_region
 from variantdb.subcohort import (
     ROLES,
     SUBCOHORT_FIELDS,
@@ -335,16 +334,6 @@ async def post_subcohort_variants(
     return Response(orjson.dumps(_answer(rel, f, payload.variants)), media_type=_JSON)
 
 
-def _decode_cursor(cursor: str) -> tuple[str, int]:
-    try:
-        release, row = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
-        return release, int(row)
-    except (ValueError, UnicodeDecodeError):
-        raise APIError(
-            400, "invalid_cursor", "the cursor is not one this service issued; start again without it"
-        ) from None
-
-
 @router.get("/regions/{locus}", response_model=SubcohortRegionPage, responses=_ERRORS)
 async def get_subcohort_region(
     request: Request,
@@ -373,33 +362,13 @@ async def get_subcohort_region(
     _check_role(request)
     f = _resolve(filt, "query")
     chrom, start, end = parse_region(locus, settings)
-    n = settings.page_size if limit is None else limit
-    if not 1 <= n <= settings.max_page_size:
-        raise APIError(400, "invalid_limit", f"limit must be between 1 and {settings.max_page_size}, got {n}")
-    first = None
-    if cursor is not None:
-        cur_release, first = _decode_cursor(cursor)
-        if release is not None and release != cur_release:
-            raise APIError(
-                400, "invalid_cursor", f"the cursor belongs to release {cur_release}, not {release}"
-            )
-        release = cur_release
-    rel = store.get(release)
+    rel, lo, hi, page_lo, stop = page_window(store, settings, release, cursor, limit, chrom, start, end)
     sc = _index(rel)
-    lo, hi = rel.index.region_rows(chrom, start, end)
-    if first is not None and not lo <= first <= hi:
-        raise APIError(
-            400, "invalid_cursor", "the cursor does not belong to this region; start again without it"
-        )
-    page_lo = lo if first is None else first
-    stop = min(hi, page_lo + n)
     spend_queries(request, stop - page_lo - 1)
     variants = [rel.index.variant_at(r) for r in range(page_lo, stop)]
     counts = sc.region_counts(f, chrom, page_lo, stop, [v.pos for v in variants])
     data = [_variant_record(format_variant_id(v), v, True, c) for v, c in zip(variants, counts, strict=True)]
-    next_cursor = (
-        base64.urlsafe_b64encode(f"{rel.id}:{stop}".encode()).decode().rstrip("=") if stop < hi else None
-    )
+    next_cursor = encode_cursor(rel.id, stop) if stop < hi else None
     body = {
         "release": rel.id,
         "region": {"chrom": chrom, "start": start, "end": end},
