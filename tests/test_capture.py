@@ -133,6 +133,21 @@ def _add_columns(manifest: Path, tech: dict[str, tuple[str, str]]) -> None:
         w.writerows(rows)
 
 
+def _capture_by_thirds(manifest: Path) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """Make every third sample (from the first) an exome, the next a panel, the third WGS (no BED).
+
+    Returns the sample ids and the (technology, BED) of those given one.
+    """
+    ids = [r.sample_id for r in read_manifest(manifest)]
+    tech = {
+        s: ("WES", "exome.bed") if i % 3 == 0 else ("panel", "panel.bed")
+        for i, s in enumerate(ids)
+        if i % 3 < 2
+    }
+    _add_columns(manifest, tech)
+    return ids, tech
+
+
 def _write_beds(peer: Path, out: Path) -> tuple[Path, Path]:
     """An exome-like BED over alternate blocks of sites, and a panel BED of a few blocks (plain contig names)."""
     positions: dict[str, list[int]] = {}
@@ -201,13 +216,7 @@ def test_capture_bed_an_equals_bcftools(tmp_path: Path, n_samples: int, seed: in
     peer_raw = _peer_plain(manifest, ref, work, adj=False)
     peer_adj = _peer_plain(manifest, ref, work, adj=True)
     exome, panel = _write_beds(peer_raw, tmp_path / "cohort")
-    ids = [r.sample_id for r in read_manifest(manifest)]
-    tech = {
-        s: ("WES", "exome.bed") if i % 3 == 0 else ("panel", "panel.bed")
-        for i, s in enumerate(ids)
-        if i % 3 < 2
-    }
-    _add_columns(manifest, tech)
+    ids, tech = _capture_by_thirds(manifest)
     db = tmp_path / "db"
     report = load_batch(db, manifest, reference=ref, batch_name="b1")
     assert report.totals()["skipped"].get("calls_outside_capture_bed", 0) > 0
@@ -299,13 +308,7 @@ def test_capture_bed_an_equals_afquery(tmp_path: Path) -> None:
     )  # fmt: skip
     peer = _peer_plain(manifest, tmp_path / "c" / "ref.fa", _mkdir(tmp_path / "peer"), adj=False)
     exome, panel = _write_beds(peer, tmp_path / "c")
-    ids = [r.sample_id for r in read_manifest(manifest)]
-    tech = {
-        s: ("WES", "exome.bed") if i % 3 == 0 else ("panel", "panel.bed")
-        for i, s in enumerate(ids)
-        if i % 3 < 2
-    }
-    _add_columns(manifest, tech)
+    _capture_by_thirds(manifest)
     load_batch(tmp_path / "db", manifest, batch_name="b")
     ours = {k: (v[0], v[1]) for k, v in _release_counts(tmp_path / "db", "_raw").items()}
 

@@ -19,11 +19,10 @@ from hypothesis import strategies as st
 
 from benchmarks.cohort import generate_cohort
 from loaders.batch import load_batch
-from tests.test_capture import _add_columns, _write_beds
+from tests.test_capture import _capture_by_thirds, _write_beds
 from tests.test_peer_bcftools import _bcftools, _peer_plain
 from variantdb.coverage import COVERAGE_FILE, CoverageTrack, compute_coverage_track, coverage_schema
 from variantdb.genome import CONTIG_LENGTHS
-from variantdb.manifest import read_manifest
 from variantdb.release import read_current, read_release_meta, release_path
 from variantdb.schema import GAPS_SCHEMA
 
@@ -165,13 +164,7 @@ def test_coverage_equals_bcftools_ns_per_technology(tmp_path: Path) -> None:
     work.mkdir()
     peer_adj = _peer_plain(manifest, ref, work, adj=True)
     exome, panel = _write_beds(peer_adj, tmp_path / "cohort")
-    ids = [r.sample_id for r in read_manifest(manifest)]
-    tech = {
-        s: ("WES", "exome.bed") if i % 3 == 0 else ("panel", "panel.bed")
-        for i, s in enumerate(ids)
-        if i % 3 < 2
-    }
-    _add_columns(manifest, tech)
+    ids, tech = _capture_by_thirds(manifest)
     db = tmp_path / "db"
     load_batch(db, manifest, reference=ref, batch_name="b1")
     rel = release_path(db, read_current(db) or "")
