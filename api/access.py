@@ -12,8 +12,8 @@ middleware). Per request it
    (:class:`variantdb.limits.Limiter`, shared by every worker): over either, a
    429 with ``Retry-After``. A key is limited per key, a caller without one per
    client address. ``/health``, ``/metrics``, ``/static/*`` and the API docs are not limited.
-4. stores a :class:`api.auth.Caller` in the scope (routes read it through
-   :func:`api.auth.caller_role`) and calls the app.
+4. stores a :class:`variantdb.api.auth.Caller` in the scope (routes read it through
+   :func:`variantdb.api.auth.caller_role`) and calls the app.
 5. appends the audit line (:class:`variantdb.audit.AuditLog`), whatever the outcome.
 
 Keys are verified with scrypt once per worker process, off the event loop
@@ -41,8 +41,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import CALLER_SCOPE_KEY, ROLES, Caller, Role
-from api.errors import APIError, error_response
+from variantdb.api.auth import CALLER_SCOPE_KEY, ROLES, Caller, Role
+from variantdb.api.errors import APIError, error_response
 from variantdb.audit import MAX_QUERY, AuditLog, now_iso
 from variantdb.keys import ApiKey, KeyStore, KeyStoreError, parse_key
 from variantdb.limits import Decision, Limiter
@@ -434,7 +434,7 @@ def _refuse(status: int, code: str, message: str, headers: dict[str, str] | None
 
     async def refusal(scope: Scope, receive: Receive, send: Send) -> None:
         if str(scope.get("path", "")).startswith("/beacon/"):
-            from api.beacon.models import error_response_body  # Beacon clients parse Beacon's errors
+            from variantdb.api.beacon.models import error_response_body  # Beacon clients parse Beacon's errors
 
             body = orjson.dumps(error_response_body(status, message))
             beacon = Response(body, status_code=status, media_type="application/json", headers=headers)

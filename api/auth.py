@@ -15,7 +15,7 @@ Every route (JSON, pages, annotate, Beacon) learns the caller's role from
     key management, loads and withdrawals, through the CLI only: an admin key
     sent over HTTP is refused with 403 (it should never travel on the network).
 
-The caller is identified once per request by :class:`api.access.AccessMiddleware`
+The caller is identified once per request by :class:`variantdb.api.access.AccessMiddleware`
 (API key from ``Authorization: Bearer KEY`` or ``X-API-Key``), which stores a
 :class:`Caller` in the ASGI scope; :func:`caller_role` only reads it.
 """
@@ -181,7 +181,7 @@ def shape_record(rec: dict[str, Any], role: Role, threshold: int) -> dict[str, A
     Parameters
     ----------
     rec
-        A record of :func:`api.lookup.record_for_variant`; changed in place for
+        A record of :func:`variantdb.api.lookup.record_for_variant`; changed in place for
         ``registered``, replaced for ``public``.
     role
         The caller's role.

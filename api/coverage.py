@@ -6,8 +6,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from api.deps import OpenRelease
-from variantdb.coverage import CoverageTrack
+from variantdb.api.deps import OpenRelease
+from variantdb.release.coverage import CoverageTrack
 
 __all__ = ["coverage_track", "region_coverage"]
 

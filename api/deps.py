@@ -19,10 +19,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from api.errors import APIError
-from api.records import RecordLayout
-from variantdb.index import ReleaseIndex
-from variantdb.release import RELEASE_ID, ReleaseNotFoundError, read_current, read_release_meta, release_path
+from variantdb.api.errors import APIError
+from variantdb.api.records import RecordLayout
+from variantdb.release.index import ReleaseIndex
+from variantdb.release.files import RELEASE_ID, ReleaseNotFoundError, read_current, read_release_meta, release_path
 from variantdb.settings import Settings, get_settings
 from variantdb.variant import Reference
 

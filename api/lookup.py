@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from api.deps import OpenRelease
-from api.errors import APIError
-from api.records import ExcludedGroup
+from variantdb.api.deps import OpenRelease
+from variantdb.api.errors import APIError
+from variantdb.api.records import ExcludedGroup
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
 __all__ = [

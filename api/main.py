@@ -1,7 +1,7 @@
 """Build the FastAPI app; nothing else lives here.
 
 ``create_app(db)`` for tests and embedding; ``create_app_from_env()`` for
-``uvicorn.run("api.main:create_app_from_env", factory=True)``, reading the
+``uvicorn.run("variantdb.api.main:create_app_from_env", factory=True)``, reading the
 database directory from ``VARIANTDB_DB``.
 """
 
@@ -13,14 +13,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import variantdb
-from api import beacon
-from api.access import Access, AccessMiddleware, document_security
-from api.auth import Role
-from api.deps import ReleaseStore
-from api.errors import install_error_handlers
-from api.metrics import Metrics, MetricsMiddleware
-from api.responses import ORJSONResponse
-from api.routes import annotate, coverage, health, pages, regions, releases, subcohort, variants
+from variantdb.api import beacon
+from variantdb.api.access import Access, AccessMiddleware, document_security
+from variantdb.api.auth import Role
+from variantdb.api.deps import ReleaseStore
+from variantdb.api.errors import install_error_handlers
+from variantdb.api.metrics import Metrics, MetricsMiddleware
+from variantdb.api.responses import ORJSONResponse
+from variantdb.api.routes import annotate, coverage, health, pages, regions, releases, subcohort, variants
 from variantdb.settings import Settings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -55,7 +55,7 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
         Limits; default :func:`variantdb.settings.get_settings`.
     anonymous_role
         The role of a caller without an API key; default ``VARIANTDB_ANONYMOUS_ROLE``
-        or ``public`` (see :mod:`api.access`).
+        or ``public`` (see :mod:`variantdb.api.access`).
     """
     settings = settings or get_settings()
     app = FastAPI(

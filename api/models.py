@@ -3,7 +3,7 @@
 Field descriptions come from the schema's own (``COUNT_FIELDS``), and a test
 checks the count fields against ``COUNT_FIELDS`` and ``STRATUM_FIELDS`` so the
 models and the release tables cannot drift. The routes build responses as plain
-dicts (see :mod:`api.records`) for speed; these models document them in OpenAPI
+dicts (see :mod:`variantdb.api.records`) for speed; these models document them in OpenAPI
 and validate real responses in the tests.
 """
 
@@ -172,7 +172,7 @@ class ErrorPublic(BaseModel):
     error: ErrorBody
 
 
-#: The errors of access control every data route may answer (see :mod:`api.access`).
+#: The errors of access control every data route may answer (see :mod:`variantdb.api.access`).
 ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorPublic, "description": "the API key is malformed, unknown or revoked"},
     403: {

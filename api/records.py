@@ -2,7 +2,7 @@
 
 The layout (which tuple position feeds which output field) is computed once per
 release from the index's own field list, so a release built with another set
-of strata is still served correctly. The shapes match :mod:`api.models`; a test
+of strata is still served correctly. The shapes match :mod:`variantdb.api.models`; a test
 validates real responses against those models.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from variantdb.index import ReleaseIndex
+from variantdb.release.index import ReleaseIndex
 from variantdb.schema import QUALITY_FIELDS, strata
 
 __all__ = ["ExcludedGroup", "RecordLayout"]
@@ -120,7 +120,7 @@ class RecordLayout:
         src = "def seen(t):\n    return {" + ", ".join(items) + "}\n"
         namespace: dict[str, Any] = {f"L{k}": lam for k, lam in enumerate(self._faf.values())}
         namespace["_faf_max"] = _faf_max
-        exec(compile(src, "<api.records.seen>", "exec"), namespace)
+        exec(compile(src, "<variantdb.api.records.seen>", "exec"), namespace)
         fn: Callable[[tuple[int, ...]], dict[str, Any]] = namespace["seen"]
         fn.__doc__ = "Return the count part of a record of a variant in the release, from its count tuple."
         return fn
@@ -158,7 +158,7 @@ class RecordLayout:
             items.append('"strata": [' + ", ".join(strata_src) + "]")
         src = "def unseen(a):\n    return {" + ", ".join(items) + "}\n"
         namespace: dict[str, Any] = {}
-        exec(compile(src, "<api.records.unseen>", "exec"), namespace)
+        exec(compile(src, "<variantdb.api.records.unseen>", "exec"), namespace)
         fn: Callable[[tuple[int, ...]], dict[str, Any]] = namespace["unseen"]
         return fn
 

@@ -66,10 +66,10 @@ def main() -> None:
     a = ap.parse_args()
     os.environ["VARIANTDB_CONTROLLED_REQUESTS_PER_MINUTE"] = str(10**9)  # accounted, never refused
 
-    from api.access import Access, AccessMiddleware
-    from api.auth import Caller
-    from api.main import create_app
-    from variantdb.index import ReleaseIndex
+    from variantdb.api.access import Access, AccessMiddleware
+    from variantdb.api.auth import Caller
+    from variantdb.api.main import create_app
+    from variantdb.release.index import ReleaseIndex
     from variantdb.keys import KeyStore
     from variantdb.settings import get_settings
     from variantdb.variant import format_variant_id

@@ -18,9 +18,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from variantdb.index import ReleaseIndex
-from variantdb.release import read_current, release_path
+from variantdb.api.main import create_app
+from variantdb.release.index import ReleaseIndex
+from variantdb.release.files import read_current, release_path
 
 
 def _pct(xs: list[float], q: float) -> float:

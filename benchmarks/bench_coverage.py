@@ -26,10 +26,10 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from benchmarks.cohort import generate_cohort
-from loaders.batch import load_batch
-from variantdb.coverage import COVERAGE_FILE, CoverageTrack, write_coverage
-from variantdb.registry import Registry
-from variantdb.release import read_current, read_release_meta, release_path
+from variantdb.load import load_batch
+from variantdb.release.coverage import COVERAGE_FILE, CoverageTrack, write_coverage
+from variantdb.store.registry import Registry
+from variantdb.release.files import read_current, read_release_meta, release_path
 
 __all__ = ["main"]
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from fastapi.testclient import TestClient
 
-    from api.main import create_app
+    from variantdb.api.main import create_app
 
     with TestClient(create_app(db)) as client:
         client.get(f"/v1/coverage/{picks[0][0]}:{picks[0][1]}")

@@ -68,8 +68,8 @@ def _load_child(argv: Sequence[str]) -> int:
     import duckdb
     import pyarrow.parquet as pq
 
-    from loaders.batch import load_batch
-    from loaders.distributed import open_cluster
+    from variantdb.load import load_batch
+    from variantdb.distributed import open_cluster
 
     marks: dict[str, float] = {}
     cpu: dict[str, float] = {}

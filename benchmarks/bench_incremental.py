@@ -6,9 +6,9 @@ of ``--sizes`` (500, 1,000, 2,000 samples by default); at each size a copy of it
 takes the same ``--step`` (50) new samples twice, each in a fresh process:
 
 - **incremental**: ``load_batch`` as users run it, which publishes from the
-  previous release and the new batch's files (:func:`loaders.batch.publish_incremental`);
+  previous release and the new batch's files (:func:`variantdb.load.publish_incremental`);
 - **full rebuild**: ``load_batch(..., incremental=False)``, which re-aggregates
-  every stored batch (:func:`loaders.batch.publish_release`);
+  every stored batch (:func:`variantdb.load.publish_release`);
 
 and the peer, ``bcftools merge -0 | +fill-tags``, computes AC/AN over the whole
 cohort of that size plus the step from the single-sample VCFs, as
@@ -68,7 +68,7 @@ class Step:
 
 def step(db: str, manifest: str, reference: str, batch: str, incremental: bool, out: str) -> None:
     """Load one batch (run in a fresh process by :func:`run_benchmark`); write timings to ``out``."""
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     marks: dict[str, float] = {}
 
@@ -179,7 +179,7 @@ def run_benchmark(
     first batch (their children stop being founders), so the incremental publish
     re-reads those children's rows from the first batch.
     """
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     total = max(sizes) + step_size
     data = _fresh_cohort(work, total, n_sites, seed)

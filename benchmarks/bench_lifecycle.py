@@ -14,11 +14,11 @@ from pathlib import Path
 
 def main() -> None:
     from benchmarks.cohort import generate_cohort
-    from loaders.batch import load_batch
-    from loaders.lifecycle import export_research, publish, set_research_opt_out, withdraw
-    from variantdb.check import check_database
-    from variantdb.diff import diff_releases
-    from variantdb.release import read_current
+    from variantdb.load import load_batch
+    from variantdb.lifecycle import export_research, publish, set_research_opt_out, withdraw
+    from variantdb.release.check import check_database
+    from variantdb.release.diff import diff_releases
+    from variantdb.release.files import read_current
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)

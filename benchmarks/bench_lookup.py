@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from variantdb.index import ReleaseIndex
-from variantdb.release import read_current, release_path, variants_file
+from variantdb.release.index import ReleaseIndex
+from variantdb.release.files import read_current, release_path, variants_file
 from variantdb.variant import Variant, format_variant_id
 
 PY = sys.executable
@@ -122,8 +122,8 @@ def emit(out: Path, record: dict[str, Any]) -> None:
 
 def _inproc_child(db: Path, probe_file: Path) -> dict[str, Any]:
     """Run in a fresh process so RSS counts only what the lookups touch."""
-    from api.deps import _open_release
-    from api.lookup import record_for_variant
+    from variantdb.api.deps import _open_release
+    from variantdb.api.lookup import record_for_variant
 
     data = json.loads(probe_file.read_text())
     present = [Variant(*v) for v in data["present"]]
@@ -338,7 +338,7 @@ def stage_http(db: Path, out: Path, seconds: int, n: int) -> None:
     # rate limit is raised out of the way, but the shared limiter and the audit log still run.
     headers = _bench_key(db)
     srv = Server(
-        "api.main:create_app_from_env",
+        "variantdb.api.main:create_app_from_env",
         {"VARIANTDB_DB": str(db), "VARIANTDB_CONTROLLED_REQUESTS_PER_MINUTE": str(10**9)},
     )
     res["key"] = bool(headers)
@@ -544,7 +544,7 @@ def stage_tabix(db: Path, out: Path, n: int) -> None:
 
 def stage_afquery(work: Path, out: Path, n_samples: int, n_sites: int, n_cli: int) -> None:
     from benchmarks.cohort import generate_cohort
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
     from variantdb.schema import load_vocabulary
 
     work.mkdir(parents=True, exist_ok=True)
@@ -646,7 +646,7 @@ def stage_afquery(work: Path, out: Path, n_samples: int, n_sites: int, n_cli: in
 
     headers = _bench_key(db)
     srv = Server(
-        "api.main:create_app_from_env",
+        "variantdb.api.main:create_app_from_env",
         {"VARIANTDB_DB": str(db), "VARIANTDB_CONTROLLED_REQUESTS_PER_MINUTE": str(10**9)},
     )
     try:

@@ -48,10 +48,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from variantdb.genome import PARS
-from variantdb.index import ReleaseIndex
-from variantdb.release import read_current, release_path
+from variantdb.release.index import ReleaseIndex
+from variantdb.release.files import read_current, release_path
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, load_vocabulary
-from variantdb.subcohort import SubcohortFilter, SubcohortIndex, make_filter
+from variantdb.subcohort.core import SubcohortFilter, SubcohortIndex, make_filter
 
 _OUT = Path(__file__).parent / "results_subcohort.jsonl"
 _AFQ = str(Path(sys.executable).parent / "afquery")
@@ -108,7 +108,7 @@ def stage_peer(work: Path, n_samples: int, n_sites: int, seed: int, n_timed: int
     from afquery.database import Database
 
     from benchmarks.cohort import generate_cohort
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     work.mkdir(parents=True, exist_ok=True)
     cohort = work / "cohort"
@@ -393,10 +393,10 @@ def stage_scale(
     ``batches`` > 1 stores the samples as that many batches (contiguous ranges), so
     the release has as many sub-cohort segments: the queries then search each.
     """
-    from loaders.batch import publish_release
-    from variantdb.aggregate import make_cohort
+    from variantdb.load import publish_release
+    from variantdb.release.aggregate import make_cohort
     from variantdb.settings import get_settings
-    from variantdb.subcohort import write_subcohort
+    from variantdb.subcohort.core import write_subcohort
 
     rng = np.random.default_rng(seed)
     db = work / "db"
@@ -522,7 +522,7 @@ def _http_latency(db: Path, variants: list[Any]) -> dict[str, Any]:
     from urllib.parse import quote
 
     from benchmarks.bench_lookup import Server, _bench_key, keepalive
-    from variantdb.release import set_current
+    from variantdb.release.files import set_current
     from variantdb.variant import format_variant_id
 
     if read_current(db) is None:
@@ -530,7 +530,7 @@ def _http_latency(db: Path, variants: list[Any]) -> dict[str, Any]:
     # Sub-cohorts need a controlled key (issue 6); its rate limit raised out of the way.
     headers = _bench_key(db)
     srv = Server(
-        "api.main:create_app_from_env",
+        "variantdb.api.main:create_app_from_env",
         {"VARIANTDB_DB": str(db), "VARIANTDB_CONTROLLED_REQUESTS_PER_MINUTE": str(10**9)},
     )
     try:

@@ -61,7 +61,7 @@ class Trial:
 
 
 def _tables(db: Path) -> dict[str, bytes]:
-    from variantdb.release import read_current, release_path
+    from variantdb.release.files import read_current, release_path
 
     current = read_current(db)
     if current is None:
@@ -75,7 +75,7 @@ def _tables(db: Path) -> dict[str, bytes]:
 
 
 def _argv(command: str, db: Path, cohort: Path, person: str) -> list[str]:
-    base = [sys.executable, "-m", "loaders.cli", command, "--db", str(db)]
+    base = [sys.executable, "-m", "variantdb.loaders.cli", command, "--db", str(db)]
     if command == "load":
         return [
             *base,
@@ -110,7 +110,7 @@ if os.environ.get("VARIANTDB_RENAME_COUNT_FILE"):
     import atexit
     atexit.register(lambda: open(os.environ["VARIANTDB_RENAME_COUNT_FILE"], "w").write(str(seen[0])))
 sys.argv = ["variantdb", *sys.argv[1:]]
-runpy.run_module("loaders.cli", run_name="__main__")
+runpy.run_module("variantdb.loaders.cli", run_name="__main__")
 """
 
 
@@ -126,7 +126,7 @@ def prepare(work: Path, n_samples: int = 8, n_sites: int = 100, seed: int = 3) -
         number of renames it makes (``renames_<cmd>``).
     """
     from benchmarks.cohort import generate_cohort
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     work.mkdir(parents=True, exist_ok=True)
     cohort = work / "cohort"
@@ -174,11 +174,11 @@ def _one_trial(
 ) -> Trial:
     from typer.testing import CliRunner
 
-    from loaders.batch import load_batch
-    from loaders.cli import app
-    from loaders.lifecycle import publish, withdraw
-    from variantdb.check import check_database
-    from variantdb.release import read_current
+    from variantdb.load import load_batch
+    from variantdb.loaders.cli import app
+    from variantdb.lifecycle import publish, withdraw
+    from variantdb.release.check import check_database
+    from variantdb.release.files import read_current
 
     db = work / f"trial-{n:03d}"
     if db.exists():

@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from variantdb.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max
+from variantdb.release.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
-from variantdb.index import build_index
-from variantdb.release import release_path, set_current, variants_file
+from variantdb.release.index import build_index
+from variantdb.release.files import release_path, set_current, variants_file
 from variantdb.schema import GROUPS, an_columns, an_schema, strata, variants_schema
 
 CHUNK = 2_000_000

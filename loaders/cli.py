@@ -1,6 +1,6 @@
 """The ``variantdb`` command: load, export, annotate, info, serve, keys, audit.
 
-The service is started by import string (``api.main:create_app_from_env``) so
+The service is started by import string (``variantdb.api.main:create_app_from_env``) so
 that ``loaders`` never imports ``api``; both import only the core.
 """
 
@@ -17,17 +17,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from loaders.access_cli import audit, keys_app
-from loaders.export import FORMATS, RegionError, export_release
-from loaders.export_coverage import export_coverage
-from loaders.lifecycle_cli import register as register_lifecycle
-from loaders.subcohort_export import export_subcohort
-from loaders.vcf import LoadError
+from variantdb.loaders.access_cli import audit, keys_app
+from variantdb.export import FORMATS, RegionError, export_release
+from variantdb.export_coverage import export_coverage
+from variantdb.loaders.lifecycle_cli import register as register_lifecycle
+from variantdb.subcohort.export import export_subcohort
+from variantdb.ingest.vcf import LoadError
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from variantdb.manifest import ManifestError
-from variantdb.registry import DatabaseLockedError, Registry
-from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta
-from variantdb.subcohort import parse_filter_args
+from variantdb.store.registry import DatabaseLockedError, Registry
+from variantdb.release.files import ReleaseNotFoundError, read_current, read_release_meta
+from variantdb.subcohort.core import parse_filter_args
 
 __all__ = ["app", "main"]
 
@@ -103,8 +103,8 @@ def load(
     ] = False,
 ) -> None:
     """Validate and ingest one batch, then publish a new release that includes it."""
-    from loaders.batch import load_batch
-    from variantdb.pseudonym import PseudonymKeyError
+    from variantdb.load import load_batch
+    from variantdb.store.pseudonym import PseudonymKeyError
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -127,7 +127,7 @@ def load(
         with ExitStack() as stack:
             cluster = None
             if scheduler is not None:
-                from loaders.distributed import open_cluster
+                from variantdb.distributed import open_cluster
 
                 cluster = stack.enter_context(open_cluster(scheduler, workers))
             with progress:
@@ -206,7 +206,7 @@ def export(
     ] = None,
 ) -> None:
     """Write the current release's variant table, one row per normalized variant (or its coverage track)."""
-    from loaders.lifecycle import export_research
+    from variantdb.lifecycle import export_research
 
     if purpose not in ("clinical", "research"):
         _fail(f"--purpose {purpose!r} is not clinical or research")
@@ -360,7 +360,7 @@ def serve(
         _fail(f"{db} has no release to serve; load a batch first (variantdb load)")
     os.environ["VARIANTDB_DB"] = str(db.resolve())
     uvicorn.run(
-        "api.main:create_app_from_env",
+        "variantdb.api.main:create_app_from_env",
         factory=True,
         host=host,
         port=port,

@@ -15,9 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from variantdb.pseudonym import PseudonymKeyError
-from variantdb.registry import DatabaseLockedError, Registry, write_lock
-from variantdb.release import ReleaseNotFoundError, read_current
+from variantdb.store.pseudonym import PseudonymKeyError
+from variantdb.store.registry import DatabaseLockedError, Registry, write_lock
+from variantdb.release.files import ReleaseNotFoundError, read_current
 
 __all__ = ["register"]
 
@@ -54,8 +54,8 @@ def withdraw(
     operator: OperatorOpt = None,
 ) -> None:
     """Remove a person from every count (a new release) and delete their calls and no-call intervals."""
-    from loaders.lifecycle import LifecycleError
-    from loaders.lifecycle import withdraw as run
+    from variantdb.lifecycle import LifecycleError
+    from variantdb.lifecycle import withdraw as run
 
     try:
         report = run(db, sample, reason=reason, operator=operator)
@@ -93,7 +93,7 @@ def consent(
     operator: OperatorOpt = None,
 ) -> None:
     """Set or clear a sample's research opt-out, kept in the registry."""
-    from loaders.lifecycle import LifecycleError, set_research_opt_out
+    from variantdb.lifecycle import LifecycleError, set_research_opt_out
 
     try:
         changes = set_research_opt_out(db, sample, research_opt_out, reason=reason, operator=operator)
@@ -106,8 +106,8 @@ def consent(
 
 def publish(db: DbOpt, reason: ReasonOpt = None, operator: OperatorOpt = None) -> None:
     """Publish a new release from everything stored (a full rebuild)."""
-    from loaders.lifecycle import LifecycleError
-    from loaders.lifecycle import publish as run
+    from variantdb.lifecycle import LifecycleError
+    from variantdb.lifecycle import publish as run
 
     try:
         report = run(db, reason=reason, operator=operator)
@@ -166,8 +166,8 @@ def diff(
     ] = 0.0,
 ) -> None:
     """List variants added, removed, and with AF changed beyond the threshold (TSV on standard output)."""
-    from loaders.export import write_tsv
-    from variantdb.diff import diff_releases
+    from variantdb.export import write_tsv
+    from variantdb.release.diff import diff_releases
 
     try:
         table = diff_releases(db, old, new, af_threshold)
@@ -198,8 +198,8 @@ def prune(
     operator: OperatorOpt = None,
 ) -> None:
     """Delete old releases, keeping the newest ones and always the current one."""
-    from loaders.batch import recover
-    from variantdb.retention import prune_releases
+    from variantdb.load import recover
+    from variantdb.release.retention import prune_releases
     from variantdb.settings import get_settings
 
     _need_db(db)
@@ -227,9 +227,9 @@ def check(
 
     An interrupted write is finished (or undone) first, as the next write would do.
     """
-    from loaders.batch import recover
-    from variantdb.check import check_database
-    from variantdb.store import finish_pending
+    from variantdb.load import recover
+    from variantdb.release.check import check_database
+    from variantdb.store.batches import finish_pending
 
     _need_db(db)
     try:
@@ -277,7 +277,7 @@ def log(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the append-only changelog: loads, withdrawals, consent changes, releases, prunes."""
-    from variantdb.changelog import ACTIONS, read_log
+    from variantdb.store.changelog import ACTIONS, read_log
 
     _need_db(db)
     when = None

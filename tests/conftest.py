@@ -65,8 +65,8 @@ def api_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def api_db(api_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database with one release loaded by loaders.batch.load_batch from ``api_cohort``."""
-    from loaders.batch import load_batch
+    """A database with one release loaded by variantdb.load.load_batch from ``api_cohort``."""
+    from variantdb.load import load_batch
 
     db = tmp_path_factory.mktemp("api_db")
     load_batch(db, api_cohort / "manifest.tsv", reference=api_cohort / "ref.fa", batch_name="b1")
@@ -76,7 +76,7 @@ def api_db(api_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def api_client(api_db: Path) -> Iterator[TestClient]:
     """An in-process HTTP client of the service on ``api_db``."""
-    from api.main import create_app
+    from variantdb.api.main import create_app
 
     with TestClient(create_app(api_db)) as client:
         yield client

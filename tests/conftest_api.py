@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from variantdb.aggregate import FAF_CONFIDENCE, faf_lambda
+from variantdb.release.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
-from variantdb.release import write_release
+from variantdb.release.files import write_release
 from variantdb.schema import GROUPS, an_columns, an_schema, strata, variants_schema
 
 __all__ = ["build_release", "full_row", "make_an_track", "make_tables"]

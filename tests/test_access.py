@@ -22,13 +22,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.main import create_app
-from loaders.cli import app as cli
+from variantdb.api.main import create_app
+from variantdb.loaders.cli import app as cli
 from tests.conftest_api import build_release
 from variantdb.audit import audit_path, read_audit
-from variantdb.coverage import write_coverage
+from variantdb.release.coverage import write_coverage
 from variantdb.keys import KeyStore
-from variantdb.release import read_current, variants_file
+from variantdb.release.files import read_current, variants_file
 from variantdb.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +235,7 @@ SUB_REQUESTS: dict[str, Callable[[TestClient, dict[str, str], str], httpx.Respon
 
 
 def _check_record(rec: dict[str, Any], level: str, small: bool) -> None:
-    from api.models import VariantPublic
+    from variantdb.api.models import VariantPublic
 
     VariantPublic.model_validate(rec)
     assert rec["granularity"] == level
@@ -680,7 +680,7 @@ def test_audit_log_is_complete_under_concurrent_load_from_several_workers(tmp_pa
         "VARIANTDB_PUBLIC_DAILY_QUERIES": "500",
         "PYTHONPATH": str(ROOT),
     }
-    cmd = [sys.executable, "-m", "uvicorn", "api.main:create_app_from_env", "--factory", "--port", str(port)]
+    cmd = [sys.executable, "-m", "uvicorn", "variantdb.api.main:create_app_from_env", "--factory", "--port", str(port)]
     proc = subprocess.Popen(
         [*cmd, "--workers", "3", "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT
     )
@@ -732,7 +732,7 @@ def test_every_duckdb_query_takes_parameters() -> None:
         # the two sides are the module's constant SQL fragments (read the files / an empty side);
         # the file lists, threshold and contig order are parameters
         ("variantdb/diff.py", "diff_releases"),
-        # count column names from variantdb.aggregate.count_columns and registered table names
+        # count column names from variantdb.release.aggregate.count_columns and registered table names
         ("variantdb/incremental.py", "_sum_sql"),
     }
     formatted = (ast.JoinedStr, ast.BinOp)

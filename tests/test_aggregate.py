@@ -1,4 +1,4 @@
-"""Tests of variantdb.aggregate: the filtering allele frequency (faf95, faf99) of every count."""
+"""Tests of variantdb.release.aggregate: the filtering allele frequency (faf95, faf99) of every count."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 from scipy.stats import poisson
 
-from variantdb.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max, faf_lambda
+from variantdb.release.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max, faf_lambda
 from variantdb.schema import strata
 
 # (AC, AN, faf95, faf99) from Hail 0.2.139 (PyPI `hail`, Java 17), produced with
@@ -153,7 +153,7 @@ def test_release_table_names_the_region_of_the_highest_faf(api_db: Path) -> None
 def test_n_fail_and_carrier_families_hand_worked(tmp_path: Path) -> None:
     # The loader's hand-worked cohort (tests/test_batch.py): F and M are founders of fam1 with
     # their child C; U is a founder without a family. Plus one record that failed FILTER.
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
     from tests.test_batch import RECORDS, G, make_batch, release_rows
 
     lowqual = (

@@ -18,12 +18,12 @@ from hypothesis import seed as hyp_seed
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from api.main import create_app
-from api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
+from variantdb.api.main import create_app
+from variantdb.api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
 from tests.conftest_api import build_release
-from variantdb.aggregate import compute_faf
+from variantdb.release.aggregate import compute_faf
 from variantdb.genome import CONTIGS
-from variantdb.release import set_current, variants_file
+from variantdb.release.files import set_current, variants_file
 from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS, STRATUM_FIELDS, strata
 from variantdb.settings import Settings
 from variantdb.variant import Reference, Variant, format_variant_id, normalize, to_spdi
@@ -433,7 +433,7 @@ def test_no_release_yet(tmp_path: Path) -> None:
 
 
 def test_fast_routes_agree_with_the_documented_routes(api_db: Path, snv: dict[str, Any]) -> None:
-    from api.routes import variants
+    from variantdb.api.routes import variants
 
     slow_app = create_app(api_db)
     slow_app.router.routes = [r for r in slow_app.router.routes if r not in variants.fast_routes]
@@ -663,7 +663,7 @@ def test_exclude_group_equals_loading_without_the_group(
     """
     import pysam.bcftools
 
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     group = "Rare disease in children"
     lines = (api_cohort / "manifest.tsv").read_text().splitlines()

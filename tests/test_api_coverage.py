@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from api.models import CoveragePublic, RegionPage
+from variantdb.api.models import CoveragePublic, RegionPage
 from tests.test_api import assert_error
-from variantdb.coverage import COVERAGE_FILE
+from variantdb.release.coverage import COVERAGE_FILE
 
 
 def _current(db: Path) -> Path:
@@ -101,7 +101,7 @@ def test_bad_parameters_use_the_error_shape(api_client: TestClient) -> None:
 
 def test_counts_are_gated(api_db: Path) -> None:
     """A caller without a key (public) learns no coverage figures, by the endpoint or a region listing."""
-    from api.main import create_app
+    from variantdb.api.main import create_app
     from variantdb.settings import Settings
 
     # No limits: the session's other tests share this database's per-address budget.
@@ -112,7 +112,7 @@ def test_counts_are_gated(api_db: Path) -> None:
 
 
 def test_release_without_a_track_is_a_404(api_db: Path, tmp_path: Path) -> None:
-    from api.main import create_app
+    from variantdb.api.main import create_app
 
     db = tmp_path / "db"
     shutil.copytree(api_db, db)

@@ -34,7 +34,7 @@ def _run_operation(op: Any, failures: list[str], calls: list[int]) -> None:
 
 @pytest.mark.slow
 def test_no_input_produces_a_server_error(api_db: Path) -> None:
-    from api.main import create_app
+    from variantdb.api.main import create_app
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(api_db))
     failures: list[str] = []

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.routes.subcohort import SubcohortRegionPage, SubcohortResult
+from variantdb.api.routes.subcohort import SubcohortRegionPage, SubcohortResult
 from tests.test_api import _release_rows, assert_error
 
 
@@ -145,7 +145,7 @@ def test_other_errors_keep_the_shape(api_client: TestClient) -> None:
 def test_only_roles_that_may_see_strata_get_subcohorts(
     api_client: TestClient, api_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import api.routes.subcohort as route
+    import variantdb.api.routes.subcohort as route
 
     row = _release_rows(api_db)[0]
     monkeypatch.setattr(route, "caller_role", lambda request: "registered")
@@ -178,8 +178,8 @@ def test_a_release_with_structures_of_an_older_version_is_a_404_not_a_500(
     import json
     import shutil
 
-    from api.main import create_app
-    from variantdb.release import read_current, release_path
+    from variantdb.api.main import create_app
+    from variantdb.release.files import read_current, release_path
     from variantdb.settings import get_settings
 
     db = tmp_path / "db"
@@ -200,8 +200,8 @@ def test_the_fast_route_answers_like_the_documented_one(
     documents (and hands unusual requests to) gives the same answers and errors."""
     from urllib.parse import quote
 
-    from api.main import create_app
-    from api.routes import subcohort
+    from variantdb.api.main import create_app
+    from variantdb.api.routes import subcohort
     from variantdb.settings import get_settings
 
     row = _release_rows(api_db)[0]

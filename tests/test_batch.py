@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from loaders.batch import load_batch
-from loaders.vcf import LoadError
+from variantdb.load import load_batch
+from variantdb.ingest.vcf import LoadError
 from tests.vcfdata import write_fasta, write_manifest, write_vcf
 from variantdb.genome import CONTIGS as CONTIG_ORDER
 from variantdb.manifest import ManifestError
-from variantdb.release import read_current, read_release_meta
+from variantdb.release.files import read_current, read_release_meta
 
 SAMPLES = ["F", "M", "C", "U"]
 MANIFEST = [

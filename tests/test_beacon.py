@@ -18,11 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-import api.beacon.endpoints as beacon_router
-from api.main import create_app
+import variantdb.api.beacon.endpoints as beacon_router
+from variantdb.api.main import create_app
 from tests.beacon_schemas import errors
 from tests.conftest_api import build_release
-from variantdb.release import variants_file
+from variantdb.release.files import variants_file
 from variantdb.schema import strata
 from variantdb.variant import to_spdi
 
@@ -690,7 +690,7 @@ def test_range_queries_agree_with_bcftools_view_regions(
 
     if shutil.which("bcftools") is None:
         pytest.skip("bcftools is not on the PATH (Debian: apt-get install bcftools tabix)")
-    from loaders.export import export_release
+    from variantdb.export import export_release
 
     vcf = tmp_path_factory.mktemp("beacon_bcftools") / "release.vcf.gz"
     export_release(api_db, "vcf", vcf)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from variantdb.index import ReleaseIndex
+from variantdb.release.index import ReleaseIndex
 from variantdb.variant import Variant, format_variant_id
 
 pytestmark = pytest.mark.browser
@@ -69,7 +69,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     db = tmp_path_factory.mktemp("browser_db")
     load_batch(db, MANIFEST, batch_name="example")

@@ -22,9 +22,9 @@ import duckdb
 import pytest
 
 from benchmarks.cohort import generate_cohort
-from loaders.batch import load_batch
-from loaders.distributed import DaskCluster, open_cluster, probe_worker
-from loaders.vcf import LoadError
+from variantdb.load import load_batch
+from variantdb.distributed import DaskCluster, open_cluster, probe_worker
+from variantdb.ingest.vcf import LoadError
 
 pytestmark = pytest.mark.slow
 
@@ -226,7 +226,7 @@ def test_cli_load_on_a_running_scheduler(cohorts: dict[str, Path], tmp_path: Pat
     ref = manifest.parent / "ref.fa"
     load_batch(tmp_path / "local", manifest, reference=ref, batch_name="b", workers=1)
     with _scheduler_and_worker(tmp_path) as address:
-        cmd = [sys.executable, "-m", "loaders.cli", "load", "--db", str(tmp_path / "dask"), "--manifest",
+        cmd = [sys.executable, "-m", "variantdb.loaders.cli", "load", "--db", str(tmp_path / "dask"), "--manifest",
                str(manifest), "--reference", str(ref), "--batch", "b", "--scheduler", address, "--quiet"]  # fmt: skip
         done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -269,7 +269,7 @@ def test_open_cluster_errors(tmp_path: Path) -> None:
 def test_cli_load_on_a_local_cluster(cohorts: dict[str, Path], tmp_path: Path) -> None:
     manifest = cohorts["multi"]
     db, report = tmp_path / "db", tmp_path / "report.json"
-    cmd = [sys.executable, "-m", "loaders.cli", "load", "--db", str(db), "--manifest", str(manifest),
+    cmd = [sys.executable, "-m", "variantdb.loaders.cli", "load", "--db", str(db), "--manifest", str(manifest),
            "--reference", str(manifest.parent / "ref.fa"), "--scheduler", "local", "--workers", "2",
            "--quiet", "--report", str(report)]  # fmt: skip
     done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)

@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from loaders.cli import app
+from variantdb.loaders.cli import app
 from tests.test_batch import make_batch
-from variantdb.coverage import COVERAGE_FILE
-from variantdb.release import read_current, release_path
+from variantdb.release.coverage import COVERAGE_FILE
+from variantdb.release.files import read_current, release_path
 
 runner = CliRunner()
 

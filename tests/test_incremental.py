@@ -1,4 +1,4 @@
-"""Tests of variantdb.incremental: adding a batch to a release equals rebuilding it, in any order."""
+"""Tests of variantdb.release.incremental: adding a batch to a release equals rebuilding it, in any order."""
 
 from __future__ import annotations
 
@@ -19,19 +19,19 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 import variantdb
-from loaders.batch import load_batch
+from variantdb.load import load_batch
 from tests.test_batch import CONTIGS, EXPECTED, MANIFEST, RECORDS, SAMPLES, release_rows
 from tests.vcfdata import write_manifest, write_vcf
-from variantdb.aggregate import compute_an_track, make_cohort, subset_cohort
-from variantdb.incremental import combine_tracks, incremental_base, plan_delta
-from variantdb.registry import Registry
-from variantdb.release import read_current, read_release_meta, release_path
+from variantdb.release.aggregate import compute_an_track, make_cohort, subset_cohort
+from variantdb.release.incremental import combine_tracks, incremental_base, plan_delta
+from variantdb.store.registry import Registry
+from variantdb.release.files import read_current, read_release_meta, release_path
 from variantdb.schema import GAPS_SCHEMA, GROUPS, strata
 
 # release.json fields that name the release or the moment it was made, or list batch
 # names in load order: the only things two equal releases may differ in.
 META_EXCLUDED = ("id", "created", "batches")
-# The folder of the sub-cohort structures in a release (variantdb.subcohort).
+# The folder of the sub-cohort structures in a release (variantdb.subcohort.core).
 SUBCOHORT_DIR = "subcohort"
 
 
@@ -359,7 +359,7 @@ def test_batch_order_does_not_matter(cohorts: dict[str, Path], data: st.DataObje
 def test_cli_load_says_how_the_release_was_built(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from loaders.cli import app
+    from variantdb.loaders.cli import app
 
     runner = CliRunner()
     db = str(tmp_path / "db")
@@ -382,7 +382,7 @@ def test_subcohort_structures_are_extended_not_rebuilt(
 ) -> None:
     """The second batch's sub-cohort files come from the previous release plus the batch alone,
     and equal a full build (``write_subcohort`` over every batch is not called)."""
-    import loaders.batch
+    import variantdb.load
 
     cohort = cohorts["gvcf"]
     n = len(_pedigree(cohort))
@@ -393,7 +393,7 @@ def test_subcohort_structures_are_extended_not_rebuilt(
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the sub-cohort structures were rebuilt from every batch")
 
-    monkeypatch.setattr(loaders.batch, "write_subcohort", refuse)
+    monkeypatch.setattr(variantdb.load, "write_subcohort", refuse)
     manifest = part_manifest(cohort, parts[1], "s1")
     report = load_batch(inc, manifest, cohort / "ref.fa", batch_name="s1", workers=1)
     assert report.publish == "incremental"
@@ -409,9 +409,8 @@ def test_earlier_batches_segments_are_linked_not_copied_or_read(tmp_path: Path) 
     takes their checksums from the previous release.json, and `check` still verifies them."""
     from typer.testing import CliRunner
 
-    from loaders.cli import app
-    from variantdb import release as release_mod
-
+    from variantdb.loaders.cli import app
+    from variantdb.release import files as release_mod
     parts = [split_vcf(tmp_path / "in", ids, f"p{k}") for k, ids in enumerate((["C", "U"], ["F"], ["M"]))]
     db = tmp_path / "db"
     for k, manifest in enumerate(parts[:2]):
@@ -452,7 +451,7 @@ def test_a_previous_release_with_older_subcohort_structures_is_extended_by_a_ful
 ) -> None:
     """A database whose current release has sub-cohort structures of an older version (published before the
     per-batch segments) still loads incrementally; the structures are then written from every batch."""
-    from variantdb.subcohort import SubcohortIndex
+    from variantdb.subcohort.core import SubcohortIndex
 
     parts = [split_vcf(tmp_path / "in", ids, f"p{k}") for k, ids in enumerate((["C", "U"], ["F", "M"]))]
     db, fresh = tmp_path / "db", tmp_path / "fresh"

@@ -17,14 +17,14 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from loaders.batch import load_batch, recover
-from loaders.cli import app
-from loaders.lifecycle import LifecycleError, export_research, set_research_opt_out, withdraw
-from variantdb.changelog import read_log
-from variantdb.check import check_database
-from variantdb.diff import diff_releases
-from variantdb.registry import Registry
-from variantdb.release import read_current, read_release_meta, release_path
+from variantdb.load import load_batch, recover
+from variantdb.loaders.cli import app
+from variantdb.lifecycle import LifecycleError, export_research, set_research_opt_out, withdraw
+from variantdb.store.changelog import read_log
+from variantdb.release.check import check_database
+from variantdb.release.diff import diff_releases
+from variantdb.store.registry import Registry
+from variantdb.release.files import read_current, read_release_meta, release_path
 
 runner = CliRunner()
 N_SAMPLES = 10
@@ -177,7 +177,7 @@ def test_withdraw_unknown_id_changes_nothing(db: Path, sample_ids: list[str]) ->
 def test_failure_before_commit_rolls_back(
     db: Path, sample_ids: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import loaders.lifecycle as lifecycle
+    import variantdb.lifecycle as lifecycle
 
     files = {p: p.read_bytes() for p in sorted((db / "calls").rglob("*.parquet"))}
     real = lifecycle.publish_release
@@ -199,8 +199,8 @@ def test_failure_before_commit_rolls_back(
 def test_crash_after_commit_rolls_forward(
     db: Path, sample_ids: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import loaders.lifecycle as lifecycle
-    import variantdb.store as store
+    import variantdb.lifecycle as lifecycle
+    import variantdb.store.batches as store
 
     clean = tmp_path / "clean"
     shutil.copytree(db, clean)
@@ -352,7 +352,7 @@ def test_releases_lists_and_prune_keeps_current(
     # A query pinning a pruned release is told so; the kept one still answers.
     from fastapi.testclient import TestClient
 
-    from api.main import create_app
+    from variantdb.api.main import create_app
 
     assert diff_releases(db, "r0003", "r0003").num_rows == 0  # a release does not differ from itself
     with TestClient(create_app(db)) as client:

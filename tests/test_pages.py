@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from api.charts import af_plot, bar_chart, column_chart
-from variantdb.index import ReleaseIndex
+from variantdb.api.charts import af_plot, bar_chart, column_chart
+from variantdb.release.index import ReleaseIndex
 from variantdb.variant import Variant, format_variant_id, to_spdi
 
 MANIFEST = Path(__file__).parent / "data" / "gvcf-1kg-chr22" / "manifest.tsv"
@@ -19,7 +19,7 @@ MANIFEST = Path(__file__).parent / "data" / "gvcf-1kg-chr22" / "manifest.tsv"
 
 @pytest.fixture(scope="module")
 def pages_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     db = tmp_path_factory.mktemp("pages_db")
     load_batch(db, MANIFEST, batch_name="example")
@@ -28,7 +28,7 @@ def pages_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(pages_db: Path) -> Iterator[TestClient]:
-    from api.main import create_app
+    from variantdb.api.main import create_app
 
     with TestClient(create_app(pages_db)) as c:
         yield c
@@ -279,7 +279,7 @@ def test_no_served_page_or_asset_names_another_host(client: TestClient, seen: Va
 
 
 def test_a_public_visitor_sees_seen_or_not_only(pages_db: Path, seen: Variant) -> None:
-    from api.main import create_app
+    from variantdb.api.main import create_app
 
     with TestClient(create_app(pages_db, anonymous_role="public")) as public:
         html = _html(public, f"/variant/{format_variant_id(seen)}")
@@ -336,7 +336,7 @@ def test_an_absent_variant_names_the_alleles_seen_at_its_position(
 
 
 def test_pages_before_any_release(tmp_path: Path) -> None:
-    from api.main import create_app
+    from variantdb.api.main import create_app
 
     with TestClient(create_app(tmp_path)) as c:
         assert "No release is published yet" in _html(c, "/")

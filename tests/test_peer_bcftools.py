@@ -39,10 +39,10 @@ import pysam
 import pytest
 
 from benchmarks.cohort import generate_cohort
-from loaders.batch import load_batch
+from variantdb.load import load_batch
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, canonical_contig, is_par, ploidy_segments
 from variantdb.manifest import read_manifest
-from variantdb.release import read_current, release_path
+from variantdb.release.files import read_current, release_path
 from variantdb.settings import get_settings
 from variantdb.variant import Reference, normalize
 

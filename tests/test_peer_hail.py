@@ -21,9 +21,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from loaders.batch import load_batch
-from variantdb.index import ReleaseIndex
-from variantdb.release import read_current, release_path
+from variantdb.load import load_batch
+from variantdb.release.index import ReleaseIndex
+from variantdb.release.files import read_current, release_path
 
 DATA = Path(__file__).parent / "data"
 HAIL_TSV = DATA / "gvcf-1kg-chr22-hail" / "hail_an.tsv"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from loaders.batch import load_batch
-from loaders.lifecycle import withdraw
-from loaders.vcf import LoadError
+from variantdb.load import load_batch
+from variantdb.lifecycle import withdraw
+from variantdb.ingest.vcf import LoadError
 from tests.test_batch import make_batch
-from variantdb.pseudonym import PseudonymKeyError, load_pseudonymizer
-from variantdb.registry import Registry
+from variantdb.store.pseudonym import PseudonymKeyError, load_pseudonymizer
+from variantdb.store.registry import Registry
 
 
 def test_key_file_is_created_0600_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

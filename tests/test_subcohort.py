@@ -1,4 +1,4 @@
-"""Sub-cohorts at query time (variantdb.subcohort): checked against the stored strata and a fresh aggregation.
+"""Sub-cohorts at query time (variantdb.subcohort.core): checked against the stored strata and a fresh aggregation.
 
 Three independent references, on a multi-sample VCF cohort and a gVCF cohort (no-call
 intervals from reference blocks):
@@ -26,14 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from variantdb.aggregate import aggregate_contig, call_files_for, compute_an_track, make_cohort
+from variantdb.release.aggregate import aggregate_contig, call_files_for, compute_an_track, make_cohort
 from variantdb.genome import CONTIGS
-from variantdb.index import ReleaseIndex
-from variantdb.registry import Registry
-from variantdb.release import read_current, release_path
+from variantdb.release.index import ReleaseIndex
+from variantdb.store.registry import Registry
+from variantdb.release.files import read_current, release_path
 from variantdb.schema import GAPS_SCHEMA, strata
 from variantdb.settings import get_settings
-from variantdb.subcohort import SubcohortFilterError, SubcohortIndex, make_filter
+from variantdb.subcohort.core import SubcohortFilterError, SubcohortIndex, make_filter
 
 _FIELDS = ("ac", "an", "homozygote_count", "hemizygote_count", "n_carriers")
 
@@ -42,7 +42,7 @@ _FIELDS = ("ac", "an", "homozygote_count", "hemizygote_count", "n_carriers")
 def gvcf_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """40 single-sample gVCFs (reference blocks and gaps); every third sample's technology is WES."""
     from benchmarks.cohort import generate_cohort
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     work = tmp_path_factory.mktemp("subcohort_gvcf")
     generate_cohort(work / "c", 40, 400, 11, layout="single", gvcf=True)
@@ -84,7 +84,7 @@ def multi_db(gvcf_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The gVCF cohort loaded as three batches (every third sample each, so families span
     batches and children arrive before their parents): a release of three segments, the
     last two published incrementally."""
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     work = tmp_path_factory.mktemp("subcohort_multi")
     cohort = gvcf_db.parent / "c"
@@ -289,7 +289,7 @@ def test_any_combination_equals_a_fresh_aggregation_of_only_its_samples(
 
 
 def test_a_load_of_only_one_regions_samples_gives_the_same_counts(gvcf_db: Path, tmp_path: Path) -> None:
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     manifest = next((gvcf_db.parent / "c").glob("manifest.tsv"))
     with open(manifest) as fh:
@@ -379,7 +379,7 @@ def test_a_variant_not_in_the_release_has_ac_zero_and_the_an_there(db: Path) -> 
 
 
 def test_call_bins_with_overlapping_spans_are_counted_together(tmp_path: Path) -> None:
-    from variantdb.subcohort import _call_groups
+    from variantdb.subcohort.core import _call_groups
 
     spans = {"bin=0": (5, 15), "bin=1": (12, 30), "bin=2": (40, 50)}
     files = []
@@ -398,7 +398,7 @@ def capture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import pysam
 
     from benchmarks.cohort import generate_cohort
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
 
     work = tmp_path_factory.mktemp("subcohort_capture")
     manifest = generate_cohort(work / "c", 30, 300, 17, layout="single", trio_fraction=0.3)
@@ -465,7 +465,7 @@ def test_capture_beds_count_in_every_stratum_and_technology(capture_db: Path) ->
 
 
 def test_allele_hash_is_md5_and_duckdb_agrees() -> None:
-    from variantdb.subcohort import _hash_probe, allele_hash
+    from variantdb.subcohort.core import _hash_probe, allele_hash
 
     assert allele_hash("A", "G") == int("e154f54fbba4c72e", 16)  # md5("A>G"), first 8 bytes
     assert _hash_probe(duckdb.connect()) == allele_hash("A", "G")
@@ -482,9 +482,9 @@ def test_allele_hash_is_md5_and_duckdb_agrees() -> None:
 def test_alleles_whose_keys_collide_are_told_apart_by_the_full_hash(tmp_path: Path) -> None:
     """Two insertions at one position whose keys (position + 31 hash bits) are equal, in two
     batches and one: each keeps its own carriers (the lookup steps over equal keys)."""
-    from loaders.batch import publish_release
+    from variantdb.load import publish_release
     from variantdb.schema import CALLS_SCHEMA
-    from variantdb.subcohort import allele_hash, variant_keys
+    from variantdb.subcohort.core import allele_hash, variant_keys
 
     a1, a2 = "AAACCTCTTTG", "AAAGCGCTATA"  # found by search: equal top 31 bits of the hash
     h1, h2 = allele_hash("A", a1), allele_hash("A", a2)
@@ -573,7 +573,7 @@ def test_merged_segments_equal_one_segment_written_from_all_their_batches(
 ) -> None:
     """Merging the three batches' segments (in small key ranges) gives the bytes of one segment
     written from the three batches' files at once."""
-    from variantdb.subcohort import _merge_segments, _start_output, _write_segment
+    from variantdb.subcohort.core import _merge_segments, _start_output, _write_segment
 
     rd = _release(multi_db)
     segs = [rd / "subcohort" / s["dir"] for s in SubcohortIndex(rd).meta["segments"]]
@@ -606,7 +606,7 @@ def test_segments_are_merged_by_tier_and_incremental_equals_full_rebuild(
     """Six batches with fanout 2: the trailing segments of one size tier are merged as batches
     arrive; a full rebuild applies the same merges (identical files) and the counts still equal
     every stored stratum."""
-    from loaders.batch import load_batch
+    from variantdb.load import load_batch
     from tests.test_incremental import assert_same_release, release_digest
 
     monkeypatch.setenv("VARIANTDB_SUBCOHORT_MERGE_FANOUT", "2")
@@ -638,7 +638,7 @@ def _run_policy(
 ) -> tuple[list[int], list[int]]:
     """Apply the merge policy after each of ``sizes`` (segment weights); return the final weights and the
     entries merged by each publish. The merge itself is summed, not done (it is tested above)."""
-    import variantdb.subcohort as sub
+    import variantdb.subcohort.core as sub
 
     work = [0]
 

@@ -12,9 +12,9 @@ import pysam
 import pytest
 from typer.testing import CliRunner
 
-from loaders.cli import app
+from variantdb.loaders.cli import app
 from tests.test_api import _release_rows
-from variantdb.subcohort import SubcohortFilterError, parse_filter_args
+from variantdb.subcohort.core import SubcohortFilterError, parse_filter_args
 
 runner = CliRunner()
 

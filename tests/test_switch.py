@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from loaders.batch import load_batch
-from loaders.lifecycle import withdraw
-from variantdb.release import read_current, release_path
+from variantdb.load import load_batch
+from variantdb.lifecycle import withdraw
+from variantdb.release.files import read_current, release_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ def test_no_failed_or_mixed_response_through_two_switches(tmp_path: Path) -> Non
         [
             sys.executable,
             "-m",
-            "loaders.cli",
+            "variantdb.loaders.cli",
             "serve",
             "--db",
             str(db),

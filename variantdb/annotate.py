@@ -5,7 +5,7 @@ the national counts. This module streams the file with pysam in chunks, splits
 each record's ALT alleles and normalizes each with the loader's own code
 (:func:`variantdb.variant.normalize`, left-aligned with the release's reference
 when ``release.json`` names one), joins the chunk against the release's
-memory-mapped index (:class:`variantdb.index.ReleaseIndex`) with vectorized
+memory-mapped index (:class:`variantdb.release.index.ReleaseIndex`) with vectorized
 searches, and writes the same records with ``AC``, ``AN``, ``AF``, ``nhomalt``
 ... added (names from :func:`variantdb.schema.vcf_info_name`, optionally prefixed).
 
@@ -37,8 +37,8 @@ import numpy as np
 
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
 from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
-from variantdb.index import ReleaseIndex
-from variantdb.release import ReleaseNotFoundError, read_current, read_release_meta, release_path
+from variantdb.release.index import ReleaseIndex
+from variantdb.release.files import ReleaseNotFoundError, read_current, read_release_meta, release_path
 from variantdb.schema import strata as all_strata
 from variantdb.schema import vcf_info_name
 from variantdb.variant import InvalidVariantError, Reference, normalize
@@ -238,7 +238,7 @@ def _resolve_columns(
 
 
 class IndexJoin:
-    """Vectorized joins of normalized variants against a :class:`~variantdb.index.ReleaseIndex`.
+    """Vectorized joins of normalized variants against a :class:`~variantdb.release.index.ReleaseIndex`.
 
     :meth:`rows` gives the same answer as ``ReleaseIndex.find_many`` (the row, or
     -1 where absent) with numpy doing the search and the byte comparison of

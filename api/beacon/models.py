@@ -14,9 +14,9 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 import variantdb
-from api.beacon.translate import beacon_start, classify_variant
-from api.deps import OpenRelease
-from api.lookup import record_for_row
+from variantdb.api.beacon.translate import beacon_start, classify_variant
+from variantdb.api.deps import OpenRelease
+from variantdb.api.lookup import record_for_row
 from variantdb.genome import REFSEQ
 
 __all__ = [

@@ -43,9 +43,9 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from api.deps import OpenRelease
+from variantdb.api.deps import OpenRelease
 from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig
-from variantdb.index import ReleaseIndex
+from variantdb.release.index import ReleaseIndex
 from variantdb.variant import InvalidVariantError, Variant, normalize
 
 __all__ = [

@@ -1,1 +1,1 @@
-"""One router module per resource; :mod:`api.main` includes them all."""
+"""One router module per resource; :mod:`variantdb.api.main` includes them all."""

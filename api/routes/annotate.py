@@ -22,10 +22,10 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from api.auth import caller_role, may_see_strata, note_granularity
-from api.deps import OpenRelease, ReleaseDep, SettingsDep
-from api.errors import APIError
-from api.models import ErrorPublic
+from variantdb.api.auth import caller_role, may_see_strata, note_granularity
+from variantdb.api.deps import OpenRelease, ReleaseDep, SettingsDep
+from variantdb.api.errors import APIError
+from variantdb.api.models import ErrorPublic
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, Annotator, parse_list
 
 __all__ = ["router"]

@@ -1,10 +1,10 @@
 """``/v1/coverage``: how many samples have a confident call at a position or over a region, by technology.
 
-Read from the release's coverage track (:mod:`variantdb.coverage`). A position
+Read from the release's coverage track (:mod:`variantdb.release.coverage`). A position
 (``chr1:55516888``) answers its covered samples; a region (``chr1:1000-2000``,
 1-based inclusive, at most ``max_region_span``) answers a summary per technology
 and its segments of constant coverage, paged by ``offset``. Counts are shown to
-callers who may see counts (:func:`api.auth.may_see_counts`), as for variants.
+callers who may see counts (:func:`variantdb.api.auth.may_see_counts`), as for variants.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from api.auth import caller_role, granularity, may_see_counts, note_granularity
-from api.coverage import coverage_track
-from api.deps import SettingsDep, StoreDep
-from api.errors import APIError
-from api.models import CoveragePublic, ErrorPublic
-from api.routes.regions import parse_region
+from variantdb.api.auth import caller_role, granularity, may_see_counts, note_granularity
+from variantdb.api.coverage import coverage_track
+from variantdb.api.deps import SettingsDep, StoreDep
+from variantdb.api.errors import APIError
+from variantdb.api.models import CoveragePublic, ErrorPublic
+from variantdb.api.routes.regions import parse_region
 from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig
 
 __all__ = ["router"]

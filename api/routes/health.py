@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
-from api.deps import StoreDep
-from api.errors import APIError
-from api.metrics import Metrics
-from api.models import ErrorPublic, Health
-from api.responses import json_response
+from variantdb.api.deps import StoreDep
+from variantdb.api.errors import APIError
+from variantdb.api.metrics import Metrics
+from variantdb.api.models import ErrorPublic, Health
+from variantdb.api.responses import json_response
 
 __all__ = ["router"]
 

@@ -2,13 +2,13 @@
 
 Lab staff look variants up in a browser more often than with curl, so the
 service renders small HTML pages from the same release store and record
-builders as the JSON routes (:func:`api.lookup.record_for_query`,
-:func:`api.lookup.record_for_row`, :func:`api.routes.regions.parse_region`), so
+builders as the JSON routes (:func:`variantdb.api.lookup.record_for_query`,
+:func:`variantdb.api.lookup.record_for_row`, :func:`variantdb.api.routes.regions.parse_region`), so
 a page and ``/v1/...`` never disagree. Hospital networks are closed: every
 asset is served from here (:data:`STATIC_FILES`), charts are SVG rendered on the
-server (:mod:`api.charts`), and a Content-Security-Policy forbids any other host.
+server (:mod:`variantdb.api.charts`), and a Content-Security-Policy forbids any other host.
 
-What a caller may see is decided in one place, :mod:`api.auth`.
+What a caller may see is decided in one place, :mod:`variantdb.api.auth`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
 import variantdb
-from api.auth import (
+from variantdb.api.auth import (
     caller_of,
     caller_role,
     granularity,
@@ -36,11 +36,11 @@ from api.auth import (
     shape_record,
     shape_stats,
 )
-from api.charts import af_plot, bar_chart, column_chart
-from api.deps import OpenRelease, SettingsDep, StoreDep
-from api.errors import APIError
-from api.lookup import record_for_query, record_for_row
-from api.routes.regions import check_listing, parse_region, resolve_gene
+from variantdb.api.charts import af_plot, bar_chart, column_chart
+from variantdb.api.deps import OpenRelease, SettingsDep, StoreDep
+from variantdb.api.errors import APIError
+from variantdb.api.lookup import record_for_query, record_for_row
+from variantdb.api.routes.regions import check_listing, parse_region, resolve_gene
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
@@ -187,7 +187,7 @@ async def get_search(
     Notes
     -----
     Variant ids are tried first (every form :func:`variantdb.variant.parse_variant_id`
-    takes), then ``CHROM:START-END`` regions (:func:`api.routes.regions.parse_region`),
+    takes), then ``CHROM:START-END`` regions (:func:`variantdb.api.routes.regions.parse_region`),
     then gene symbols and Ensembl ids (:func:`variantdb.genes.find_gene`).
     """
     text = q.strip()
@@ -241,7 +241,7 @@ async def get_search(
 def _verdict(rec: dict[str, Any]) -> tuple[str, str, str]:
     """Return (kind, headline, sentence) of a record: seen, in the release but filtered, absent, no data.
 
-    The record is the one the caller may see (:func:`api.auth.shape_record`): without
+    The record is the one the caller may see (:func:`variantdb.api.auth.shape_record`): without
     counts (public) the sentence says only seen or not; an imprecise AC (``"<5"``) is
     said as "fewer than 5".
     """

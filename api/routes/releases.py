@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.auth import caller_of, may_see_counts, note_granularity, shape_stats
-from api.deps import ReleaseDep, StoreDep
-from api.errors import APIError
-from api.models import ACCESS_ERRORS, ErrorPublic, ReleasePublic, ReleasesPublic, StatsPublic
-from api.responses import json_response
-from variantdb.release import ReleaseNotFoundError, list_releases, read_current, read_release_meta
+from variantdb.api.auth import caller_of, may_see_counts, note_granularity, shape_stats
+from variantdb.api.deps import ReleaseDep, StoreDep
+from variantdb.api.errors import APIError
+from variantdb.api.models import ACCESS_ERRORS, ErrorPublic, ReleasePublic, ReleasesPublic, StatsPublic
+from variantdb.api.responses import json_response
+from variantdb.release.files import ReleaseNotFoundError, list_releases, read_current, read_release_meta
 
 __all__ = ["router"]
 

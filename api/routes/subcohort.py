@@ -4,10 +4,10 @@ One variant (``GET /v1/subcohort/variants/{id}``), a batch (``POST
 /v1/subcohort/variants``) or a region (``GET /v1/subcohort/regions/{locus}``),
 each with a filter: sex, region, patient group (or all but some), technology,
 family role, date received, adj or raw. Counted from the release's sub-cohort
-structures (:mod:`variantdb.subcohort`); the default filter gives the headline
+structures (:mod:`variantdb.subcohort.core`); the default filter gives the headline
 figures, one sex / region / patient group gives the stored stratum. Sub-cohorts
 are exact counts of arbitrary (small) groups, so only callers who may see strata
-(:func:`api.auth.may_see_strata`) get them.
+(:func:`variantdb.api.auth.may_see_strata`) get them.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from api.access import spend_queries
-from api.auth import caller_role, may_see_strata, note_granularity
-from api.deps import OpenRelease, ReleaseDep, SettingsDep, StoreDep
-from api.errors import APIError
-from api.lookup import parse_query
-from api.metrics import name_route
-from api.models import ErrorBody, ErrorPublic, RegionPublic
-from api.routes.regions import encode_cursor, page_window, parse_region
-from variantdb.subcohort import (
+from variantdb.api.access import spend_queries
+from variantdb.api.auth import caller_role, may_see_strata, note_granularity
+from variantdb.api.deps import OpenRelease, ReleaseDep, SettingsDep, StoreDep
+from variantdb.api.errors import APIError
+from variantdb.api.lookup import parse_query
+from variantdb.api.metrics import name_route
+from variantdb.api.models import ErrorBody, ErrorPublic, RegionPublic
+from variantdb.api.routes.regions import encode_cursor, page_window, parse_region
+from variantdb.subcohort.core import (
     ROLES,
     SUBCOHORT_FIELDS,
     SubcohortFilter,
@@ -435,5 +435,5 @@ async def _documented(scope: Scope, receive: Receive, send: Send) -> None:
     raise RuntimeError(f"no documented route for {_GET_PATH}")
 
 
-#: Routes that answer before the FastAPI ones (placed by :func:`api.main.create_app`).
+#: Routes that answer before the FastAPI ones (placed by :func:`variantdb.api.main.create_app`).
 fast_routes = [Route(_GET_PATH, _FastGet(), methods=["GET"])]

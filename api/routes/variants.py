@@ -2,7 +2,7 @@
 
 These two endpoints are the hot path, so each is served by a plain Starlette
 route (:data:`fast_routes`, placed before the FastAPI routes by
-:func:`api.main.create_app`) that reads its few parameters itself: FastAPI's
+:func:`variantdb.api.main.create_app`) that reads its few parameters itself: FastAPI's
 parameter validation and dependency solving cost more than the lookup. The
 FastAPI declarations below stay as the OpenAPI documentation of the same
 endpoints and answer identically should they ever be reached; a test checks
@@ -19,13 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.access import spend_queries
-from api.auth import Caller, caller_of, granularity, may_see_strata, shape_record
-from api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep
-from api.errors import APIError
-from api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
-from api.metrics import name_route
-from api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
+from variantdb.api.access import spend_queries
+from variantdb.api.auth import Caller, caller_of, granularity, may_see_strata, shape_record
+from variantdb.api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep
+from variantdb.api.errors import APIError
+from variantdb.api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
+from variantdb.api.metrics import name_route
+from variantdb.api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
 from variantdb.settings import Settings
 from variantdb.variant import Variant
 

@@ -38,9 +38,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import variantdb
-from loaders.capture import apply_capture_beds, read_capture_beds
-from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
-from variantdb.aggregate import (
+from variantdb.ingest.capture import apply_capture_beds, read_capture_beds
+from variantdb.ingest.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
+from variantdb.release.aggregate import (
     Cohort,
     aggregate_contig,
     call_files_for,
@@ -48,9 +48,9 @@ from variantdb.aggregate import (
     compute_an_track,
     make_cohort,
 )
-from variantdb.coverage import COVERAGE_FILE, write_coverage
+from variantdb.release.coverage import COVERAGE_FILE, write_coverage
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
-from variantdb.incremental import (
+from variantdb.release.incremental import (
     count_source_columns,
     incremental_base,
     merge_contig,
@@ -58,9 +58,9 @@ from variantdb.incremental import (
     plan_delta,
 )
 from variantdb.manifest import SampleRecord, read_manifest
-from variantdb.pseudonym import load_pseudonymizer
-from variantdb.registry import Registry, write_lock
-from variantdb.release import (
+from variantdb.store.pseudonym import load_pseudonymizer
+from variantdb.store.registry import Registry, write_lock
+from variantdb.release.files import (
     ReleaseNotFoundError,
     next_release_id,
     read_current,
@@ -70,21 +70,21 @@ from variantdb.release import (
     variants_file,
     write_release,
 )
-from variantdb.retention import prune_releases
+from variantdb.release.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS, variants_schema
 from variantdb.settings import Settings, get_settings
-from variantdb.store import finish_pending
-from variantdb.subcohort import extend_subcohort, write_subcohort
+from variantdb.store.batches import finish_pending
+from variantdb.subcohort.core import extend_subcohort, write_subcohort
 from variantdb.variant import Reference
 
 if TYPE_CHECKING:
-    from loaders.distributed import DaskCluster
+    from variantdb.distributed import DaskCluster
 
 __all__ = ["LoadReport", "load_batch", "publish_incremental", "publish_release", "recover"]
 
 Progress = Callable[[str, int, int | None], None]
 #: Runs ``fn(*item, **shared)`` for each item and yields the results in order
-#: (in-process by default; :meth:`loaders.distributed.DaskCluster.map` on a cluster).
+#: (in-process by default; :meth:`variantdb.distributed.DaskCluster.map` on a cluster).
 Mapper = Callable[..., Iterator[Any]]
 
 
@@ -208,7 +208,7 @@ def load_batch(
         Not used with ``cluster``.
     cluster
         Run the reading and the per-contig aggregation on this Dask cluster
-        (:func:`loaders.distributed.open_cluster`) instead of local processes.
+        (:func:`variantdb.distributed.open_cluster`) instead of local processes.
         Inputs and ``db`` must then be on storage every worker sees; this is
         checked first. Default None.
     operator
@@ -621,7 +621,7 @@ def publish_release(
 
 
 def _merge_policy(settings: Settings) -> tuple[int, int]:
-    """Return how sub-cohort segments are merged (:func:`variantdb.subcohort.write_subcohort`)."""
+    """Return how sub-cohort segments are merged (:func:`variantdb.subcohort.core.write_subcohort`)."""
     return settings.subcohort_merge_fanout, settings.subcohort_merge_max_entries
 
 
@@ -681,7 +681,7 @@ def publish_incremental(
         Id of the new release (not made current).
     previous
         The release counting exactly ``old_samples`` (see
-        :func:`variantdb.incremental.incremental_base`).
+        :func:`variantdb.release.incremental.incremental_base`).
     old_samples, samples
         Registry rows of the samples counted before and after the batch.
     call_dir, gap_dir
@@ -701,8 +701,8 @@ def publish_incremental(
     -----
     Reads the previous release's variant table, AN and coverage tracks once, the batch's
     files, and the rows of already loaded relatives of the batch's samples from
-    their own batches (see :mod:`variantdb.incremental`); the previous release's
-    sub-cohort segments are linked, not read (:func:`variantdb.subcohort.extend_subcohort`),
+    their own batches (see :mod:`variantdb.release.incremental`); the previous release's
+    sub-cohort segments are linked, not read (:func:`variantdb.subcohort.core.extend_subcohort`),
     and their checksums taken from its ``release.json``.
     """
     delta = plan_delta(old_samples, samples, call_dir, gap_dir, db)

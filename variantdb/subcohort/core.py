@@ -14,7 +14,7 @@ with structures written beside a release's variant table at publish time, in
     and a family number. No sample id or registry number: the file says what a
     sample is, never who.
 ``variant_key.npy``, ``variant_hash.npy``
-    Per release variant row (the row numbers :class:`variantdb.index.ReleaseIndex`
+    Per release variant row (the row numbers :class:`variantdb.release.index.ReleaseIndex`
     returns): its key (contig, position, top bits of the allele hash; see
     :func:`variant_keys`) and the 64-bit allele hash (:func:`allele_hash`).
 ``segments/NNNN/``
@@ -72,7 +72,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from variantdb.aggregate import FAF_CONFIDENCE, Cohort, _union_per_sample, call_files_for, faf_lambda
+from variantdb.release.aggregate import FAF_CONFIDENCE, Cohort, _union_per_sample, call_files_for, faf_lambda
 from variantdb.genome import CONTIG_INDEX, CONTIGS, SEXES, ploidy_segments
 from variantdb.manifest import TECHNOLOGIES
 from variantdb.schema import GAPS_SCHEMA, load_vocabulary
@@ -419,7 +419,7 @@ def variant_keys(cidx: int, pos: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 def _segment_sql() -> str:
-    # One call per sample and variant, exactly as variantdb.aggregate counts it, in key order;
+    # One call per sample and variant, exactly as variantdb.release.aggregate counts it, in key order;
     # within a variant by cohort row.
     return (
         "SELECT pos, h, s.crow, c.dosage, c.ploidy, c.adj, c.filter_pass FROM"
@@ -481,7 +481,7 @@ def _write_release_keys(con: duckdb.DuckDBPyConnection, release_dir: Path, out: 
         Two alleles at one position share a 64-bit hash (never seen; the
         sub-cohort counts could not tell them apart).
     """
-    from variantdb.release import variants_file
+    from variantdb.release.files import variants_file
 
     key_w = _Appender(out / "variant_key.npy", np.uint64)
     hash_w = _Appender(out / "variant_hash.npy", np.uint64)
@@ -777,7 +777,7 @@ def write_subcohort(
     samples
         The registry rows of the counted samples (withdrawn ones dropped).
     cohort
-        :func:`variantdb.aggregate.make_cohort` of ``samples``.
+        :func:`variantdb.release.aggregate.make_cohort` of ``samples``.
     call_dirs, gap_dirs
         Stored calls and no-call intervals of every batch (``calls/batch=B``,
         ``gaps/batch=B``), in load order: one segment each, merged as the

@@ -3,7 +3,7 @@
 The registry rows go first, with a changelog entry per release, in one
 transaction; then each folder is renamed to a hidden name (atomic) and deleted.
 A crash in between leaves a folder the registry does not know, which
-:func:`loaders.batch.recover` deletes. A service still holding a pruned release
+:func:`variantdb.load.recover` deletes. A service still holding a pruned release
 open keeps serving it from its memory maps until it lets go.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from variantdb import changelog
-from variantdb.registry import Registry
-from variantdb.release import read_current, release_path
+from variantdb.store import changelog
+from variantdb.store.registry import Registry
+from variantdb.release.files import read_current, release_path
 
 __all__ = ["prune_releases", "releases_to_prune"]
 
@@ -39,7 +39,7 @@ def releases_to_prune(ids: list[str], current: str | None, keep: int) -> list[st
 def prune_releases(db: Path, keep: int, operator: str | None = None, reason: str | None = None) -> list[str]:
     """Delete all but the newest ``keep`` releases (and never the current one); return the deleted ids.
 
-    Call under :func:`variantdb.registry.write_lock`.
+    Call under :func:`variantdb.store.registry.write_lock`.
 
     Parameters
     ----------
@@ -48,7 +48,7 @@ def prune_releases(db: Path, keep: int, operator: str | None = None, reason: str
     keep
         Releases to keep, at least 1; 0 keeps all (does nothing).
     operator, reason
-        For the changelog. Default: :func:`variantdb.changelog.current_operator`, no reason.
+        For the changelog. Default: :func:`variantdb.store.changelog.current_operator`, no reason.
     """
     db = Path(db)
     if keep < 0:

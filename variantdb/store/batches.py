@@ -5,7 +5,7 @@ folders that hold them are rewritten into ``DB/pending/<release>/`` first
 (files without the person are hard-linked, not copied), the registry change is
 committed, and only then is each folder swapped in: the old one is renamed into
 the pending folder's ``trash/``, the new one into place. :func:`finish_pending`
-does the swaps and is idempotent, so :func:`loaders.batch.recover` rolls a crash
+does the swaps and is idempotent, so :func:`variantdb.load.recover` rolls a crash
 after the commit forward and throws the pending folder away otherwise.
 
 Layout::
@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from variantdb.release import fsync_dir
+from variantdb.release.files import fsync_dir
 
 __all__ = ["KINDS", "batch_dir", "finish_pending", "pending_dir", "stage_without", "stored_sample_idx"]
 

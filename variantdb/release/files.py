@@ -14,7 +14,7 @@ Layout of a database directory ``DB``::
     DB/releases/ID/variants/C.parquet       sorted variant table, one file per contig
     DB/releases/ID/an.parquet               AN track (schema.an_schema)
     DB/releases/ID/index/                   memory-mapped lookup index
-    DB/releases/ID/subcohort/               sub-cohort structures (variantdb.subcohort)
+    DB/releases/ID/subcohort/               sub-cohort structures (variantdb.subcohort.core)
     DB/CURRENT                              the live release id
 """
 
@@ -223,7 +223,7 @@ def write_release(
         The release this one extends: files hard-linked from it keep their recorded
         checksums and are not read or synced again (see :func:`linked_checksums`). Default None.
     """
-    from variantdb.index import build_index
+    from variantdb.release.index import build_index
 
     db = Path(db)
     final = release_path(db, release_id)

@@ -5,7 +5,7 @@ homozygotes, hemizygotes, carriers, failing calls and the AN track. Adding a
 batch therefore adds the batch's own sums to the previous release's, variant by
 variant and segment by segment, and every derived column (af, faf95, faf99,
 faf95_max_region) is recomputed from the merged integers by the same code the
-full rebuild uses (:func:`variantdb.aggregate.finish_contig`), so both paths
+full rebuild uses (:func:`variantdb.release.aggregate.finish_contig`), so both paths
 write the same bytes.
 
 Two things are not sums over the new batch alone, and are handled by counting a
@@ -29,7 +29,7 @@ back to a full rebuild.
 
 The sub-cohort structures of a release (``subcohort/``, per-sample carriers and
 no-call bins) are kept in one segment per batch, named by position and allele
-hash rather than release row: :func:`variantdb.subcohort.extend_subcohort`
+hash rather than release row: :func:`variantdb.subcohort.core.extend_subcohort`
 hard-links the previous release's segments and writes the batch's, so nothing
 of the earlier batches is read or copied.
 """
@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import variantdb
-from variantdb.aggregate import (
+from variantdb.release.aggregate import (
     Cohort,
     call_files_for,
     compute_an_track,
@@ -56,7 +56,7 @@ from variantdb.aggregate import (
     make_cohort,
     subset_cohort,
 )
-from variantdb.coverage import compute_coverage_track, coverage_schema
+from variantdb.release.coverage import compute_coverage_track, coverage_schema
 from variantdb.genome import CONTIG_LENGTHS
 from variantdb.schema import GAPS_SCHEMA, GROUPS, Stratum, an_schema, strata
 
@@ -222,8 +222,8 @@ def combine_tracks(
     -------
     pyarrow.Table
         Segments tiling the contig, adjacent segments with equal values merged:
-        the one form :func:`variantdb.aggregate.compute_an_track` (and
-        :func:`variantdb.coverage.compute_coverage_track`) gives too.
+        the one form :func:`variantdb.release.aggregate.compute_an_track` (and
+        :func:`variantdb.release.coverage.compute_coverage_track`) gives too.
     """
     length = CONTIG_LENGTHS[chrom]
     schema = schema if schema is not None else an_schema()
@@ -252,7 +252,7 @@ def combine_tracks(
 
 
 def _count_names(strata_: tuple[Stratum, ...]) -> dict[str, str]:
-    """Map each :func:`~variantdb.aggregate.count_columns` name to its variant-table column."""
+    """Map each :func:`~variantdb.release.aggregate.count_columns` name to its variant-table column."""
     out = {}
     for name in count_columns(len(strata_)):
         if "__s" in name:
@@ -275,7 +275,7 @@ def count_source_columns(strata_: tuple[Stratum, ...]) -> list[str]:
 
 
 def counts_from_variants(variants: pa.Table, strata_: tuple[Stratum, ...]) -> pa.Table:
-    """Return the integer counts of a release's variant table in :func:`~variantdb.aggregate.count_calls` form."""
+    """Return the integer counts of a release's variant table in :func:`~variantdb.release.aggregate.count_calls` form."""
     names = _count_names(strata_)
     if variants.num_rows == 0:
         return _empty_counts(len(strata_))
@@ -297,7 +297,7 @@ def sum_counts(con: duckdb.DuckDBPyConnection, terms: list[tuple[pa.Table, int]]
     con
         A DuckDB connection (tables ``_inc_0`` .. are registered on it).
     terms
-        ``(counts, sign)`` pairs in :func:`~variantdb.aggregate.count_calls` form,
+        ``(counts, sign)`` pairs in :func:`~variantdb.release.aggregate.count_calls` form,
         each sorted by (pos, ref, alt) with one row per variant.
     n_strata
         Number of strata.
@@ -319,7 +319,7 @@ def sum_counts(con: duckdb.DuckDBPyConnection, terms: list[tuple[pa.Table, int]]
 def _sum_sql(n_strata: int, signs: list[int]) -> str:
     """Return the SQL summing tables ``_inc_0`` .. (each times its sign) per variant, sorted.
 
-    Only column names of :func:`~variantdb.aggregate.count_columns` and the
+    Only column names of :func:`~variantdb.release.aggregate.count_columns` and the
     registered table names are formatted in; there are no values to pass.
     """
     columns = count_columns(n_strata)

@@ -1,9 +1,9 @@
 """Run a load's per-file and per-contig work on a Dask distributed cluster.
 
 ``variantdb load --scheduler ADDRESS`` hands the two parallel stages of a load
-to Dask: reading files into calls and gaps (:func:`loaders.batch._run_group`, one
+to Dask: reading files into calls and gaps (:func:`variantdb.load._run_group`, one
 task per group of files, or per contig of an indexed multi-sample file) and
-aggregating each contig into the release (:func:`loaders.batch._release_contig`).
+aggregating each contig into the release (:func:`variantdb.load._release_contig`).
 Both are top-level functions of files, so a worker needs the same code
 (``variantdb`` installed at the same version) and the same view of the files:
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loaders.vcf import LoadError
+from variantdb.ingest.vcf import LoadError
 
 __all__ = ["LOCAL", "DaskCluster", "open_cluster", "probe_worker"]
 
@@ -121,7 +121,7 @@ class DaskCluster:
 
         ``shared`` values are sent to the workers once (scattered), not once per
         task. A task's exception is raised here, with its type (a worker's
-        :class:`~loaders.vcf.LoadError` stays a ``LoadError``) once the tasks
+        :class:`~variantdb.ingest.vcf.LoadError` stays a ``LoadError``) once the tasks
         still pending are cancelled and those already running have ended.
 
         Notes

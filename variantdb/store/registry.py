@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from variantdb import changelog
+from variantdb.store import changelog
 from variantdb.manifest import SampleRecord
 
 __all__ = ["DatabaseLockedError", "Registry", "write_lock"]
@@ -161,7 +161,7 @@ class Registry:
     ) -> None:
         """Record a batch, its samples and the release that includes it, in one transaction.
 
-        ``operator`` (default :func:`variantdb.changelog.current_operator`) goes in the changelog.
+        ``operator`` (default :func:`variantdb.store.changelog.current_operator`) goes in the changelog.
         """
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.con.execute("BEGIN TRANSACTION")

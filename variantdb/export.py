@@ -18,7 +18,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
-from variantdb.release import (
+from variantdb.release.files import (
     ReleaseNotFoundError,
     read_current,
     read_release_meta,

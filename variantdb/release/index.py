@@ -27,7 +27,7 @@ column, which keeps both latency and resident memory down at 100M variants.
 ``af`` fields are not stored; they are ``ac / an`` (None when ``an`` is 0),
 computed on read exactly as the release table defines them. Nor are the
 filtering allele frequencies ``faf95`` / ``faf99``: they are ``lambda(ac) / an``
-where ``lambda`` depends on ``ac`` alone (:func:`variantdb.aggregate.faf_lambda`),
+where ``lambda`` depends on ``ac`` alone (:func:`variantdb.release.aggregate.faf_lambda`),
 so the index keeps one small table of ``lambda`` per confidence for every AC
 from 0 to the release's largest (built when the index is opened, from the
 ``max_ac`` in ``index.json``) and derives them on read with the same float
@@ -54,7 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from variantdb.aggregate import FAF_CONFIDENCE, faf_lambda
+from variantdb.release.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.genome import CONTIG_INDEX, CONTIGS
 from variantdb.schema import DERIVED_FIELDS, an_columns, variants_schema
 from variantdb.variant import Variant
@@ -152,7 +152,7 @@ def build_index(release_dir: Path) -> None:
     Parameters
     ----------
     release_dir
-        A release laid out as :mod:`variantdb.release` describes: sorted
+        A release laid out as :mod:`variantdb.release.files` describes: sorted
         ``variants/<contig>.parquet`` tables and ``an.parquet``.
 
     Raises
@@ -443,7 +443,7 @@ class ReleaseIndex:
         d = Path(release_dir) / "index"
         meta_path = d / "index.json"
         if not meta_path.exists():
-            raise FileNotFoundError(f"{d}: no index; build it with variantdb.index.build_index")
+            raise FileNotFoundError(f"{d}: no index; build it with variantdb.release.index.build_index")
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         if self.meta.get("version") != INDEX_VERSION:
             raise IndexFormatError(f"{d}: index version {self.meta.get('version')}, expected {INDEX_VERSION}")
@@ -598,7 +598,7 @@ class ReleaseIndex:
         ``lambda(ac) / an``, None where ``an`` is 0, the release table's
         definitions, so the record equals the Parquet row.
         ``faf95_max_region`` and its code are taken over the ``region_*`` strata
-        as :func:`variantdb.aggregate.compute_faf_max` takes them.
+        as :func:`variantdb.release.aggregate.compute_faf_max` takes them.
         """
         v = self.variant_at(row)
         out: dict[str, Any] = {"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt}

@@ -2,7 +2,7 @@
 
 One row per segment of constant coverage: ``chrom``, ``start``, ``end`` (1-based
 inclusive), then the covered samples, all and per technology
-(:func:`variantdb.coverage.coverage_columns`). With ``--region`` the segments are
+(:func:`variantdb.release.coverage.coverage_columns`). With ``--region`` the segments are
 clipped to it.
 """
 
@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from loaders.export import parse_region, write_parquet, write_tsv
-from variantdb.coverage import COVERAGE_FILE, coverage_schema
-from variantdb.release import ReleaseNotFoundError, read_current, release_path
+from variantdb.export import parse_region, write_parquet, write_tsv
+from variantdb.release.coverage import COVERAGE_FILE, coverage_schema
+from variantdb.release.files import ReleaseNotFoundError, read_current, release_path
 
 __all__ = ["COVERAGE_FORMATS", "export_coverage"]
 

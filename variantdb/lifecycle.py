@@ -4,14 +4,14 @@ A withdrawal follows the load's order of work, so a crash at any moment leaves
 the old release or the new one, never a mixture:
 
 1. rewrite the batch folders holding the person's calls and no-call intervals
-   without them, into ``DB/pending/<release>/`` (:func:`variantdb.store.stage_without`);
+   without them, into ``DB/pending/<release>/`` (:func:`variantdb.store.batches.stage_without`);
 2. aggregate the remaining samples over the stored batches (the rewritten ones
    from the pending folder) into a new release directory, not yet current;
 3. mark the samples withdrawn, record the release and the changelog entries in
    one registry transaction;
 4. swap the rewritten folders into place, then switch ``CURRENT``.
 
-:func:`loaders.batch.recover` discards a pending folder whose release the
+:func:`variantdb.load.recover` discards a pending folder whose release the
 registry does not know (a crash before step 3) and finishes the swaps of one it
 knows (a crash after it).
 """
@@ -29,21 +29,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loaders.batch import Progress, publish_release, recover
-from loaders.export import export_release
-from variantdb import changelog
-from variantdb.pseudonym import load_pseudonymizer
-from variantdb.registry import Registry, write_lock
-from variantdb.release import (
+from variantdb.load import Progress, publish_release, recover
+from variantdb.export import export_release
+from variantdb.store import changelog
+from variantdb.store.pseudonym import load_pseudonymizer
+from variantdb.store.registry import Registry, write_lock
+from variantdb.release.files import (
     ReleaseNotFoundError,
     next_release_id,
     read_current,
     read_release_meta,
     set_current,
 )
-from variantdb.retention import prune_releases
+from variantdb.release.retention import prune_releases
 from variantdb.settings import Settings, get_settings
-from variantdb.store import batch_dir, finish_pending, pending_dir, stage_without
+from variantdb.store.batches import batch_dir, finish_pending, pending_dir, stage_without
 
 __all__ = [
     "ChangeReport",
@@ -207,7 +207,7 @@ def withdraw(
     reason
         Recorded in the changelog. Default None.
     operator
-        Default :func:`variantdb.changelog.current_operator`.
+        Default :func:`variantdb.store.changelog.current_operator`.
     settings
         Default :func:`variantdb.settings.get_settings`.
     progress
@@ -347,13 +347,13 @@ def export_research(
     The counts are aggregated afresh, with the release's own code, from the stored
     calls of the release's batches, over its samples that are neither withdrawn nor
     opted out, into a scratch database that is removed afterwards; then exported
-    as :func:`loaders.export.export_release` writes any release. The stored calls
+    as :func:`variantdb.export.export_release` writes any release. The stored calls
     are read under the writer lock, so no load or withdrawal changes them meanwhile.
 
     Parameters
     ----------
     db, fmt, out, region, release
-        As :func:`loaders.export.export_release`.
+        As :func:`variantdb.export.export_release`.
     settings
         Default :func:`variantdb.settings.get_settings`.
     """

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from loaders.vcf import FileReport, LoadError, PartWriter
-from variantdb.capture import CaptureBedError, CaptureRegions, read_capture_bed
+from variantdb.ingest.vcf import FileReport, LoadError, PartWriter
+from variantdb.ingest.capture_regions import CaptureBedError, CaptureRegions, read_capture_bed
 from variantdb.genome import CONTIGS
 from variantdb.manifest import SampleRecord
 from variantdb.schema import GAPS_SCHEMA

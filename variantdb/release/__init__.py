@@ -1,0 +1,1 @@
+"""Building and reading releases: aggregation, AN and coverage tracks, index, files, checks."""

@@ -1,0 +1,1 @@
+"""The database's stored state: raw calls and gaps, registry, changelog, pseudonyms."""

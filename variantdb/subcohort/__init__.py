@@ -1,0 +1,1 @@
+"""Sub-cohort counts: filters, per-batch carrier segments, queries and export."""
