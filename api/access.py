@@ -40,9 +40,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from variantdb.api.auth import CALLER_SCOPE_KEY, ROLES, Caller, Role
 from variantdb.api.errors import APIError, error_response
+
 from variantdb.audit import MAX_QUERY, AuditLog, now_iso
 from variantdb.keys import ApiKey, KeyStore, KeyStoreError, parse_key
 from variantdb.limits import Decision, Limiter
@@ -434,7 +434,9 @@ def _refuse(status: int, code: str, message: str, headers: dict[str, str] | None
 
     async def refusal(scope: Scope, receive: Receive, send: Send) -> None:
         if str(scope.get("path", "")).startswith("/beacon/"):
-            from variantdb.api.beacon.models import error_response_body  # Beacon clients parse Beacon's errors
+            from variantdb.api.beacon.models import (
+                error_response_body,  # Beacon clients parse Beacon's errors
+            )
 
             body = orjson.dumps(error_response_body(status, message))
             beacon = Response(body, status_code=status, media_type="application/json", headers=headers)

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
-
 from variantdb.api.errors import APIError
 from variantdb.api.records import RecordLayout
+
+from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
-from variantdb.release.files import RELEASE_ID, ReleaseNotFoundError, read_current, read_release_meta, release_path
 from variantdb.settings import Settings, get_settings
+from variantdb.store.layout import RELEASE_ID, ReleaseNotFoundError, release_path
 from variantdb.variant import Reference
 
 __all__ = [

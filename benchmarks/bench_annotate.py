@@ -36,8 +36,9 @@ import numpy as np
 from benchmarks.bench_load import machine, measure
 from benchmarks.synthetic_release import write_synthetic_release
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
+from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
-from variantdb.release.files import read_current, release_path
+from variantdb.store.layout import release_path
 
 NA12878 = Path(__file__).resolve().parent.parent / "tests/data/na12878-chr21/PG_NA12878_hg38-chr21.vcf.gz"
 _BIN = Path(sys.executable).parent

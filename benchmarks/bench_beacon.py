@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-
 from variantdb.api.main import create_app
+
+from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
-from variantdb.release.files import read_current, release_path
+from variantdb.store.layout import release_path
 
 
 def _pct(xs: list[float], q: float) -> float:

@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 from benchmarks.cohort import generate_cohort
 from variantdb.load import load_batch
 from variantdb.release.coverage import COVERAGE_FILE, CoverageTrack, write_coverage
+from variantdb.release.files import read_current, read_release_meta
+from variantdb.store.layout import release_path
 from variantdb.store.registry import Registry
-from variantdb.release.files import read_current, read_release_meta, release_path
 
 __all__ = ["main"]
 
@@ -89,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     summary_us = _median_us(lambda c, s, e: track.summary(c, s, e, 10), regions)
 
     from fastapi.testclient import TestClient
-
     from variantdb.api.main import create_app
 
     with TestClient(create_app(db)) as client:

@@ -68,8 +68,8 @@ def _load_child(argv: Sequence[str]) -> int:
     import duckdb
     import pyarrow.parquet as pq
 
-    from variantdb.load import load_batch
     from variantdb.distributed import open_cluster
+    from variantdb.load import load_batch
 
     marks: dict[str, float] = {}
     cpu: dict[str, float] = {}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 def main() -> None:
     from benchmarks.cohort import generate_cohort
-    from variantdb.load import load_batch
     from variantdb.lifecycle import export_research, publish, set_research_opt_out, withdraw
+    from variantdb.load import load_batch
     from variantdb.release.check import check_database
     from variantdb.release.diff import diff_releases
     from variantdb.release.files import read_current

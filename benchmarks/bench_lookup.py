@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
-from variantdb.release.files import read_current, release_path, variants_file
+from variantdb.store.layout import release_path, variants_file
 from variantdb.variant import Variant, format_variant_id
 
 PY = sys.executable

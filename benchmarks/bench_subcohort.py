@@ -48,9 +48,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from variantdb.genome import PARS
+from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
-from variantdb.release.files import read_current, release_path
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, load_vocabulary
+from variantdb.store.layout import release_path
 from variantdb.subcohort.core import SubcohortFilter, SubcohortIndex, make_filter
 
 _OUT = Path(__file__).parent / "results_subcohort.jsonl"

@@ -61,7 +61,8 @@ class Trial:
 
 
 def _tables(db: Path) -> dict[str, bytes]:
-    from variantdb.release.files import read_current, release_path
+    from variantdb.release.files import read_current
+    from variantdb.store.layout import release_path
 
     current = read_current(db)
     if current is None:
@@ -173,10 +174,10 @@ def _one_trial(
     crash_at_rename: int = 0,
 ) -> Trial:
     from typer.testing import CliRunner
-
-    from variantdb.load import load_batch
     from variantdb.loaders.cli import app
+
     from variantdb.lifecycle import publish, withdraw
+    from variantdb.load import load_batch
     from variantdb.release.check import check_database
     from variantdb.release.files import read_current
 

@@ -27,11 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from variantdb.release.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
+from variantdb.release.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max
+from variantdb.release.files import set_current
 from variantdb.release.index import build_index
-from variantdb.release.files import release_path, set_current, variants_file
 from variantdb.schema import GROUPS, an_columns, an_schema, strata, variants_schema
+from variantdb.store.layout import release_path, variants_file
 
 CHUNK = 2_000_000
 GENOMES = 60_000

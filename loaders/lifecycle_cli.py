@@ -15,9 +15,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from variantdb.release.files import read_current
+from variantdb.store.layout import ReleaseNotFoundError
 from variantdb.store.pseudonym import PseudonymKeyError
 from variantdb.store.registry import DatabaseLockedError, Registry, write_lock
-from variantdb.release.files import ReleaseNotFoundError, read_current
 
 __all__ = ["register"]
 

@@ -21,15 +21,16 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
-
 from variantdb.api.main import create_app
 from variantdb.loaders.cli import app as cli
+
 from tests.conftest_api import build_release
 from variantdb.audit import audit_path, read_audit
-from variantdb.release.coverage import write_coverage
 from variantdb.keys import KeyStore
-from variantdb.release.files import read_current, variants_file
+from variantdb.release.coverage import write_coverage
+from variantdb.release.files import read_current
 from variantdb.settings import Settings
+from variantdb.store.layout import variants_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,15 +17,16 @@ from hypothesis import HealthCheck, given
 from hypothesis import seed as hyp_seed
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-
 from variantdb.api.main import create_app
 from variantdb.api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
+
 from tests.conftest_api import build_release
-from variantdb.release.aggregate import compute_faf
 from variantdb.genome import CONTIGS
-from variantdb.release.files import set_current, variants_file
+from variantdb.release.aggregate import compute_faf
+from variantdb.release.files import set_current
 from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS, STRATUM_FIELDS, strata
 from variantdb.settings import Settings
+from variantdb.store.layout import variants_file
 from variantdb.variant import Reference, Variant, format_variant_id, normalize, to_spdi
 
 

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from variantdb.load import load_batch
-from variantdb.ingest.vcf import LoadError
 from tests.vcfdata import write_fasta, write_manifest, write_vcf
 from variantdb.genome import CONTIGS as CONTIG_ORDER
+from variantdb.ingest.vcf import LoadError
+from variantdb.load import load_batch
 from variantdb.manifest import ManifestError
 from variantdb.release.files import read_current, read_release_meta
 

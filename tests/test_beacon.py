@@ -15,15 +15,15 @@ from urllib.parse import urlencode
 
 import duckdb
 import pytest
+import variantdb.api.beacon.endpoints as beacon_router
 from fastapi.testclient import TestClient
 from httpx2 import Response
-
-import variantdb.api.beacon.endpoints as beacon_router
 from variantdb.api.main import create_app
+
 from tests.beacon_schemas import errors
 from tests.conftest_api import build_release
-from variantdb.release.files import variants_file
 from variantdb.schema import strata
+from variantdb.store.layout import variants_file
 from variantdb.variant import to_spdi
 
 B = "/beacon/v2"

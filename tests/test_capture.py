@@ -21,8 +21,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.cohort import generate_cohort
-from variantdb.load import load_batch
-from variantdb.ingest.vcf import LoadError
 from tests.test_peer_bcftools import (
     Counts,
     _assert_same,
@@ -32,11 +30,14 @@ from tests.test_peer_bcftools import (
     _peer_plain,
     _release_counts,
 )
-from variantdb.ingest.capture_regions import CaptureBedError, read_capture_bed
 from variantdb.genome import CONTIG_LENGTHS
-from variantdb.release.index import ReleaseIndex
+from variantdb.ingest.capture_regions import CaptureBedError, read_capture_bed
+from variantdb.ingest.vcf import LoadError
+from variantdb.load import load_batch
 from variantdb.manifest import read_manifest
-from variantdb.release.files import read_current, release_path
+from variantdb.release.files import read_current
+from variantdb.release.index import ReleaseIndex
+from variantdb.store.layout import release_path
 
 DATA = Path(__file__).parent / "data"
 GVCF_DIR = DATA / "gvcf-1kg-chr22"

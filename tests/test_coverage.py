@@ -18,13 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.cohort import generate_cohort
-from variantdb.load import load_batch
 from tests.test_capture import _capture_by_thirds, _write_beds
 from tests.test_peer_bcftools import _bcftools, _peer_plain
-from variantdb.release.coverage import COVERAGE_FILE, CoverageTrack, compute_coverage_track, coverage_schema
 from variantdb.genome import CONTIG_LENGTHS
-from variantdb.release.files import read_current, read_release_meta, release_path
+from variantdb.load import load_batch
+from variantdb.release.coverage import COVERAGE_FILE, CoverageTrack, compute_coverage_track, coverage_schema
+from variantdb.release.files import read_current, read_release_meta
 from variantdb.schema import GAPS_SCHEMA
+from variantdb.store.layout import release_path
 
 DATA = Path(__file__).parent / "data"
 

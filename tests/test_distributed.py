@@ -22,9 +22,9 @@ import duckdb
 import pytest
 
 from benchmarks.cohort import generate_cohort
-from variantdb.load import load_batch
 from variantdb.distributed import DaskCluster, open_cluster, probe_worker
 from variantdb.ingest.vcf import LoadError
+from variantdb.load import load_batch
 
 pytestmark = pytest.mark.slow
 

@@ -19,14 +19,15 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 import variantdb
-from variantdb.load import load_batch
 from tests.test_batch import CONTIGS, EXPECTED, MANIFEST, RECORDS, SAMPLES, release_rows
 from tests.vcfdata import write_manifest, write_vcf
+from variantdb.load import load_batch
 from variantdb.release.aggregate import compute_an_track, make_cohort, subset_cohort
+from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.incremental import combine_tracks, incremental_base, plan_delta
-from variantdb.store.registry import Registry
-from variantdb.release.files import read_current, read_release_meta, release_path
 from variantdb.schema import GAPS_SCHEMA, GROUPS, strata
+from variantdb.store.layout import release_path
+from variantdb.store.registry import Registry
 
 # release.json fields that name the release or the moment it was made, or list batch
 # names in load order: the only things two equal releases may differ in.
@@ -358,7 +359,6 @@ def test_batch_order_does_not_matter(cohorts: dict[str, Path], data: st.DataObje
 
 def test_cli_load_says_how_the_release_was_built(tmp_path: Path) -> None:
     from typer.testing import CliRunner
-
     from variantdb.loaders.cli import app
 
     runner = CliRunner()
@@ -408,8 +408,8 @@ def test_earlier_batches_segments_are_linked_not_copied_or_read(tmp_path: Path) 
     """An incremental publish hard-links the earlier batches' sub-cohort segments (same inode),
     takes their checksums from the previous release.json, and `check` still verifies them."""
     from typer.testing import CliRunner
-
     from variantdb.loaders.cli import app
+
     from variantdb.release import files as release_mod
     parts = [split_vcf(tmp_path / "in", ids, f"p{k}") for k, ids in enumerate((["C", "U"], ["F"], ["M"]))]
     db = tmp_path / "db"

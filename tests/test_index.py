@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from tests.conftest_api import build_release, make_an_track, make_tables
 from variantdb.genome import CONTIGS
+from variantdb.release.files import write_release
 from variantdb.release.index import IndexFormatError, ReleaseIndex, build_index, count_fields
-from variantdb.release.files import variants_file, write_release
+from variantdb.store.layout import variants_file
 from variantdb.variant import Variant
 
 ROWS = [

@@ -39,11 +39,12 @@ import pysam
 import pytest
 
 from benchmarks.cohort import generate_cohort
-from variantdb.load import load_batch
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, canonical_contig, is_par, ploidy_segments
+from variantdb.load import load_batch
 from variantdb.manifest import read_manifest
-from variantdb.release.files import read_current, release_path
+from variantdb.release.files import read_current
 from variantdb.settings import get_settings
+from variantdb.store.layout import release_path
 from variantdb.variant import Reference, normalize
 
 DATA = Path(__file__).parent / "data"

@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from variantdb.load import load_batch
+from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
-from variantdb.release.files import read_current, release_path
+from variantdb.store.layout import release_path
 
 DATA = Path(__file__).parent / "data"
 HAIL_TSV = DATA / "gvcf-1kg-chr22-hail" / "hail_an.tsv"

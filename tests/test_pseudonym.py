@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from variantdb.load import load_batch
-from variantdb.lifecycle import withdraw
-from variantdb.ingest.vcf import LoadError
 from tests.test_batch import make_batch
+from variantdb.ingest.vcf import LoadError
+from variantdb.lifecycle import withdraw
+from variantdb.load import load_batch
 from variantdb.store.pseudonym import PseudonymKeyError, load_pseudonymizer
 from variantdb.store.registry import Registry
 

@@ -26,13 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from variantdb.release.aggregate import aggregate_contig, call_files_for, compute_an_track, make_cohort
 from variantdb.genome import CONTIGS
+from variantdb.release.aggregate import aggregate_contig, call_files_for, compute_an_track, make_cohort
+from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
-from variantdb.store.registry import Registry
-from variantdb.release.files import read_current, release_path
 from variantdb.schema import GAPS_SCHEMA, strata
 from variantdb.settings import get_settings
+from variantdb.store.layout import release_path
+from variantdb.store.registry import Registry
 from variantdb.subcohort.core import SubcohortFilterError, SubcohortIndex, make_filter
 
 _FIELDS = ("ac", "an", "homozygote_count", "hemizygote_count", "n_carriers")
@@ -606,8 +607,8 @@ def test_segments_are_merged_by_tier_and_incremental_equals_full_rebuild(
     """Six batches with fanout 2: the trailing segments of one size tier are merged as batches
     arrive; a full rebuild applies the same merges (identical files) and the counts still equal
     every stored stratum."""
-    from variantdb.load import load_batch
     from tests.test_incremental import assert_same_release, release_digest
+    from variantdb.load import load_batch
 
     monkeypatch.setenv("VARIANTDB_SUBCOHORT_MERGE_FANOUT", "2")
     cohort = gvcf_db.parent / "c"

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pysam
 import pytest
 from typer.testing import CliRunner
-
 from variantdb.loaders.cli import app
+
 from tests.test_api import _release_rows
 from variantdb.subcohort.core import SubcohortFilterError, parse_filter_args
 

@@ -22,9 +22,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from variantdb.load import load_batch
 from variantdb.lifecycle import withdraw
-from variantdb.release.files import read_current, release_path
+from variantdb.load import load_batch
+from variantdb.release.files import read_current
+from variantdb.store.layout import release_path
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -37,10 +37,11 @@ import numpy as np
 
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
 from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
+from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
-from variantdb.release.files import ReleaseNotFoundError, read_current, read_release_meta, release_path
 from variantdb.schema import strata as all_strata
 from variantdb.schema import vcf_info_name
+from variantdb.store.layout import ReleaseNotFoundError, release_path
 from variantdb.variant import InvalidVariantError, Reference, normalize
 
 __all__ = [

@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 
 from variantdb.export import parse_region, write_parquet, write_tsv
 from variantdb.release.coverage import COVERAGE_FILE, coverage_schema
-from variantdb.release.files import ReleaseNotFoundError, read_current, release_path
+from variantdb.release.files import read_current
+from variantdb.store.layout import ReleaseNotFoundError, release_path
 
 __all__ = ["COVERAGE_FORMATS", "export_coverage"]
 

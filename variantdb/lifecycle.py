@@ -29,11 +29,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from variantdb.load import Progress, publish_release, recover
 from variantdb.export import export_release
-from variantdb.store import changelog
-from variantdb.store.pseudonym import load_pseudonymizer
-from variantdb.store.registry import Registry, write_lock
+from variantdb.load import Progress, publish_release, recover
 from variantdb.release.files import (
     ReleaseNotFoundError,
     next_release_id,
@@ -43,7 +40,11 @@ from variantdb.release.files import (
 )
 from variantdb.release.retention import prune_releases
 from variantdb.settings import Settings, get_settings
-from variantdb.store.batches import batch_dir, finish_pending, pending_dir, stage_without
+from variantdb.store import changelog
+from variantdb.store.batches import finish_pending, stage_without
+from variantdb.store.layout import batch_dir, pending_dir
+from variantdb.store.pseudonym import load_pseudonymizer
+from variantdb.store.registry import Registry, write_lock
 
 __all__ = [
     "ChangeReport",
@@ -140,7 +141,7 @@ def _rebuild(
         staged = pending_dir(db, release_id)
         dirs = {
             kind: [
-                (staged / kind / f"batch={b}") if b in affected else batch_dir(db, kind, b) for b in batches
+                batch_dir(staged, kind, b) if b in affected else batch_dir(db, kind, b) for b in batches
             ]
             for kind in ("calls", "gaps")
         }

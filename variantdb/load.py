@@ -38,8 +38,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import variantdb
+from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.ingest.capture import apply_capture_beds, read_capture_beds
 from variantdb.ingest.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
+from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.release.aggregate import (
     Cohort,
     aggregate_contig,
@@ -49,17 +51,6 @@ from variantdb.release.aggregate import (
     make_cohort,
 )
 from variantdb.release.coverage import COVERAGE_FILE, write_coverage
-from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
-from variantdb.release.incremental import (
-    count_source_columns,
-    incremental_base,
-    merge_contig,
-    merge_coverage_contig,
-    plan_delta,
-)
-from variantdb.manifest import SampleRecord, read_manifest
-from variantdb.store.pseudonym import load_pseudonymizer
-from variantdb.store.registry import Registry, write_lock
 from variantdb.release.files import (
     ReleaseNotFoundError,
     next_release_id,
@@ -70,10 +61,20 @@ from variantdb.release.files import (
     variants_file,
     write_release,
 )
+from variantdb.release.incremental import (
+    count_source_columns,
+    incremental_base,
+    merge_contig,
+    merge_coverage_contig,
+    plan_delta,
+)
 from variantdb.release.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS, variants_schema
 from variantdb.settings import Settings, get_settings
 from variantdb.store.batches import finish_pending
+from variantdb.store.layout import batch_dir
+from variantdb.store.pseudonym import load_pseudonymizer
+from variantdb.store.registry import Registry, write_lock
 from variantdb.subcohort.core import extend_subcohort, write_subcohort
 from variantdb.variant import Reference
 
@@ -294,8 +295,8 @@ def load_batch(
                     db,
                     release_id,
                     all_samples,
-                    [*(db / "calls" / f"batch={b}" for b in batches), staging / "calls"],
-                    [*(db / "gaps" / f"batch={b}" for b in batches), staging / "gaps"],
+                    [*(batch_dir(db, "calls", b) for b in batches), staging / "calls"],
+                    [*(batch_dir(db, "gaps", b) for b in batches), staging / "gaps"],
                     [*batches, name],
                     settings,
                     reference,
@@ -739,8 +740,8 @@ def publish_incremental(
     # the head of the new one.
     old_cohort = make_cohort(old_samples).sample_idx
     n_old = old_cohort.size if np.array_equal(old_cohort, cohort.sample_idx[: old_cohort.size]) else -1
-    call_dirs = [*(db / "calls" / f"batch={b}" for b in batches[:-1]), call_dir]
-    gap_dirs = [*(db / "gaps" / f"batch={b}" for b in batches[:-1]), gap_dir]
+    call_dirs = [*(batch_dir(db, "calls", b) for b in batches[:-1]), call_dir]
+    gap_dirs = [*(batch_dir(db, "gaps", b) for b in batches[:-1]), gap_dir]
 
     def subcohort(d: Path) -> Any:
         mb = settings.aggregate_memory_mb

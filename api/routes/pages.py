@@ -24,8 +24,6 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
-
-import variantdb
 from variantdb.api.auth import (
     caller_of,
     caller_role,
@@ -41,6 +39,8 @@ from variantdb.api.deps import OpenRelease, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import record_for_query, record_for_row
 from variantdb.api.routes.regions import check_listing, parse_region, resolve_gene
+
+import variantdb
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi

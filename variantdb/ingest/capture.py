@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from variantdb.ingest.vcf import FileReport, LoadError, PartWriter
-from variantdb.ingest.capture_regions import CaptureBedError, CaptureRegions, read_capture_bed
 from variantdb.genome import CONTIGS
+from variantdb.ingest.capture_regions import CaptureBedError, CaptureRegions, read_capture_bed
+from variantdb.ingest.vcf import FileReport, LoadError, PartWriter
 from variantdb.manifest import SampleRecord
 from variantdb.schema import GAPS_SCHEMA
 from variantdb.settings import Settings

@@ -21,10 +21,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from variantdb.release.files import checksums, read_current, read_release_meta
+from variantdb.store.batches import stored_sample_idx
 from variantdb.store.changelog import verify_chain
+from variantdb.store.layout import KINDS, ReleaseNotFoundError, batch_dir, release_path
 from variantdb.store.registry import Registry
-from variantdb.release.files import ReleaseNotFoundError, checksums, read_current, read_release_meta, release_path
-from variantdb.store.batches import KINDS, batch_dir, stored_sample_idx
 
 __all__ = ["CheckReport", "check_database"]
 

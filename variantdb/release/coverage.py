@@ -32,11 +32,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from variantdb.release.aggregate import _union_per_sample, call_files_for
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, SEXES, ploidy_segments
 from variantdb.manifest import TECHNOLOGIES
-from variantdb.release.files import file_sha256, fsync_dir
+from variantdb.release.aggregate import _union_per_sample, call_files_for
+from variantdb.release.files import file_sha256
 from variantdb.schema import GAPS_SCHEMA
+from variantdb.store.layout import fsync_dir
 
 __all__ = [
     "COVERAGE_FILE",

@@ -12,7 +12,8 @@ import duckdb
 import pyarrow as pa
 
 from variantdb.genome import CONTIGS
-from variantdb.release.files import read_release_meta, release_path, variants_file
+from variantdb.release.files import read_release_meta
+from variantdb.store.layout import release_path, variants_file
 
 __all__ = ["DIFF_SCHEMA", "diff_releases"]
 

@@ -5,17 +5,7 @@ into place; ``CURRENT`` names the live one and is replaced atomically (write
 new file, fsync, rename, fsync the directory), so a reader sees the old release
 or the new one, never a mixture.
 
-Layout of a database directory ``DB``::
-
-    DB/registry.duckdb                      samples, batches, releases
-    DB/calls/batch=NAME/contig=C/bin=B/*.parquet  sparse non-reference calls
-    DB/gaps/batch=NAME/contig=C/*.parquet   per-sample no-call intervals
-    DB/releases/ID/release.json             metadata, strata, checksums
-    DB/releases/ID/variants/C.parquet       sorted variant table, one file per contig
-    DB/releases/ID/an.parquet               AN track (schema.an_schema)
-    DB/releases/ID/index/                   memory-mapped lookup index
-    DB/releases/ID/subcohort/               sub-cohort structures (variantdb.subcohort.core)
-    DB/CURRENT                              the live release id
+Where each file lives: :mod:`variantdb.store.layout`.
 """
 
 from __future__ import annotations
@@ -23,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,65 +22,36 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from variantdb.genome import CONTIGS
+from variantdb.store.layout import (
+    RELEASE_ID,
+    ReleaseNotFoundError,
+    current_file,
+    fsync_dir,
+    release_path,
+    releases_dir,
+    variants_file,
+)
 
 __all__ = [
-    "ReleaseNotFoundError",
     "checksums",
     "file_sha256",
-    "fsync_dir",
     "linked_checksums",
     "list_releases",
     "next_release_id",
     "read_current",
     "read_release_meta",
-    "release_path",
     "set_current",
-    "variants_file",
     "write_release",
 ]
-
-RELEASE_ID = re.compile(r"^r\d{4,}$")
-
-
-class ReleaseNotFoundError(LookupError):
-    """A release id that names no published release."""
-
-
-def release_path(db: Path, release_id: str) -> Path:
-    """Return the directory of a release, refusing ids that are not ``r`` + digits."""
-    if not RELEASE_ID.match(release_id):
-        raise ReleaseNotFoundError(f"{release_id!r} is not a release id (e.g. r0001)")
-    return Path(db) / "releases" / release_id
-
-
-def variants_file(release_dir: Path, chrom: str) -> Path:
-    """Return the variant-table file of one contig in a release directory.
-
-    Notes
-    -----
-    One plain file per contig (``variants/chr1.parquet``), with no ``key=value``
-    folders: every reader (DuckDB, Polars, Spark, pyarrow) takes the folder as it
-    is, and none sees ``chrom`` twice.
-    """
-    return Path(release_dir) / "variants" / f"{chrom}.parquet"
 
 
 def read_current(db: Path) -> str | None:
     """Return the id of the live release, or None before the first release."""
     try:
-        text = (Path(db) / "CURRENT").read_text().strip()
+        text = current_file(db).read_text().strip()
     except FileNotFoundError:
         return None
     return text or None
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a folder's entries (files created, renamed or linked in it) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def set_current(db: Path, release_id: str) -> None:
@@ -104,13 +64,13 @@ def set_current(db: Path, release_id: str) -> None:
         fh.write(release_id + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, db / "CURRENT")
+    os.replace(tmp, current_file(db))
     fsync_dir(db)
 
 
 def list_releases(db: Path) -> list[str]:
     """Return the ids of published releases, oldest first."""
-    root = Path(db) / "releases"
+    root = releases_dir(db)
     if not root.exists():
         return []
     return sorted(

@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import variantdb
+from variantdb.genome import CONTIG_LENGTHS
 from variantdb.release.aggregate import (
     Cohort,
     call_files_for,
@@ -57,8 +58,8 @@ from variantdb.release.aggregate import (
     subset_cohort,
 )
 from variantdb.release.coverage import compute_coverage_track, coverage_schema
-from variantdb.genome import CONTIG_LENGTHS
 from variantdb.schema import GAPS_SCHEMA, GROUPS, Stratum, an_schema, strata
+from variantdb.store.layout import batch_dir
 
 __all__ = [
     "Delta",
@@ -150,7 +151,7 @@ def plan_delta(
     batch_of = {r["sample_idx"]: r["batch"] for r in old_rows}
 
     def dirs(kind: str, idx: np.ndarray) -> tuple[Path, ...]:
-        return tuple(Path(db) / kind / f"batch={b}" for b in sorted({batch_of[int(i)] for i in idx}))
+        return tuple(batch_dir(db, kind, b) for b in sorted({batch_of[int(i)] for i in idx}))
 
     return Delta(
         plus=subset_cohort(new, np.union1d(batch_idx, relatives)),

@@ -54,8 +54,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from variantdb.release.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.genome import CONTIG_INDEX, CONTIGS
+from variantdb.release.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.schema import DERIVED_FIELDS, an_columns, variants_schema
 from variantdb.variant import Variant
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from variantdb.release.files import read_current
 from variantdb.store import changelog
+from variantdb.store.layout import release_path
 from variantdb.store.registry import Registry
-from variantdb.release.files import read_current, release_path
 
 __all__ = ["prune_releases", "releases_to_prune"]
 

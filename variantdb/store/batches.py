@@ -28,22 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from variantdb.release.files import fsync_dir
+from variantdb.store.layout import KINDS, batch_dir, fsync_dir, pending_dir, pending_root
 
-__all__ = ["KINDS", "batch_dir", "finish_pending", "pending_dir", "stage_without", "stored_sample_idx"]
-
-#: The per-batch folders of the raw store.
-KINDS = ("calls", "gaps")
-
-
-def batch_dir(db: Path, kind: str, batch: str) -> Path:
-    """Return ``DB/<kind>/batch=<batch>``."""
-    return Path(db) / kind / f"batch={batch}"
-
-
-def pending_dir(db: Path, release_id: str) -> Path:
-    """Return the folder where a change published as ``release_id`` stages rewritten batches."""
-    return Path(db) / "pending" / release_id
+__all__ = ["finish_pending", "stage_without", "stored_sample_idx"]
 
 
 def stage_without(db: Path, release_id: str, batches: Iterable[str], sample_idx: Collection[int]) -> Path:
@@ -71,7 +58,7 @@ def stage_without(db: Path, release_id: str, batches: Iterable[str], sample_idx:
     for batch in batches:
         for kind in KINDS:
             src = batch_dir(db, kind, batch)
-            dst = root / kind / f"batch={batch}"
+            dst = batch_dir(root, kind, batch)
             dst.mkdir(parents=True, exist_ok=True)
             if not src.exists():
                 continue
@@ -118,7 +105,7 @@ def finish_pending(db: Path, known_releases: Collection[str]) -> list[str]:
     list of str
         What was done, one line per pending folder.
     """
-    root = Path(db) / "pending"
+    root = pending_root(db)
     done: list[str] = []
     if not root.exists():
         return done

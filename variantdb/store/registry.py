@@ -19,8 +19,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from variantdb.store import changelog
 from variantdb.manifest import SampleRecord
+from variantdb.store import changelog
 
 __all__ = ["DatabaseLockedError", "Registry", "write_lock"]
 

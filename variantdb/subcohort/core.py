@@ -72,9 +72,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from variantdb.release.aggregate import FAF_CONFIDENCE, Cohort, _union_per_sample, call_files_for, faf_lambda
 from variantdb.genome import CONTIG_INDEX, CONTIGS, SEXES, ploidy_segments
 from variantdb.manifest import TECHNOLOGIES
+from variantdb.release.aggregate import FAF_CONFIDENCE, Cohort, _union_per_sample, call_files_for, faf_lambda
 from variantdb.schema import GAPS_SCHEMA, load_vocabulary
 
 __all__ = [
@@ -481,7 +481,7 @@ def _write_release_keys(con: duckdb.DuckDBPyConnection, release_dir: Path, out: 
         Two alleles at one position share a 64-bit hash (never seen; the
         sub-cohort counts could not tell them apart).
     """
-    from variantdb.release.files import variants_file
+    from variantdb.store.layout import variants_file
 
     key_w = _Appender(out / "variant_key.npy", np.uint64)
     hash_w = _Appender(out / "variant_hash.npy", np.uint64)

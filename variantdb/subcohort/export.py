@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from variantdb.export import FORMATS, parse_region, write_parquet, write_sites_vcf, write_tsv
+from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
-from variantdb.release.files import ReleaseNotFoundError, read_current, release_path, variants_file
+from variantdb.store.layout import ReleaseNotFoundError, release_path, variants_file
 from variantdb.subcohort.core import SubcohortFilter, SubcohortIndex, subcohort_schema
 
 __all__ = ["export_subcohort"]
