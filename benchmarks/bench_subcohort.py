@@ -52,7 +52,7 @@ from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, load_vocabulary
 from variantdb.store.layout import release_path
-from variantdb.subcohort.core import SubcohortFilter, SubcohortIndex, make_filter
+from variantdb.subcohort import SubcohortFilter, SubcohortIndex, make_filter
 
 _OUT = Path(__file__).parent / "results_subcohort.jsonl"
 _AFQ = str(Path(sys.executable).parent / "afquery")
@@ -397,7 +397,7 @@ def stage_scale(
     from variantdb.load import publish_release
     from variantdb.release.aggregate import make_cohort
     from variantdb.settings import get_settings
-    from variantdb.subcohort.core import write_subcohort
+    from variantdb.subcohort import write_subcohort
 
     rng = np.random.default_rng(seed)
     db = work / "db"

@@ -22,13 +22,13 @@ from variantdb.loaders.lifecycle_cli import register as register_lifecycle
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from variantdb.export import FORMATS, RegionError, export_release
 from variantdb.export_coverage import export_coverage
+from variantdb.export_subcohort import export_subcohort
 from variantdb.ingest.vcf import LoadError
 from variantdb.manifest import ManifestError
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.store.layout import ReleaseNotFoundError
 from variantdb.store.registry import DatabaseLockedError, Registry
-from variantdb.subcohort.core import parse_filter_args
-from variantdb.subcohort.export import export_subcohort
+from variantdb.subcohort import parse_filter_args
 
 __all__ = ["app", "main"]
 

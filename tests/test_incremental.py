@@ -32,7 +32,7 @@ from variantdb.store.registry import Registry
 # release.json fields that name the release or the moment it was made, or list batch
 # names in load order: the only things two equal releases may differ in.
 META_EXCLUDED = ("id", "created", "batches")
-# The folder of the sub-cohort structures in a release (variantdb.subcohort.core).
+# The folder of the sub-cohort structures in a release (variantdb.subcohort).
 SUBCOHORT_DIR = "subcohort"
 
 
@@ -451,7 +451,7 @@ def test_a_previous_release_with_older_subcohort_structures_is_extended_by_a_ful
 ) -> None:
     """A database whose current release has sub-cohort structures of an older version (published before the
     per-batch segments) still loads incrementally; the structures are then written from every batch."""
-    from variantdb.subcohort.core import SubcohortIndex
+    from variantdb.subcohort import SubcohortIndex
 
     parts = [split_vcf(tmp_path / "in", ids, f"p{k}") for k, ids in enumerate((["C", "U"], ["F", "M"]))]
     db, fresh = tmp_path / "db", tmp_path / "fresh"

@@ -1,4 +1,4 @@
-"""Sub-cohorts at query time (variantdb.subcohort.core): checked against the stored strata and a fresh aggregation.
+"""Sub-cohorts at query time (variantdb.subcohort): checked against the stored strata and a fresh aggregation.
 
 Three independent references, on a multi-sample VCF cohort and a gVCF cohort (no-call
 intervals from reference blocks):
@@ -34,7 +34,7 @@ from variantdb.schema import GAPS_SCHEMA, strata
 from variantdb.settings import get_settings
 from variantdb.store.layout import release_path
 from variantdb.store.registry import Registry
-from variantdb.subcohort.core import SubcohortFilterError, SubcohortIndex, make_filter
+from variantdb.subcohort import SubcohortFilterError, SubcohortIndex, make_filter
 
 _FIELDS = ("ac", "an", "homozygote_count", "hemizygote_count", "n_carriers")
 
@@ -380,7 +380,7 @@ def test_a_variant_not_in_the_release_has_ac_zero_and_the_an_there(db: Path) -> 
 
 
 def test_call_bins_with_overlapping_spans_are_counted_together(tmp_path: Path) -> None:
-    from variantdb.subcohort.core import _call_groups
+    from variantdb.subcohort.segments import _call_groups
 
     spans = {"bin=0": (5, 15), "bin=1": (12, 30), "bin=2": (40, 50)}
     files = []
@@ -466,7 +466,7 @@ def test_capture_beds_count_in_every_stratum_and_technology(capture_db: Path) ->
 
 
 def test_allele_hash_is_md5_and_duckdb_agrees() -> None:
-    from variantdb.subcohort.core import _hash_probe, allele_hash
+    from variantdb.subcohort.segments import _hash_probe, allele_hash
 
     assert allele_hash("A", "G") == int("e154f54fbba4c72e", 16)  # md5("A>G"), first 8 bytes
     assert _hash_probe(duckdb.connect()) == allele_hash("A", "G")
@@ -485,7 +485,7 @@ def test_alleles_whose_keys_collide_are_told_apart_by_the_full_hash(tmp_path: Pa
     batches and one: each keeps its own carriers (the lookup steps over equal keys)."""
     from variantdb.load import publish_release
     from variantdb.schema import CALLS_SCHEMA
-    from variantdb.subcohort.core import allele_hash, variant_keys
+    from variantdb.subcohort import allele_hash, variant_keys
 
     a1, a2 = "AAACCTCTTTG", "AAAGCGCTATA"  # found by search: equal top 31 bits of the hash
     h1, h2 = allele_hash("A", a1), allele_hash("A", a2)
@@ -574,7 +574,7 @@ def test_merged_segments_equal_one_segment_written_from_all_their_batches(
 ) -> None:
     """Merging the three batches' segments (in small key ranges) gives the bytes of one segment
     written from the three batches' files at once."""
-    from variantdb.subcohort.core import _merge_segments, _start_output, _write_segment
+    from variantdb.subcohort.segments import _merge_segments, _start_output, _write_segment
 
     rd = _release(multi_db)
     segs = [rd / "subcohort" / s["dir"] for s in SubcohortIndex(rd).meta["segments"]]
@@ -639,7 +639,7 @@ def _run_policy(
 ) -> tuple[list[int], list[int]]:
     """Apply the merge policy after each of ``sizes`` (segment weights); return the final weights and the
     entries merged by each publish. The merge itself is summed, not done (it is tested above)."""
-    import variantdb.subcohort.core as sub
+    import variantdb.subcohort.segments as sub
 
     work = [0]
 

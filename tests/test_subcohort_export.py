@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from variantdb.loaders.cli import app
 
 from tests.test_api import _release_rows
-from variantdb.subcohort.core import SubcohortFilterError, parse_filter_args
+from variantdb.subcohort import SubcohortFilterError, parse_filter_args
 
 runner = CliRunner()
 

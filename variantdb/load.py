@@ -75,7 +75,7 @@ from variantdb.store.batches import finish_pending
 from variantdb.store.layout import batch_dir
 from variantdb.store.pseudonym import load_pseudonymizer
 from variantdb.store.registry import Registry, write_lock
-from variantdb.subcohort.core import extend_subcohort, write_subcohort
+from variantdb.subcohort import extend_subcohort, write_subcohort
 from variantdb.variant import Reference
 
 if TYPE_CHECKING:
@@ -622,7 +622,7 @@ def publish_release(
 
 
 def _merge_policy(settings: Settings) -> tuple[int, int]:
-    """Return how sub-cohort segments are merged (:func:`variantdb.subcohort.core.write_subcohort`)."""
+    """Return how sub-cohort segments are merged (:func:`variantdb.subcohort.write_subcohort`)."""
     return settings.subcohort_merge_fanout, settings.subcohort_merge_max_entries
 
 
@@ -703,7 +703,7 @@ def publish_incremental(
     Reads the previous release's variant table, AN and coverage tracks once, the batch's
     files, and the rows of already loaded relatives of the batch's samples from
     their own batches (see :mod:`variantdb.release.incremental`); the previous release's
-    sub-cohort segments are linked, not read (:func:`variantdb.subcohort.core.extend_subcohort`),
+    sub-cohort segments are linked, not read (:func:`variantdb.subcohort.extend_subcohort`),
     and their checksums taken from its ``release.json``.
     """
     delta = plan_delta(old_samples, samples, call_dir, gap_dir, db)

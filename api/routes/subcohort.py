@@ -4,7 +4,7 @@ One variant (``GET /v1/subcohort/variants/{id}``), a batch (``POST
 /v1/subcohort/variants``) or a region (``GET /v1/subcohort/regions/{locus}``),
 each with a filter: sex, region, patient group (or all but some), technology,
 family role, date received, adj or raw. Counted from the release's sub-cohort
-structures (:mod:`variantdb.subcohort.core`); the default filter gives the headline
+structures (:mod:`variantdb.subcohort`); the default filter gives the headline
 figures, one sex / region / patient group gives the stored stratum. Sub-cohorts
 are exact counts of arbitrary (small) groups, so only callers who may see strata
 (:func:`variantdb.api.auth.may_see_strata`) get them.
@@ -31,7 +31,7 @@ from variantdb.api.metrics import name_route
 from variantdb.api.models import ErrorBody, ErrorPublic, RegionPublic
 from variantdb.api.routes.regions import encode_cursor, page_window, parse_region
 
-from variantdb.subcohort.core import (
+from variantdb.subcohort import (
     ROLES,
     SUBCOHORT_FIELDS,
     SubcohortFilter,

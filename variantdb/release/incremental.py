@@ -29,7 +29,7 @@ back to a full rebuild.
 
 The sub-cohort structures of a release (``subcohort/``, per-sample carriers and
 no-call bins) are kept in one segment per batch, named by position and allele
-hash rather than release row: :func:`variantdb.subcohort.core.extend_subcohort`
+hash rather than release row: :func:`variantdb.subcohort.extend_subcohort`
 hard-links the previous release's segments and writes the batch's, so nothing
 of the earlier batches is read or copied.
 """

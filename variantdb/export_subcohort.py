@@ -2,7 +2,7 @@
 
 The rows are the release's variant rows (a variant no matching sample carries has
 ``ac`` 0 and its ``an``); the counts are those of ``GET /v1/subcohort/...`` for the
-same filter (:mod:`variantdb.subcohort.core`).
+same filter (:mod:`variantdb.subcohort`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from variantdb.export import FORMATS, parse_region, write_parquet, write_sites_v
 from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
 from variantdb.store.layout import ReleaseNotFoundError, release_path, variants_file
-from variantdb.subcohort.core import SubcohortFilter, SubcohortIndex, subcohort_schema
+from variantdb.subcohort import SubcohortFilter, SubcohortIndex, subcohort_schema
 
 __all__ = ["export_subcohort"]
 
@@ -64,7 +64,7 @@ def export_subcohort(
     out
         Output file; None writes TSV or VCF to standard output (``.gz`` VCF: bgzipped, indexed).
     f
-        The filter (:func:`variantdb.subcohort.core.parse_filter_args`).
+        The filter (:func:`variantdb.subcohort.parse_filter_args`).
     region
         ``chr1:1-1000`` (1-based, inclusive). Default: the whole release.
     release
