@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from variantdb.frequency import af, faf, faf_max
 from variantdb.release.index import ReleaseIndex
 from variantdb.schema import QUALITY_FIELDS, strata
 
@@ -20,20 +21,6 @@ __all__ = ["ExcludedGroup", "RecordLayout"]
 _GROUP_NAMES = {"": None, "_raw": "raw", "_all": "all"}
 _COUNT = ("ac", "an", "homozygote_count", "hemizygote_count", "n_carriers")
 _STRATUM = ("ac", "an", "homozygote_count", "hemizygote_count")
-
-
-def _af(ac: int, an: int) -> float | None:
-    return ac / an if an else None
-
-
-def _faf_max(pairs: tuple[tuple[float | None, str], ...]) -> dict[str, Any]:
-    """Return faf95_max_region and its code from (faf95, code) of each region, as the release table holds them."""
-    best: float | None = None
-    code = None
-    for v, c in pairs:
-        if v is not None and (best is None or v > best):
-            best, code = v, c
-    return {"faf95_max_region": best, "faf95_max_region_code": code if best else None}
 
 
 @dataclass(frozen=True)
@@ -119,7 +106,7 @@ class RecordLayout:
             items.append('"strata": [' + ", ".join(strata_src) + "]")
         src = "def seen(t):\n    return {" + ", ".join(items) + "}\n"
         namespace: dict[str, Any] = {f"L{k}": lam for k, lam in enumerate(self._faf.values())}
-        namespace["_faf_max"] = _faf_max
+        namespace["_faf_max"] = faf_max
         exec(compile(src, "<variantdb.api.records.seen>", "exec"), namespace)
         fn: Callable[[tuple[int, ...]], dict[str, Any]] = namespace["seen"]
         fn.__doc__ = "Return the count part of a record of a variant in the release, from its count tuple."
@@ -224,9 +211,9 @@ class RecordLayout:
             an = an_all - an_group
         counts["ac"] = ac
         counts["an"] = an
-        counts["af"] = ac / an if an else None
+        counts["af"] = af(ac, an)
         for name, lam in self._faf.items():
-            counts[name] = lam[ac] / an if an else None
+            counts[name] = faf(lam, ac, an)
         counts["homozygote_count"] = hom
         counts["hemizygote_count"] = hemi
         counts["n_carriers"] = carriers

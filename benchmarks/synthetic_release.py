@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from variantdb.frequency import FAF_CONFIDENCE, faf_column, faf_max_columns
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
-from variantdb.release.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max
 from variantdb.release.files import set_current
 from variantdb.release.index import build_index
 from variantdb.schema import GROUPS, an_columns, an_schema, strata, variants_schema
@@ -84,7 +84,7 @@ def _chunk(rng: np.random.Generator, chrom: str, lo: int, hi: int, k: int) -> pa
             f"ac{g}": gac,
             f"an{g}": gan,
             f"af{g}": gac / gan,
-            **{f"{f}{g}": compute_faf(gac, gan, ci) for f, ci in FAF_CONFIDENCE.items()},
+            **{f"{f}{g}": faf_column(gac, gan, ci) for f, ci in FAF_CONFIDENCE.items()},
             f"homozygote_count{g}": hom,
             f"hemizygote_count{g}": hemi,
             f"n_carriers{g}": (gac - hom - hemi // 2).astype(np.int32),
@@ -107,7 +107,7 @@ def _chunk(rng: np.random.Generator, chrom: str, lo: int, hi: int, k: int) -> pa
                 f"ac_{s.key}": s_ac,
                 f"an_{s.key}": s_an,
                 f"af_{s.key}": np.where(s_an > 0, s_ac / np.maximum(s_an, 1), np.nan),
-                **{f"{f}_{s.key}": compute_faf(s_ac, s_an, ci) for f, ci in FAF_CONFIDENCE.items()},
+                **{f"{f}_{s.key}": faf_column(s_ac, s_an, ci) for f, ci in FAF_CONFIDENCE.items()},
                 f"homozygote_count_{s.key}": np.minimum(hom, s_ac // 2).astype(np.int32),
                 f"hemizygote_count_{s.key}": np.minimum(hemi, s_ac).astype(np.int32),
             }
@@ -116,7 +116,7 @@ def _chunk(rng: np.random.Generator, chrom: str, lo: int, hi: int, k: int) -> pa
         np.int32
     )
     regions = [s for s in strata() if s.kind == "region"]
-    cols["faf95_max_region"], cols["faf95_max_region_code"] = compute_faf_max(
+    cols["faf95_max_region"], cols["faf95_max_region_code"] = faf_max_columns(
         [cols[f"faf95_{s.key}"] for s in regions], [s.key.removeprefix("region_") for s in regions], n
     )
     schema = variants_schema()

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from variantdb.frequency import FAF_CONFIDENCE, faf_lambda
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS
-from variantdb.release.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.release.files import write_release
 from variantdb.schema import GROUPS, an_columns, an_schema, strata, variants_schema
 

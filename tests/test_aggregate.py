@@ -13,7 +13,7 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 from scipy.stats import poisson
 
-from variantdb.release.aggregate import FAF_CONFIDENCE, compute_faf, compute_faf_max, faf_lambda
+from variantdb.frequency import FAF_CONFIDENCE, faf_column, faf_lambda, faf_max_columns
 from variantdb.schema import strata
 
 # (AC, AN, faf95, faf99) from Hail 0.2.139 (PyPI `hail`, Java 17), produced with
@@ -60,7 +60,7 @@ def test_faf_matches_hail_within_its_grid() -> None:
     ac = np.array([r[0] for r in HAIL])
     an = np.array([r[1] for r in HAIL])
     for col, name in ((2, "faf95"), (3, "faf99")):
-        ours = np.array(compute_faf(ac, an, FAF_CONFIDENCE[name]).to_pylist())
+        ours = np.array(faf_column(ac, an, FAF_CONFIDENCE[name]).to_pylist())
         hail = np.array([r[col] for r in HAIL])
         assert np.all(ours - hail >= -1e-12), name
         assert np.all(ours - hail <= 1e-6 + 1e-12), name
@@ -70,13 +70,13 @@ def test_faf_matches_hail_within_its_grid() -> None:
 @pytest.mark.parametrize(("ac", "an"), [(r[0], r[1]) for r in HAIL])
 def test_faf_matches_the_published_definition(ac: int, an: int) -> None:
     for name, ci in FAF_CONFIDENCE.items():
-        ours = compute_faf(np.array([ac]), np.array([an]), ci)[0].as_py()
+        ours = faf_column(np.array([ac]), np.array([an]), ci)[0].as_py()
         assert ours == pytest.approx(_bisect_faf(ac, an, ci), rel=1e-9, abs=1e-15), name
 
 
 def test_faf_edges() -> None:
     # AC 0 and singletons: 0 (as Hail); AN 0: null like af.
-    assert compute_faf(np.array([0, 1, 2, 0]), np.array([10, 10, 0, 0]), 0.95).to_pylist() == [
+    assert faf_column(np.array([0, 1, 2, 0]), np.array([10, 10, 0, 0]), 0.95).to_pylist() == [
         0.0,
         0.0,
         None,
@@ -92,8 +92,8 @@ def test_faf_edges() -> None:
 @given(st.integers(0, 200_000).flatmap(lambda an: st.tuples(st.integers(0, an), st.just(an))))
 def test_faf_is_below_af_and_faf99_below_faf95(case: tuple[int, int]) -> None:
     ac, an = case
-    f95 = compute_faf(np.array([ac]), np.array([an]), 0.95)[0].as_py()
-    f99 = compute_faf(np.array([ac]), np.array([an]), 0.99)[0].as_py()
+    f95 = faf_column(np.array([ac]), np.array([an]), 0.95)[0].as_py()
+    f99 = faf_column(np.array([ac]), np.array([an]), 0.99)[0].as_py()
     if an == 0:
         assert f95 is None and f99 is None
     else:
@@ -128,10 +128,10 @@ def test_faf_max_names_the_first_region_reaching_it() -> None:
         pa.array([0.3, None, 0.0, 0.2, 0.0], pa.float64()),
         pa.array([0.3, None, None, 0.1, None], pa.float64()),
     ]
-    value, code = compute_faf_max(fafs, ["a", "b", "c"], 5)
+    value, code = faf_max_columns(fafs, ["a", "b", "c"], 5)
     assert value.to_pylist() == [0.3, None, 0.0, 0.2, 0.0]
     assert code.to_pylist() == ["b", None, None, "a", None]
-    assert compute_faf_max([], [], 2)[0].to_pylist() == [None, None]
+    assert faf_max_columns([], [], 2)[0].to_pylist() == [None, None]
 
 
 def test_release_table_names_the_region_of_the_highest_faf(api_db: Path) -> None:

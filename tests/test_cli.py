@@ -133,7 +133,7 @@ def test_load_reports_manifest_problems_all_at_once(tmp_path: Path) -> None:
 
 
 def test_export_carries_faf_and_quality_fields(db: Path, tmp_path: Path) -> None:
-    from variantdb.release.aggregate import faf_lambda
+    from variantdb.frequency import faf_lambda
 
     out = tmp_path / "sites.vcf.gz"
     assert runner.invoke(app, ["export", "--db", str(db), "--format", "vcf", "-o", str(out)]).exit_code == 0

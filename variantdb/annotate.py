@@ -36,6 +36,7 @@ from typing import Any, Final
 import numpy as np
 
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
+from variantdb.frequency import af_array
 from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
@@ -570,9 +571,7 @@ class Annotator:
                 if col.faf is not None:
                     lam = self._lambda(col.faf)
                     ac = np.where(found, lam[ac.astype(np.int64)], 0.0)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    af = np.where(an > 0, ac / np.where(an > 0, an, 1), np.nan)
-                values: list[Any] = af.tolist()
+                values: list[Any] = af_array(ac, an).tolist()
                 present = (found | absent) & (an > 0)
             else:
                 arr = np.zeros(m, dtype=np.float64 if col.vcf_type == "Float" else np.int64)

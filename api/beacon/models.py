@@ -17,6 +17,7 @@ from variantdb.api.deps import OpenRelease
 from variantdb.api.lookup import record_for_row
 
 import variantdb
+from variantdb.frequency import af
 from variantdb.genome import REFSEQ
 
 __all__ = [
@@ -228,7 +229,7 @@ def _frequency(population: str, counts: dict[str, Any]) -> dict[str, Any] | None
     ac, hom, hemi = counts["ac"], counts["homozygote_count"], counts["hemizygote_count"]
     return {
         "population": population,
-        "alleleFrequency": ac / an,
+        "alleleFrequency": af(ac, an),
         "alleleCount": ac,
         "alleleNumber": an,
         "alleleCountHomozygous": hom,

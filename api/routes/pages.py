@@ -41,6 +41,7 @@ from variantdb.api.lookup import record_for_query, record_for_row
 from variantdb.api.routes.regions import check_listing, parse_region, resolve_gene
 
 import variantdb
+from variantdb.frequency import af_array
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
@@ -353,8 +354,7 @@ def _plot_points(rel: OpenRelease, lo: int, hi: int) -> tuple[list[tuple[int, fl
     # One vectorized read of the two headline columns instead of a record per row.
     vals = rel.index.values[rows]
     ac, an = vals["ac"].astype(np.float64), vals["an"].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        af = np.where(an > 0, ac / an, np.nan)
+    af = af_array(ac, an)
     out = []
     for row, f in zip(rows.tolist(), af.tolist(), strict=True):
         v = rel.index.variant_at(row)

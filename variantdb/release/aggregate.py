@@ -20,8 +20,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy.special import gammainccinv
 
+from variantdb.frequency import FAF_CONFIDENCE, af_column, faf_column, faf_max_columns
 from variantdb.genome import CONTIG_LENGTHS, SEXES, ploidy_segments
 from variantdb.schema import (
     GROUPS,
@@ -34,24 +34,17 @@ from variantdb.schema import (
 )
 
 __all__ = [
-    "FAF_CONFIDENCE",
     "Cohort",
     "aggregate_contig",
     "call_files_for",
     "cohort_stats",
     "compute_an_track",
-    "compute_faf",
-    "compute_faf_max",
     "count_calls",
     "count_columns",
-    "faf_lambda",
     "finish_contig",
     "make_cohort",
     "subset_cohort",
 ]
-
-#: Confidence of each filtering allele frequency field (gnomAD's faf95 and faf99).
-FAF_CONFIDENCE: dict[str, float] = {"faf95": 0.95, "faf99": 0.99}
 
 _CHUNK = 1 << 20
 # Which samples and calls each group counts: (founders only, adj only).
@@ -86,97 +79,6 @@ class Cohort:
         cols += [f * self.member[:, j] for j in range(len(self.strata))]
         return np.stack(cols, axis=1).astype(np.int32)
 
-
-def faf_lambda(ac: np.ndarray | int, confidence: float) -> np.ndarray:
-    """Return the highest Poisson mean at which ``ac`` or more alt alleles are seen with probability ``1 - confidence``.
-
-    Parameters
-    ----------
-    ac
-        Alternate allele counts (any shape).
-    confidence
-        0.95 for faf95, 0.99 for faf99.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, the same shape as ``ac``: ``lambda`` with
-        ``P(X <= ac - 1; lambda) = confidence`` for ``X ~ Poisson(lambda)``, and 0
-        where ``ac <= 1``.
-
-    Notes
-    -----
-    ``P(X <= k; lambda)`` is the regularized upper incomplete gamma function
-    ``Q(k + 1, lambda)``, so ``lambda`` is ``gammainccinv(ac, confidence)``: the
-    root that Hail's ``filtering_allele_frequency`` searches for with ``uniroot``,
-    found here in closed form for every row at once. It depends on ``ac`` only,
-    so a variant's faf is ``faf_lambda(ac) / an``. As Hail (and so gnomAD) does, a
-    singleton (``ac == 1``) gets 0: one allele says nothing about the frequency.
-    """
-    a = np.asarray(ac, dtype=np.float64)
-    out = np.zeros(a.shape, dtype=np.float64)
-    many = a > 1
-    out[many] = gammainccinv(a[many], confidence)
-    return out
-
-
-def compute_faf(ac: np.ndarray, an: np.ndarray, confidence: float) -> pa.Array:
-    """Return the filtering allele frequency of every row as gnomAD computes it (faf95, faf99).
-
-    Parameters
-    ----------
-    ac, an
-        Alternate allele count and allele number per row.
-    confidence
-        0.95 for faf95, 0.99 for faf99.
-
-    Returns
-    -------
-    pyarrow.Array
-        float64: the highest true allele frequency at which observing ``ac`` or
-        more alt alleles among ``an`` has Poisson probability ``<= 1 - confidence``
-        (``faf_lambda(ac) / an``); 0 where ``ac <= 1``; null where ``an`` is 0.
-
-    Notes
-    -----
-    Hail rounds its root to a grid of 1e-6 (its ``precision``) and reports the
-    grid point just below; this is the exact value, within 1e-6 of Hail's.
-    """
-    an = np.asarray(an)
-    lam = faf_lambda(ac, confidence)
-    return pa.array(np.divide(lam, an, out=np.zeros(len(lam)), where=an > 0), mask=an == 0)
-
-
-def compute_faf_max(fafs: list[pa.Array], codes: list[str], n: int) -> tuple[pa.Array, pa.Array]:
-    """Return the highest faf of every row over some strata (the regions) and the code of the stratum.
-
-    Parameters
-    ----------
-    fafs
-        One float64 array per stratum (null where its ``an`` is 0), rows aligned.
-    codes
-        The strata's codes, in the same order.
-    n
-        Number of rows (all null when there is no stratum).
-
-    Returns
-    -------
-    (pyarrow.Array, pyarrow.Array)
-        The maximum (null where every stratum is null) and the code of the first
-        stratum reaching it (null where the maximum is null or 0).
-    """
-    if not fafs:
-        return pa.nulls(n, pa.float64()), pa.nulls(n, pa.string())
-    m = np.stack([a.to_numpy(zero_copy_only=False) for a in fafs], axis=1)
-    none = np.isnan(m).all(axis=1)
-    filled = np.where(np.isnan(m), -1.0, m)
-    best = filled.argmax(axis=1)
-    value = filled[np.arange(len(best)), best]
-    code = np.array(codes, dtype=object)[best]
-    return (
-        pa.array(value, pa.float64(), mask=none),
-        pa.array(code, pa.string(), mask=none | (value == 0)),
-    )
 
 
 def make_cohort(samples: pa.Table) -> Cohort:
@@ -522,8 +424,8 @@ def finish_contig(chrom: str, counts: pa.Table, track: pa.Table, strata: tuple[S
         values: dict[str, Any] = {
             "ac": ac,
             "an": an,
-            "af": pa.array(np.divide(ac, an, out=np.zeros(n), where=an > 0), mask=an == 0),
-            **{f: compute_faf(ac, an, ci) for f, ci in FAF_CONFIDENCE.items()},
+            "af": af_column(ac, an),
+            **{f: faf_column(ac, an, ci) for f, ci in FAF_CONFIDENCE.items()},
             "homozygote_count": counts.column(f"homozygote_count{src}"),
             "hemizygote_count": counts.column(f"hemizygote_count{src}"),
             "n_carriers": counts.column(f"n_carriers{src}")
@@ -541,7 +443,7 @@ def finish_contig(chrom: str, counts: pa.Table, track: pa.Table, strata: tuple[S
     for name in QUALITY_FIELDS:
         cols[name] = counts.column(name)
     regions = [s for s in strata if s.kind == "region"]
-    cols["faf95_max_region"], cols["faf95_max_region_code"] = compute_faf_max(
+    cols["faf95_max_region"], cols["faf95_max_region_code"] = faf_max_columns(
         [cols[f"faf95_{s.key}"] for s in regions], [s.key.removeprefix("region_") for s in regions], n
     )
     arrays = [

@@ -27,7 +27,7 @@ column, which keeps both latency and resident memory down at 100M variants.
 ``af`` fields are not stored; they are ``ac / an`` (None when ``an`` is 0),
 computed on read exactly as the release table defines them. Nor are the
 filtering allele frequencies ``faf95`` / ``faf99``: they are ``lambda(ac) / an``
-where ``lambda`` depends on ``ac`` alone (:func:`variantdb.release.aggregate.faf_lambda`),
+where ``lambda`` depends on ``ac`` alone (:func:`variantdb.frequency.faf_lambda`),
 so the index keeps one small table of ``lambda`` per confidence for every AC
 from 0 to the release's largest (built when the index is opened, from the
 ``max_ac`` in ``index.json``) and derives them on read with the same float
@@ -54,8 +54,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from variantdb.frequency import FAF_CONFIDENCE, af, faf, faf_lambda, faf_max
 from variantdb.genome import CONTIG_INDEX, CONTIGS
-from variantdb.release.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.schema import DERIVED_FIELDS, an_columns, variants_schema
 from variantdb.variant import Variant
 
@@ -598,7 +598,7 @@ class ReleaseIndex:
         ``lambda(ac) / an``, None where ``an`` is 0, the release table's
         definitions, so the record equals the Parquet row.
         ``faf95_max_region`` and its code are taken over the ``region_*`` strata
-        as :func:`variantdb.release.aggregate.compute_faf_max` takes them.
+        as :func:`variantdb.frequency.faf_max_columns` takes them.
         """
         v = self.variant_at(row)
         out: dict[str, Any] = {"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt}
@@ -607,18 +607,11 @@ class ReleaseIndex:
             if f == "ac" or f.startswith("ac_"):
                 suffix = f[2:]
                 an = out["an" + suffix]
-                out["af" + suffix] = out[f] / an if an else None
+                out["af" + suffix] = af(out[f], an)
                 for name, lam in self.faf_lambda.items():
-                    out[name + suffix] = lam[out[f]] / an if an else None
-        best: float | None = None
-        code = None
-        for f in self.fields:
-            if f.startswith("ac_region_"):
-                v = out["faf95" + f[2:]]
-                if v is not None and (best is None or v > best):
-                    best, code = v, f.removeprefix("ac_region_")
-        out["faf95_max_region"] = best
-        out["faf95_max_region_code"] = code if best else None
+                    out[name + suffix] = faf(lam, out[f], an)
+        regions = [f for f in self.fields if f.startswith("ac_region_")]
+        out.update(faf_max((out["faf95" + f[2:]], f.removeprefix("ac_region_")) for f in regions))
         return out
 
     def an_at(self, chrom: str, pos: int) -> dict[str, int] | None:

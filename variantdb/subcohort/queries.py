@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from variantdb.frequency import FAF_CONFIDENCE, af, faf_lambda
 from variantdb.genome import CONTIG_INDEX, CONTIGS, SEXES, ploidy_segments
-from variantdb.release.aggregate import FAF_CONFIDENCE, faf_lambda
 from variantdb.subcohort.filters import SubcohortFilter
 from variantdb.subcohort.segments import (
     _ADJ,
@@ -458,7 +458,7 @@ def _records(
             {
                 "ac": a,
                 "an": n,
-                "af": a / n if n else None,
+                "af": af(a, n),
                 **{name: float(lam[name][i]) / n if n else None for name in FAF_CONFIDENCE},
                 "homozygote_count": int(hom[i]),
                 "hemizygote_count": int(hemi[i]),
