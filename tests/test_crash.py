@@ -13,7 +13,7 @@ import pytest
 from benchmarks.crash_trials import run_trials
 
 
-@pytest.mark.slow
+@pytest.mark.crash
 def test_sigkill_at_random_moments_leaves_old_or_new_and_rerun_matches_clean(tmp_path: Path) -> None:
     trials = run_trials(tmp_path, trials=20, seed=5)
     failed = [t for t in trials if not t.ok]

@@ -26,7 +26,7 @@ from variantdb.distributed import DaskCluster, open_cluster, probe_worker
 from variantdb.ingest.vcf import LoadError
 from variantdb.load import load_batch
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.distributed
 
 
 # A fresh process must import this worktree's code, as pytest does.

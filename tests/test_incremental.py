@@ -359,6 +359,7 @@ def test_batch_order_does_not_matter(cohorts: dict[str, Path], data: st.DataObje
 
 def test_cli_load_says_how_the_release_was_built(tmp_path: Path) -> None:
     from typer.testing import CliRunner
+
     from variantdb.loaders.cli import app
 
     runner = CliRunner()
@@ -408,8 +409,8 @@ def test_earlier_batches_segments_are_linked_not_copied_or_read(tmp_path: Path) 
     """An incremental publish hard-links the earlier batches' sub-cohort segments (same inode),
     takes their checksums from the previous release.json, and `check` still verifies them."""
     from typer.testing import CliRunner
-    from variantdb.loaders.cli import app
 
+    from variantdb.loaders.cli import app
     from variantdb.release import files as release_mod
     parts = [split_vcf(tmp_path / "in", ids, f"p{k}") for k, ids in enumerate((["C", "U"], ["F"], ["M"]))]
     db = tmp_path / "db"

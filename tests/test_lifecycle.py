@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
-from variantdb.loaders.cli import app
 
 from variantdb.lifecycle import LifecycleError, export_research, set_research_opt_out, withdraw
 from variantdb.load import load_batch, recover
+from variantdb.loaders.cli import app
 from variantdb.release.check import check_database
 from variantdb.release.diff import diff_releases
 from variantdb.release.files import read_current, read_release_meta
@@ -352,6 +352,7 @@ def test_releases_lists_and_prune_keeps_current(
     assert check_database(db).ok
     # A query pinning a pruned release is told so; the kept one still answers.
     from fastapi.testclient import TestClient
+
     from variantdb.api.main import create_app
 
     assert diff_releases(db, "r0003", "r0003").num_rows == 0  # a release does not differ from itself

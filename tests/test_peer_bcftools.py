@@ -56,6 +56,8 @@ Counts = dict[Key, tuple[int, int, int, int]]  # ac, an, homozygote_count, hemiz
 _FIELDS = ("ac", "an", "homozygote_count", "hemizygote_count")
 _SEX_LETTER = {"XX": "F", "XY": "M", "unknown": "U"}
 
+pytestmark = pytest.mark.peer
+
 
 def _bcftools(*args: str | Path) -> str:
     """Run bcftools and return its stdout; fail the test with its stderr."""

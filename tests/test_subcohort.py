@@ -601,6 +601,7 @@ def test_merged_segments_equal_one_segment_written_from_all_their_batches(
         assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "written" / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_segments_are_merged_by_tier_and_incremental_equals_full_rebuild(
     gvcf_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
