@@ -681,7 +681,15 @@ def test_audit_log_is_complete_under_concurrent_load_from_several_workers(tmp_pa
         "VARIANTDB_PUBLIC_DAILY_QUERIES": "500",
         "PYTHONPATH": str(ROOT),
     }
-    cmd = [sys.executable, "-m", "uvicorn", "variantdb.api.main:create_app_from_env", "--factory", "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "variantdb.api.main:create_app_from_env",
+        "--factory",
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(
         [*cmd, "--workers", "3", "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT
     )
