@@ -1,4 +1,4 @@
-"""Access control (issue 6): keys, the role matrix of the README, limits, the audit log, attacks.
+"""Access control (issue 6): keys, the role matrix of docs/http-api.md, limits, the audit log, attacks.
 
 Every app here is built with ``anonymous_role="public"`` (the production
 default; the other service tests serve keyless callers as controlled, see
@@ -174,11 +174,11 @@ def test_a_key_verifies_only_whole_and_exact(tmp_path: Path) -> None:
     assert rec.salt != store.create("controlled", "y")[1].salt
 
 
-# --- the role matrix of the README: one test per cell -------------------------------------------
+# --- the role matrix of docs/http-api.md: one test per cell -------------------------------------
 
 
 def _readme_matrix() -> list[tuple[str, str, str]]:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "http-api.md").read_text()
     block = text.split("<!-- role-matrix -->")[1].split("<!-- /role-matrix -->")[0]
     rows = [r.strip().strip("|").split("|") for r in block.strip().splitlines()]
     header = [c.strip() for c in rows[0]]
@@ -355,7 +355,7 @@ def test_role_matrix_cell(
 
 
 def test_the_matrix_covers_every_data_route(client: TestClient) -> None:
-    """A new route (Beacon, sub-cohorts, coverage ...) must get a row in the README matrix or here."""
+    """A new route (Beacon, sub-cohorts, coverage ...) must get a row in the role matrix (docs/http-api.md) or here."""
     documented = {e.split("?")[0] for e, _, _ in MATRIX}
     not_data = {"/health", "/metrics", "/", "/search", "/static/{name}", "/openapi.json", "/docs", "/redoc"}
     not_data |= {"/docs/oauth2-redirect"}
@@ -369,7 +369,7 @@ def test_the_matrix_covers_every_data_route(client: TestClient) -> None:
             name = name.replace("{release_id}", "{id}")
             if name not in documented:
                 missing.append(name)
-    assert not missing, f"routes without a row in the README role matrix: {missing}"
+    assert not missing, f"routes without a row in the role matrix of docs/http-api.md: {missing}"
 
 
 # --- keys over HTTP ---------------------------------------------------------------------------
@@ -681,7 +681,15 @@ def test_audit_log_is_complete_under_concurrent_load_from_several_workers(tmp_pa
         "VARIANTDB_PUBLIC_DAILY_QUERIES": "500",
         "PYTHONPATH": str(ROOT),
     }
-    cmd = [sys.executable, "-m", "uvicorn", "variantdb.api.main:create_app_from_env", "--factory", "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "variantdb.api.main:create_app_from_env",
+        "--factory",
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(
         [*cmd, "--workers", "3", "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT
     )

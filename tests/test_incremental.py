@@ -412,6 +412,7 @@ def test_earlier_batches_segments_are_linked_not_copied_or_read(tmp_path: Path) 
 
     from variantdb.loaders.cli import app
     from variantdb.release import files as release_mod
+
     parts = [split_vcf(tmp_path / "in", ids, f"p{k}") for k, ids in enumerate((["C", "U"], ["F"], ["M"]))]
     db = tmp_path / "db"
     for k, manifest in enumerate(parts[:2]):

@@ -18,14 +18,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
-from variantdb.release.files import (
-    ReleaseNotFoundError,
-    read_current,
-    read_release_meta,
-    release_path,
-    variants_file,
-)
+from variantdb.release.files import read_current, read_release_meta
 from variantdb.schema import vcf_info_name
+from variantdb.store.layout import ReleaseNotFoundError, release_path, variants_file
 
 __all__ = ["FORMATS", "RegionError", "export_release", "parse_region"]
 

@@ -32,7 +32,6 @@ import pyarrow.compute as pc
 from variantdb.export import export_release
 from variantdb.load import Progress, publish_release, recover
 from variantdb.release.files import (
-    ReleaseNotFoundError,
     next_release_id,
     read_current,
     read_release_meta,
@@ -42,7 +41,7 @@ from variantdb.release.retention import prune_releases
 from variantdb.settings import Settings, get_settings
 from variantdb.store import changelog
 from variantdb.store.batches import finish_pending, stage_without
-from variantdb.store.layout import batch_dir, pending_dir
+from variantdb.store.layout import ReleaseNotFoundError, batch_dir, pending_dir
 from variantdb.store.pseudonym import load_pseudonymizer
 from variantdb.store.registry import Registry, write_lock
 
@@ -140,9 +139,7 @@ def _rebuild(
         samples = samples.filter(keep)
         staged = pending_dir(db, release_id)
         dirs = {
-            kind: [
-                batch_dir(staged, kind, b) if b in affected else batch_dir(db, kind, b) for b in batches
-            ]
+            kind: [batch_dir(staged, kind, b) if b in affected else batch_dir(db, kind, b) for b in batches]
             for kind in ("calls", "gaps")
         }
         meta = publish_release(

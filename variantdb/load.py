@@ -19,7 +19,6 @@ after step 3 is rolled forward by :func:`recover` at the start of the next write
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing
 import os
 import shutil
@@ -52,13 +51,10 @@ from variantdb.release.aggregate import (
 )
 from variantdb.release.coverage import COVERAGE_FILE, write_coverage
 from variantdb.release.files import (
-    ReleaseNotFoundError,
     next_release_id,
     read_current,
     read_release_meta,
-    release_path,
     set_current,
-    variants_file,
     write_release,
 )
 from variantdb.release.incremental import (
@@ -72,7 +68,7 @@ from variantdb.release.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS, variants_schema
 from variantdb.settings import Settings, get_settings
 from variantdb.store.batches import finish_pending
-from variantdb.store.layout import batch_dir
+from variantdb.store.layout import ReleaseNotFoundError, batch_dir, release_path, variants_file
 from variantdb.store.pseudonym import load_pseudonymizer
 from variantdb.store.registry import Registry, write_lock
 from variantdb.subcohort import extend_subcohort, write_subcohort
@@ -617,8 +613,7 @@ def publish_release(
         ),
     )
     write_coverage(release_dir, samples, gap_dirs)
-    meta = json.loads((release_dir / "release.json").read_text())
-    return meta
+    return read_release_meta(db, release_id)
 
 
 def _merge_policy(settings: Settings) -> tuple[int, int]:
@@ -763,5 +758,4 @@ def publish_incremental(
     )
     con.close()
     write_coverage(release_dir, samples, [], tracks=coverage)
-    meta = json.loads((release_dir / "release.json").read_text())
-    return meta
+    return read_release_meta(db, release_id)

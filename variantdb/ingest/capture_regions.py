@@ -2,8 +2,8 @@
 
 A sample of a targeted technology (an exome, a gene panel) has reads only inside
 its capture regions, so it cannot speak for the rest of the genome: its VCF is
-silent there, and silence in a plain VCF means "reference" (README, "How counts
-are made"). Its ``capture_bed`` therefore limits where it counts toward AN,
+silent there, and silence in a plain VCF means "reference" (docs/semantics.md,
+"How counts are made"). Its ``capture_bed`` therefore limits where it counts toward AN,
 as afquery's technology-aware AN does: outside the BED the sample has no call.
 
 The loader turns a BED's complement into no-call intervals (``gaps`` rows), so

@@ -6,7 +6,7 @@ variants with genotypes recoded as ``bcftools norm -m -any`` does, normalizes
 each variant with :func:`variantdb.variant.normalize`, applies real ploidy,
 judges ``adj``, and streams the results to Parquet through :class:`PartWriter`.
 
-Coverage rules (what AN counts, see README "How counts are made"):
+Coverage rules (what AN counts, see docs/semantics.md):
 
 - plain VCF: a sample is called everywhere except where its genotype is a
   no-call; a site absent from its VCF is taken as reference.

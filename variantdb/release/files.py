@@ -152,7 +152,7 @@ def write_release(
     meta: dict[str, Any],
     *,
     make_current: bool = True,
-    extra: Callable[[Path], None] | None = None,
+    extra: Callable[[Path], object] | None = None,
     previous: Path | None = None,
 ) -> Path:
     """Write a release directory, build its index, and publish it.
