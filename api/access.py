@@ -40,9 +40,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from variantdb.api.auth import CALLER_SCOPE_KEY, ROLES, Caller, Role
 from variantdb.api.errors import APIError, error_response
-
 from variantdb.audit import MAX_QUERY, AuditLog, now_iso
 from variantdb.keys import ApiKey, KeyStore, KeyStoreError, parse_key
 from variantdb.limits import Decision, Limiter

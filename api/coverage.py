@@ -7,7 +7,6 @@ from collections import OrderedDict
 from typing import Any
 
 from variantdb.api.deps import OpenRelease
-
 from variantdb.release.coverage import CoverageTrack
 
 __all__ = ["coverage_track", "region_coverage"]

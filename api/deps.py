@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
+
 from variantdb.api.errors import APIError
 from variantdb.api.records import RecordLayout
-
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
 from variantdb.settings import Settings, get_settings

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from variantdb.api.deps import OpenRelease
 from variantdb.api.errors import APIError
 from variantdb.api.records import ExcludedGroup
-
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
 __all__ = [

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI
+
+import variantdb
 from variantdb.api import beacon
 from variantdb.api.access import Access, AccessMiddleware, document_security
 from variantdb.api.auth import Role
@@ -19,8 +21,6 @@ from variantdb.api.errors import install_error_handlers
 from variantdb.api.metrics import Metrics, MetricsMiddleware
 from variantdb.api.responses import ORJSONResponse
 from variantdb.api.routes import annotate, coverage, health, pages, regions, releases, subcohort, variants
-
-import variantdb
 from variantdb.settings import Settings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]

@@ -69,7 +69,6 @@ def main() -> None:
     from variantdb.api.access import Access, AccessMiddleware
     from variantdb.api.auth import Caller
     from variantdb.api.main import create_app
-
     from variantdb.keys import KeyStore
     from variantdb.release.index import ReleaseIndex
     from variantdb.settings import get_settings

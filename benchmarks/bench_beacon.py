@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from variantdb.api.main import create_app
 
+from variantdb.api.main import create_app
 from variantdb.release.files import read_current
 from variantdb.release.index import ReleaseIndex
 from variantdb.store.layout import release_path

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     summary_us = _median_us(lambda c, s, e: track.summary(c, s, e, 10), regions)
 
     from fastapi.testclient import TestClient
+
     from variantdb.api.main import create_app
 
     with TestClient(create_app(db)) as client:

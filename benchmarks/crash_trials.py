@@ -174,10 +174,10 @@ def _one_trial(
     crash_at_rename: int = 0,
 ) -> Trial:
     from typer.testing import CliRunner
-    from variantdb.loaders.cli import app
 
     from variantdb.lifecycle import publish, withdraw
     from variantdb.load import load_batch
+    from variantdb.loaders.cli import app
     from variantdb.release.check import check_database
     from variantdb.release.files import read_current
 

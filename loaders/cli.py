@@ -16,14 +16,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from variantdb.loaders.access_cli import audit, keys_app
-from variantdb.loaders.lifecycle_cli import register as register_lifecycle
 
 from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
 from variantdb.export import FORMATS, RegionError, export_release
 from variantdb.export_coverage import export_coverage
 from variantdb.export_subcohort import export_subcohort
 from variantdb.ingest.vcf import LoadError
+from variantdb.loaders.access_cli import audit, keys_app
+from variantdb.loaders.lifecycle_cli import register as register_lifecycle
 from variantdb.manifest import ManifestError
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.store.layout import ReleaseNotFoundError

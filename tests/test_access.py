@@ -21,12 +21,12 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
-from variantdb.api.main import create_app
-from variantdb.loaders.cli import app as cli
 
 from tests.conftest_api import build_release
+from variantdb.api.main import create_app
 from variantdb.audit import audit_path, read_audit
 from variantdb.keys import KeyStore
+from variantdb.loaders.cli import app as cli
 from variantdb.release.coverage import write_coverage
 from variantdb.release.files import read_current
 from variantdb.settings import Settings

@@ -19,12 +19,12 @@ import pysam
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
-from variantdb.api.main import create_app
-from variantdb.loaders.cli import app
 
 from tests.test_api import assert_error
 from variantdb.annotate import AnnotateError, annotate_vcf
+from variantdb.api.main import create_app
 from variantdb.genome import CONTIGS
+from variantdb.loaders.cli import app
 from variantdb.release.files import read_current
 from variantdb.settings import Settings
 from variantdb.variant import Reference

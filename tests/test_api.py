@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import seed as hyp_seed
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-from variantdb.api.main import create_app
-from variantdb.api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
 
 from tests.conftest_api import build_release
+from variantdb.api.main import create_app
+from variantdb.api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
 from variantdb.frequency import faf_column
 from variantdb.genome import CONTIGS
 from variantdb.release.files import set_current

@@ -10,9 +10,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from variantdb.api.models import CoveragePublic, RegionPage
 
 from tests.test_api import assert_error
+from variantdb.api.models import CoveragePublic, RegionPage
 from variantdb.release.coverage import COVERAGE_FILE
 
 
@@ -102,7 +102,6 @@ def test_bad_parameters_use_the_error_shape(api_client: TestClient) -> None:
 def test_counts_are_gated(api_db: Path) -> None:
     """A caller without a key (public) learns no coverage figures, by the endpoint or a region listing."""
     from variantdb.api.main import create_app
-
     from variantdb.settings import Settings
 
     # No limits: the session's other tests share this database's per-address budget.

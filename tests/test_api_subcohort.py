@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from variantdb.api.routes.subcohort import SubcohortRegionPage, SubcohortResult
 
 from tests.test_api import _release_rows, assert_error
+from variantdb.api.routes.subcohort import SubcohortRegionPage, SubcohortResult
 
 
 def _id(row: dict[str, Any]) -> str:
@@ -179,7 +179,6 @@ def test_a_release_with_structures_of_an_older_version_is_a_404_not_a_500(
     import shutil
 
     from variantdb.api.main import create_app
-
     from variantdb.release.files import read_current
     from variantdb.settings import get_settings
     from variantdb.store.layout import release_path
@@ -204,7 +203,6 @@ def test_the_fast_route_answers_like_the_documented_one(
 
     from variantdb.api.main import create_app
     from variantdb.api.routes import subcohort
-
     from variantdb.settings import get_settings
 
     row = _release_rows(api_db)[0]

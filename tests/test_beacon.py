@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 
 import duckdb
 import pytest
-import variantdb.api.beacon.endpoints as beacon_router
 from fastapi.testclient import TestClient
 from httpx2 import Response
-from variantdb.api.main import create_app
 
+import variantdb.api.beacon.endpoints as beacon_router
 from tests.beacon_schemas import errors
 from tests.conftest_api import build_release
+from variantdb.api.main import create_app
 from variantdb.schema import strata
 from variantdb.store.layout import variants_file
 from variantdb.variant import to_spdi

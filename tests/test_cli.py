@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pysam
 import pytest
 from typer.testing import CliRunner
-from variantdb.loaders.cli import app
 
 from tests.test_batch import EXPECTED, make_batch
+from variantdb.loaders.cli import app
 
 runner = CliRunner()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
 from variantdb.loaders.cli import app
 
 ROOT = Path(__file__).parent.parent

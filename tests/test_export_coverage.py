@@ -7,9 +7,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
-from variantdb.loaders.cli import app
 
 from tests.test_batch import make_batch
+from variantdb.loaders.cli import app
 from variantdb.release.coverage import COVERAGE_FILE
 from variantdb.release.files import read_current
 from variantdb.store.layout import release_path

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from variantdb.api.charts import af_plot, bar_chart, column_chart
 
+from variantdb.api.charts import af_plot, bar_chart, column_chart
 from variantdb.release.index import ReleaseIndex
 from variantdb.variant import Variant, format_variant_id, to_spdi
 

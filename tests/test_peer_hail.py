@@ -40,6 +40,7 @@ def _hail() -> dict[Key, tuple[int, ...]]:
             (r["chrom"], int(r["pos"]), r["ref"], r["alt"]): tuple(int(r[f]) for f in FIELDS) for r in rows
         }
 
+
 pytestmark = pytest.mark.peer
 
 

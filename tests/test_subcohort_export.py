@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pysam
 import pytest
 from typer.testing import CliRunner
-from variantdb.loaders.cli import app
 
 from tests.test_api import _release_rows
+from variantdb.loaders.cli import app
 from variantdb.subcohort import SubcohortFilterError, parse_filter_args
 
 runner = CliRunner()

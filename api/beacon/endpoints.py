@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
 from variantdb.api.auth import Role, caller_role, may_see_counts, may_see_strata, note_granularity
 from variantdb.api.beacon import models
 from variantdb.api.beacon.models import (
@@ -32,7 +33,6 @@ from variantdb.api.beacon.models import (
 from variantdb.api.beacon.translate import BeaconQueryError, find_variants, parse_parameters
 from variantdb.api.deps import OpenRelease, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
-
 from variantdb.settings import Settings
 
 __all__ = ["PREFIX", "BeaconRoute", "max_granularity", "router"]

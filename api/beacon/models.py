@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+import variantdb
 from variantdb.api.beacon.translate import beacon_start, classify_variant
 from variantdb.api.deps import OpenRelease
 from variantdb.api.lookup import record_for_row
-
-import variantdb
 from variantdb.frequency import af
 from variantdb.genome import REFSEQ
 

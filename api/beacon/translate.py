@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import numpy as np
-from variantdb.api.deps import OpenRelease
 
+from variantdb.api.deps import OpenRelease
 from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.release.index import ReleaseIndex
 from variantdb.variant import InvalidVariantError, Variant, normalize

@@ -21,12 +21,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
+
+from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, Annotator, parse_list
 from variantdb.api.auth import caller_role, may_see_strata, note_granularity
 from variantdb.api.deps import OpenRelease, ReleaseDep, SettingsDep
 from variantdb.api.errors import APIError
 from variantdb.api.models import ErrorPublic
-
-from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, Annotator, parse_list
 
 __all__ = ["router"]
 

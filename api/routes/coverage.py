@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
+
 from variantdb.api.auth import caller_role, granularity, may_see_counts, note_granularity
 from variantdb.api.coverage import coverage_track
 from variantdb.api.deps import SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.models import CoveragePublic, ErrorPublic
 from variantdb.api.routes.regions import parse_region
-
 from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig
 
 __all__ = ["router"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
+
 from variantdb.api.deps import StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.metrics import Metrics

@@ -24,6 +24,8 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
+
+import variantdb
 from variantdb.api.auth import (
     caller_of,
     caller_role,
@@ -39,8 +41,6 @@ from variantdb.api.deps import OpenRelease, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import record_for_query, record_for_row
 from variantdb.api.routes.regions import check_listing, parse_region, resolve_gene
-
-import variantdb
 from variantdb.frequency import af_array
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.settings import Settings

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
+
 from variantdb.api.access import spend_queries
 from variantdb.api.auth import caller_of, granularity, may_see_counts, shape_record
 from variantdb.api.coverage import region_coverage
@@ -23,7 +24,6 @@ from variantdb.api.deps import OpenRelease, ReleaseStore, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import record_for_row
 from variantdb.api.models import ACCESS_ERRORS, ErrorPublic, RegionPage
-
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.settings import Settings

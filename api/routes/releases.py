@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
+
 from variantdb.api.auth import caller_of, may_see_counts, note_granularity, shape_stats
 from variantdb.api.deps import ReleaseDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.models import ACCESS_ERRORS, ErrorPublic, ReleasePublic, ReleasesPublic, StatsPublic
 from variantdb.api.responses import json_response
-
 from variantdb.release.files import list_releases, read_current, read_release_meta
 from variantdb.store.layout import ReleaseNotFoundError
 

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
+
 from variantdb.api.access import spend_queries
 from variantdb.api.auth import caller_role, may_see_strata, note_granularity
 from variantdb.api.deps import OpenRelease, ReleaseDep, SettingsDep, StoreDep
@@ -30,7 +31,6 @@ from variantdb.api.lookup import parse_query
 from variantdb.api.metrics import name_route
 from variantdb.api.models import ErrorBody, ErrorPublic, RegionPublic
 from variantdb.api.routes.regions import encode_cursor, page_window, parse_region
-
 from variantdb.subcohort import (
     ROLES,
     SUBCOHORT_FIELDS,

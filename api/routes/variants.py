@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
 from variantdb.api.access import spend_queries
 from variantdb.api.auth import Caller, caller_of, granularity, may_see_strata, shape_record
 from variantdb.api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep
@@ -25,7 +26,6 @@ from variantdb.api.errors import APIError
 from variantdb.api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
 from variantdb.api.metrics import name_route
 from variantdb.api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
-
 from variantdb.settings import Settings
 from variantdb.variant import Variant
 

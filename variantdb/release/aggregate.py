@@ -80,7 +80,6 @@ class Cohort:
         return np.stack(cols, axis=1).astype(np.int32)
 
 
-
 def make_cohort(samples: pa.Table) -> Cohort:
     """Build the cohort of a release from registry sample rows (withdrawn ones already dropped).
 
