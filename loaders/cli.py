@@ -19,15 +19,13 @@ from rich.table import Table
 from variantdb.loaders.access_cli import audit, keys_app
 from variantdb.loaders.lifecycle_cli import register as register_lifecycle
 
-from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
-from variantdb.export import FORMATS, RegionError, export_release
+from variantdb.annotate import DEFAULT_FIELDS, annotate_vcf, parse_list
+from variantdb.errors import VariantdbError
+from variantdb.export import FORMATS, export_release
 from variantdb.export_coverage import export_coverage
 from variantdb.export_subcohort import export_subcohort
-from variantdb.ingest.vcf import LoadError
-from variantdb.manifest import ManifestError
 from variantdb.release.files import read_current, read_release_meta
-from variantdb.store.layout import ReleaseNotFoundError
-from variantdb.store.registry import DatabaseLockedError, Registry
+from variantdb.store.registry import Registry
 from variantdb.subcohort import parse_filter_args
 
 __all__ = ["app", "main"]
@@ -105,7 +103,6 @@ def load(
 ) -> None:
     """Validate and ingest one batch, then publish a new release that includes it."""
     from variantdb.load import load_batch
-    from variantdb.store.pseudonym import PseudonymKeyError
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -144,7 +141,7 @@ def load(
                     operator=operator,
                     incremental=not full_rebuild,
                 )
-    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError, PseudonymKeyError) as e:
+    except (VariantdbError, FileNotFoundError) as e:
         _fail(str(e))
         return
     data = report.as_dict()
@@ -237,7 +234,7 @@ def export(
             n = export_subcohort(db, fmt, output, parse_filter_args(filters), region, release)
         else:
             n = export_release(db, fmt, output, region, release)
-    except (RegionError, ReleaseNotFoundError, ValueError, DatabaseLockedError) as e:
+    except (VariantdbError, ValueError) as e:
         _fail(str(e))
         return
     if output is not None:
@@ -296,7 +293,7 @@ def annotate(
                 release=release,
                 progress=lambda n: progress.update(task, advance=n),
             )
-    except (AnnotateError, ReleaseNotFoundError, FileNotFoundError) as e:
+    except (VariantdbError, FileNotFoundError) as e:
         _fail(str(e))
         return
     if not quiet:

@@ -24,6 +24,7 @@ import os
 import secrets
 from pathlib import Path
 
+from variantdb.errors import VariantdbError
 from variantdb.manifest import SampleRecord
 
 __all__ = [
@@ -38,7 +39,7 @@ _VERIFIER_MESSAGE = b"variantdb pseudonym key verifier v1"
 _META_KEY = "pseudonym_verifier"
 
 
-class PseudonymKeyError(RuntimeError):
+class PseudonymKeyError(VariantdbError, RuntimeError):
     """The pseudonym secret is missing, unsafe, or not the one the database was created with."""
 
 
