@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
@@ -357,15 +358,21 @@ def serve(
     if read_current(db) is None:
         _fail(f"{db} has no release to serve; load a batch first (variantdb load)")
     os.environ["VARIANTDB_DB"] = str(db.resolve())
-    uvicorn.run(
-        "variantdb.api.main:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    with ExitStack() as stack:
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # /metrics sums the counts of every worker (prometheus_client's multiprocess mode).
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="variantdb-metrics-")
+            )
+        uvicorn.run(
+            "variantdb.api.main:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
 
 
 register_lifecycle(app)
