@@ -30,7 +30,7 @@ __all__ = ["CONTENT_TYPE", "Metrics", "MetricsMiddleware", "multiprocess_dir", "
 _BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 # No ``*_created`` series: they double the series of every label set and nothing here reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 #: The media type of the text exposition ``generate_latest`` writes.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -104,7 +104,7 @@ class Metrics:
         """Return the Prometheus text exposition; ``extra`` adds gauges ``{name: (help, value, labels)}``."""
         if self.multiprocess:
             counted = CollectorRegistry()
-            MultiProcessCollector(counted)
+            MultiProcessCollector(counted)  # type: ignore[no-untyped-call]
         else:
             counted = self.registry
         gauges = CollectorRegistry()
