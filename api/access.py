@@ -28,7 +28,6 @@ are shared by every worker.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ from variantdb.api.errors import APIError, error_response
 from variantdb.audit import MAX_QUERY, AuditLog, now_iso
 from variantdb.keys import ApiKey, KeyStore, KeyStoreError, parse_key
 from variantdb.limits import Decision, Limiter
-from variantdb.settings import Settings
+from variantdb.settings import Settings, get_settings
 
 __all__ = ["Access", "AccessMiddleware", "KeyCache", "anonymous_role", "document_security", "spend_queries"]
 
@@ -69,7 +68,7 @@ def anonymous_role() -> Role:
     RuntimeError
         For any other value.
     """
-    raw = os.environ.get("VARIANTDB_ANONYMOUS_ROLE", "public")
+    raw = get_settings().anonymous_role
     if raw not in ROLES or raw == "admin":
         raise RuntimeError(f"VARIANTDB_ANONYMOUS_ROLE must be public, registered or controlled, not {raw!r}")
     return raw

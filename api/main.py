@@ -7,7 +7,6 @@ database directory from ``VARIANTDB_DB``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -83,7 +82,7 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
 
 def create_app_from_env() -> FastAPI:
     """Return the app for the database named by the environment variable ``VARIANTDB_DB``."""
-    db = os.environ.get("VARIANTDB_DB")
+    db = get_settings().db
     if not db:
         raise RuntimeError("set VARIANTDB_DB to the database directory (variantdb serve --db DB does this)")
-    return create_app(Path(db))
+    return create_app(db)

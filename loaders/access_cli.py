@@ -14,8 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from variantdb.audit import AuditRead, AuditReadError, audit_path, parse_since, read_audit
-from variantdb.keys import KEY_ROLES, KeyStore, KeyStoreError
+from variantdb.audit import AuditRead, audit_path, parse_since, read_audit
+from variantdb.errors import VariantdbError
+from variantdb.keys import KEY_ROLES, KeyStore
 
 __all__ = ["audit", "keys_app"]
 
@@ -48,7 +49,7 @@ def keys_create(
     _check_db(db)
     try:
         key, rec = KeyStore(db).create(role, name)
-    except KeyStoreError as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     _err.print(
@@ -64,7 +65,7 @@ def keys_list(db: _Db, as_json: Annotated[bool, typer.Option("--json", help="Pri
     """List the keys: id, name, role, created, revoked (never key material)."""
     try:
         keys = [k.public() for k in KeyStore(db).load().values()]
-    except KeyStoreError as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     if as_json:
@@ -84,7 +85,7 @@ def keys_revoke(
     """Revoke a key by id; the service refuses it (401) within reload_interval, without a restart."""
     try:
         rec = KeyStore(db).revoke(key_id)
-    except KeyStoreError as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     _err.print(f"revoked key [bold]{rec.id}[/] ({rec.role}, {rec.name}) at {rec.revoked}", highlight=False)
@@ -105,7 +106,7 @@ def audit(
     _check_db(db)
     try:
         when = parse_since(since) if since else None
-    except AuditReadError as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     if not audit_path(db).exists():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,17 +18,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, annotate_vcf, parse_list
-from variantdb.export import FORMATS, RegionError, export_release
+from variantdb.annotate import DEFAULT_FIELDS, annotate_vcf, parse_list
+from variantdb.errors import VariantdbError
+from variantdb.export import FORMATS, export_release
 from variantdb.export_coverage import export_coverage
 from variantdb.export_subcohort import export_subcohort
-from variantdb.ingest.vcf import LoadError
 from variantdb.loaders.access_cli import audit, keys_app
 from variantdb.loaders.lifecycle_cli import register as register_lifecycle
-from variantdb.manifest import ManifestError
 from variantdb.release.files import read_current, read_release_meta
-from variantdb.store.layout import ReleaseNotFoundError
-from variantdb.store.registry import DatabaseLockedError, Registry
+from variantdb.store.registry import Registry
 from variantdb.subcohort import parse_filter_args
 
 __all__ = ["app", "main"]
@@ -105,7 +104,6 @@ def load(
 ) -> None:
     """Validate and ingest one batch, then publish a new release that includes it."""
     from variantdb.load import load_batch
-    from variantdb.store.pseudonym import PseudonymKeyError
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -144,7 +142,7 @@ def load(
                     operator=operator,
                     incremental=not full_rebuild,
                 )
-    except (LoadError, ManifestError, DatabaseLockedError, FileNotFoundError, PseudonymKeyError) as e:
+    except (VariantdbError, FileNotFoundError) as e:
         _fail(str(e))
         return
     data = report.as_dict()
@@ -237,7 +235,7 @@ def export(
             n = export_subcohort(db, fmt, output, parse_filter_args(filters), region, release)
         else:
             n = export_release(db, fmt, output, region, release)
-    except (RegionError, ReleaseNotFoundError, ValueError, DatabaseLockedError) as e:
+    except (VariantdbError, ValueError) as e:
         _fail(str(e))
         return
     if output is not None:
@@ -296,7 +294,7 @@ def annotate(
                 release=release,
                 progress=lambda n: progress.update(task, advance=n),
             )
-    except (AnnotateError, ReleaseNotFoundError, FileNotFoundError) as e:
+    except (VariantdbError, FileNotFoundError) as e:
         _fail(str(e))
         return
     if not quiet:
@@ -360,15 +358,21 @@ def serve(
     if read_current(db) is None:
         _fail(f"{db} has no release to serve; load a batch first (variantdb load)")
     os.environ["VARIANTDB_DB"] = str(db.resolve())
-    uvicorn.run(
-        "variantdb.api.main:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    with ExitStack() as stack:
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # /metrics sums the counts of every worker (prometheus_client's multiprocess mode).
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="variantdb-metrics-")
+            )
+        uvicorn.run(
+            "variantdb.api.main:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
 
 
 register_lifecycle(app)

@@ -15,10 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from variantdb.errors import VariantdbError
 from variantdb.release.files import read_current
-from variantdb.store.layout import ReleaseNotFoundError
-from variantdb.store.pseudonym import PseudonymKeyError
-from variantdb.store.registry import DatabaseLockedError, Registry, write_lock
+from variantdb.store.registry import Registry, write_lock
 
 __all__ = ["register"]
 
@@ -55,12 +54,11 @@ def withdraw(
     operator: OperatorOpt = None,
 ) -> None:
     """Remove a person from every count (a new release) and delete their calls and no-call intervals."""
-    from variantdb.lifecycle import LifecycleError
     from variantdb.lifecycle import withdraw as run
 
     try:
         report = run(db, sample, reason=reason, operator=operator)
-    except (LifecycleError, PseudonymKeyError, DatabaseLockedError, ReleaseNotFoundError) as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     if report.already_withdrawn:
@@ -94,11 +92,11 @@ def consent(
     operator: OperatorOpt = None,
 ) -> None:
     """Set or clear a sample's research opt-out, kept in the registry."""
-    from variantdb.lifecycle import LifecycleError, set_research_opt_out
+    from variantdb.lifecycle import set_research_opt_out
 
     try:
         changes = set_research_opt_out(db, sample, research_opt_out, reason=reason, operator=operator)
-    except (LifecycleError, PseudonymKeyError, DatabaseLockedError) as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     for sid, (old, new) in changes.items():
@@ -107,12 +105,11 @@ def consent(
 
 def publish(db: DbOpt, reason: ReasonOpt = None, operator: OperatorOpt = None) -> None:
     """Publish a new release from everything stored (a full rebuild)."""
-    from variantdb.lifecycle import LifecycleError
     from variantdb.lifecycle import publish as run
 
     try:
         report = run(db, reason=reason, operator=operator)
-    except (LifecycleError, DatabaseLockedError, ReleaseNotFoundError) as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     out.print(
@@ -172,7 +169,7 @@ def diff(
 
     try:
         table = diff_releases(db, old, new, af_threshold)
-    except (ReleaseNotFoundError, ValueError) as e:
+    except (VariantdbError, ValueError) as e:
         _fail(str(e))
         return
     write_tsv([table], table.schema, None)
@@ -211,7 +208,7 @@ def prune(
         with write_lock(db):
             recover(db)
             gone = prune_releases(db, keep, operator, reason)
-    except DatabaseLockedError as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     out.print(f"pruned {', '.join(gone)}" if gone else "nothing to prune", highlight=False)
@@ -254,7 +251,7 @@ def check(
                 )
             for line in done:
                 err.print(f"interrupted write: {line}", highlight=False)
-    except DatabaseLockedError as e:
+    except VariantdbError as e:
         _fail(str(e))
         return
     report = check_database(db, release)

@@ -374,7 +374,7 @@ def test_releases_stats_health_metrics(api_client: TestClient) -> None:
     assert api_client.get("/health").json()["status"] == "ok"
     api_client.get("/v1/variants/1-1-A-G")
     text = api_client.get("/metrics").text
-    assert 'variantdb_requests_total{route="/v1/variants/{variant_id}",method="GET",status="200"}' in text
+    assert 'variantdb_requests_total{method="GET",route="/v1/variants/{variant_id}",status="200"}' in text
     assert 'variantdb_release_info{release="r0001"} 1' in text
 
 

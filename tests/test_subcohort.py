@@ -14,7 +14,6 @@ intervals from reference blocks):
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -59,7 +58,7 @@ def gvcf_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = work / "db"
     # Small call bins: the carrier table is built bin by bin, across many bins (some indels
     # left-aligned across a bin edge), and must come out the same.
-    settings = dataclasses.replace(get_settings(), call_bin_size=200)
+    settings = get_settings(call_bin_size=200)
     load_batch(db, manifest, reference=work / "c" / "ref.fa", batch_name="b1", workers=1, settings=settings)
     assert len(list((db / "calls" / "batch=b1" / "contig=chr1").iterdir())) > 10
     return db
@@ -90,7 +89,7 @@ def multi_db(gvcf_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("subcohort_multi")
     cohort = gvcf_db.parent / "c"
     db = work / "db"
-    settings = dataclasses.replace(get_settings(), call_bin_size=200)
+    settings = get_settings(call_bin_size=200)
     for k, manifest in enumerate(_interleaved_parts(cohort, 3, "part")):
         report = load_batch(
             db, manifest, reference=cohort / "ref.fa", batch_name=f"p{k}", workers=1, settings=settings

@@ -36,6 +36,7 @@ from typing import Any, Final
 import numpy as np
 
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
+from variantdb.errors import VariantdbError
 from variantdb.frequency import af_array
 from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
@@ -77,7 +78,7 @@ _GROUP_DOC: Final = {
 }
 
 
-class AnnotateError(ValueError):
+class AnnotateError(VariantdbError, ValueError):
     """Input that cannot be annotated; the message names the file, record or option and what to do."""
 
 

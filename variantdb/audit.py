@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from variantdb.errors import VariantdbError
+
 __all__ = [
     "MAX_QUERY",
     "AuditLog",
@@ -45,7 +47,7 @@ def audit_path(db: Path) -> Path:
     return Path(db) / "access" / "audit.log"
 
 
-class AuditReadError(ValueError):
+class AuditReadError(VariantdbError, ValueError):
     """The audit log or a filter given to :func:`read_audit` cannot be read."""
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from variantdb.errors import VariantdbError
+
 __all__ = ["TruncatedFileError", "check_bgzf_eof"]
 
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
-class TruncatedFileError(ValueError):
+class TruncatedFileError(VariantdbError, ValueError):
     """A BGZF file without its end-of-file block."""
 
 

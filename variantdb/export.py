@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.schema import vcf_info_name
@@ -28,7 +29,7 @@ FORMATS = ("tsv", "vcf", "parquet")
 _REGION = re.compile(r"^(?P<chrom>[\w.]+)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]+))?)?$")
 
 
-class RegionError(ValueError):
+class RegionError(VariantdbError, ValueError):
     """A region that is not ``CHROM[:START[-END]]`` on a GRCh38 contig."""
 
 

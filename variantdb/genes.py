@@ -16,12 +16,13 @@ from functools import cache
 from importlib import resources
 from typing import NamedTuple
 
+from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_INDEX, UnknownContigError, canonical_contig
 
 __all__ = ["Gene", "GeneNotFoundError", "find_gene", "load_genes"]
 
 
-class GeneNotFoundError(LookupError):
+class GeneNotFoundError(VariantdbError, LookupError):
     """A gene symbol or id that the gene table does not hold."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 from typing import Final
 
+from variantdb.errors import VariantdbError
+
 __all__ = [
     "CONTIGS",
     "CONTIG_INDEX",
@@ -115,7 +117,7 @@ PARS: Final[dict[str, tuple[tuple[int, int], ...]]] = {
 }
 
 
-class UnknownContigError(ValueError):
+class UnknownContigError(VariantdbError, ValueError):
     """A contig name that is not one of GRCh38's 1-22, X, Y, M."""
 
 

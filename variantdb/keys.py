@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from variantdb.errors import VariantdbError
+
 __all__ = [
     "KEY_ROLES",
     "ApiKey",
@@ -45,7 +47,7 @@ _ID = re.compile(r"^[0-9a-f]{12}$")
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 
 
-class KeyStoreError(ValueError):
+class KeyStoreError(VariantdbError, ValueError):
     """A key command was given something invalid (unknown id, bad role, unreadable key file)."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from variantdb.errors import VariantdbError
 from variantdb.export import export_release
 from variantdb.load import Progress, publish_release, recover
 from variantdb.release.files import (
@@ -58,7 +59,7 @@ __all__ = [
 RESEARCH_OPT_OUT = "research_opt_out"
 
 
-class LifecycleError(ValueError):
+class LifecycleError(VariantdbError, ValueError):
     """A withdrawal, consent change or publish that cannot be done as asked; nothing was changed."""
 
 

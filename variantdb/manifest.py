@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from variantdb.errors import VariantdbError
 from variantdb.genome import SEXES
 from variantdb.schema import load_vocabulary
 
@@ -45,7 +46,7 @@ _CPR = re.compile(r"^(\d{6}-?\d{4})$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
-class ManifestError(ValueError):
+class ManifestError(VariantdbError, ValueError):
     """One or more invalid manifest values; ``problems`` lists each one."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, REFSEQ, UnknownContigError, canonical_contig
 
 __all__ = [
@@ -44,7 +45,7 @@ _SPDI = re.compile(
 _SPDI_LIKE = re.compile(r"^N[CTW]_\d+\.\d+:", re.ASCII)
 
 
-class InvalidVariantError(ValueError):
+class InvalidVariantError(VariantdbError, ValueError):
     """A variant id or allele pair that cannot be a GRCh38 variant."""
 
 

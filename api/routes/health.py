@@ -7,7 +7,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from variantdb.api.deps import StoreDep
 from variantdb.api.errors import APIError
-from variantdb.api.metrics import Metrics
+from variantdb.api.metrics import CONTENT_TYPE, Metrics
 from variantdb.api.models import ErrorPublic, Health
 from variantdb.api.responses import json_response
 
@@ -62,4 +62,4 @@ async def metrics(request: Request, store: StoreDep) -> PlainTextResponse:
             cur.index.n_variants,
             {"release": cur.id},
         )
-    return PlainTextResponse(m.render(extra), media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(m.render(extra), media_type=CONTENT_TYPE)

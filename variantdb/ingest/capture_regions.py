@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 
 __all__ = ["CaptureBedError", "CaptureRegions", "read_capture_bed"]
@@ -35,7 +36,7 @@ _HEADER_PREFIXES = ("#", "track", "browser")
 _MAX_PROBLEMS = 20
 
 
-class CaptureBedError(ValueError):
+class CaptureBedError(VariantdbError, ValueError):
     """A capture BED that cannot be used; the message names file, line, field and value."""
 
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
+from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig, is_par, ploidy
 from variantdb.manifest import SampleRecord, looks_like_cpr
 from variantdb.settings import Settings
@@ -44,7 +45,7 @@ _SYMBOLIC_REF = {"<NON_REF>", "<*>"}
 _ACGTN = frozenset("ACGTN")
 
 
-class LoadError(ValueError):
+class LoadError(VariantdbError, ValueError):
     """Bad input: the message names the file, the record, the field and the value."""
 
 

@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from variantdb.errors import VariantdbError
 from variantdb.frequency import FAF_CONFIDENCE, af, faf, faf_lambda, faf_max
 from variantdb.genome import CONTIG_INDEX, CONTIGS
 from variantdb.schema import DERIVED_FIELDS, an_columns, variants_schema
@@ -73,7 +74,7 @@ _BATCH_ROWS: Final = 1 << 18
 _KEY_FIELDS: Final = ("chrom", "pos", "ref", "alt")
 
 
-class IndexFormatError(ValueError):
+class IndexFormatError(VariantdbError, ValueError):
     """A release whose tables break the release contract (unsorted, unknown contig, ...)."""
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import duckdb
 
+from variantdb.settings import get_settings
+
 __all__ = ["ACTIONS", "DDL", "append", "current_operator", "read_log", "verify_chain"]
 
 #: What an entry records.
@@ -43,7 +45,7 @@ def current_operator(explicit: str | None = None) -> str:
     """Return who is acting: ``explicit``, else ``VARIANTDB_OPERATOR``, else the OS user."""
     if explicit:
         return explicit
-    env = os.environ.get("VARIANTDB_OPERATOR")
+    env = get_settings().operator
     if env:
         return env
     try:

@@ -23,6 +23,8 @@ import os
 import re
 from pathlib import Path
 
+from variantdb.errors import VariantdbError
+
 __all__ = [
     "KINDS",
     "RELEASE_ID",
@@ -45,7 +47,7 @@ KINDS = ("calls", "gaps")
 RELEASE_ID = re.compile(r"^r\d{4,}$")
 
 
-class ReleaseNotFoundError(LookupError):
+class ReleaseNotFoundError(VariantdbError, LookupError):
     """A release id that names no published release."""
 
 

@@ -24,7 +24,9 @@ import os
 import secrets
 from pathlib import Path
 
+from variantdb.errors import VariantdbError
 from variantdb.manifest import SampleRecord
+from variantdb.settings import DEFAULT_PSEUDONYM_KEY_FILE, get_settings
 
 __all__ = [
     "DEFAULT_KEY_FILE",
@@ -33,12 +35,12 @@ __all__ = [
     "load_pseudonymizer",
 ]
 
-DEFAULT_KEY_FILE = Path("~/.config/variantdb/pseudonym.key")
+DEFAULT_KEY_FILE = DEFAULT_PSEUDONYM_KEY_FILE
 _VERIFIER_MESSAGE = b"variantdb pseudonym key verifier v1"
 _META_KEY = "pseudonym_verifier"
 
 
-class PseudonymKeyError(RuntimeError):
+class PseudonymKeyError(VariantdbError, RuntimeError):
     """The pseudonym secret is missing, unsafe, or not the one the database was created with."""
 
 
@@ -121,7 +123,7 @@ class Pseudonymizer:
 
 
 def _key_file() -> Path:
-    return Path(os.environ.get("VARIANTDB_PSEUDONYM_KEY_FILE") or DEFAULT_KEY_FILE).expanduser()
+    return get_settings().pseudonym_key_file.expanduser()
 
 
 def load_pseudonymizer(db: Path | None = None, create: bool = True) -> Pseudonymizer:
@@ -140,8 +142,9 @@ def load_pseudonymizer(db: Path | None = None, create: bool = True) -> Pseudonym
     PseudonymKeyError
         No secret, an empty one, a key file readable by others or inside the database.
     """
-    env = os.environ.get("VARIANTDB_PSEUDONYM_KEY")
-    if env is not None:
+    secret = get_settings().pseudonym_key
+    if secret is not None:
+        env = secret.get_secret_value()
         if not env.strip():
             raise PseudonymKeyError("VARIANTDB_PSEUDONYM_KEY is set but empty")
         return Pseudonymizer(env.strip().encode("utf-8"), "VARIANTDB_PSEUDONYM_KEY")

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from variantdb.errors import VariantdbError
 from variantdb.manifest import SampleRecord
 from variantdb.store import changelog
 
@@ -66,7 +67,7 @@ CREATE TABLE IF NOT EXISTS meta (
 )
 
 
-class DatabaseLockedError(RuntimeError):
+class DatabaseLockedError(VariantdbError, RuntimeError):
     """Another process is writing to the database."""
 
 

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from variantdb.errors import VariantdbError
 from variantdb.genome import SEXES
 from variantdb.manifest import TECHNOLOGIES
 from variantdb.schema import load_vocabulary
@@ -61,7 +62,7 @@ FILTER_KEYS: Final = (
 )
 
 
-class SubcohortFilterError(ValueError):
+class SubcohortFilterError(VariantdbError, ValueError):
     """A filter naming a value the release does not know (an unknown region, a bad date ...).
 
     Attributes
