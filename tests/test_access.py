@@ -737,12 +737,12 @@ def test_every_duckdb_query_takes_parameters() -> None:
 
     allowed = {
         # column and stratum names from variantdb.schema, never request or file values
-        ("variantdb/aggregate.py", "_count_sql"),
+        ("variantdb/release/aggregate.py", "_count_sql"),
         # the two sides are the module's constant SQL fragments (read the files / an empty side);
         # the file lists, threshold and contig order are parameters
-        ("variantdb/diff.py", "diff_releases"),
+        ("variantdb/release/diff.py", "diff_releases"),
         # count column names from variantdb.release.aggregate.count_columns and registered table names
-        ("variantdb/incremental.py", "_sum_sql"),
+        ("variantdb/release/incremental.py", "_sum_sql"),
     }
     formatted = (ast.JoinedStr, ast.BinOp)
     problems = []
