@@ -248,11 +248,13 @@ ENGINES: dict[str, Callable[[Path, bool], int]] = {
 }
 
 
-def read_engines(cohort: Path, layouts: Sequence[str], max_files: int | None) -> list[dict[str, object]]:
+def read_engines(
+    cohort: Path, layouts: Sequence[str], max_files: int | None, max_vcf_files: int | None = None
+) -> list[dict[str, object]]:
     """Time every engine over every file of each layout (one process, one thread; ``max_files`` gVCFs)."""
     rows: list[dict[str, object]] = []
     for layout in layouts:
-        files = _files(cohort, layout)[: max_files if layout == "gvcf" else None]
+        files = _files(cohort, layout)[: max_files if layout == "gvcf" else max_vcf_files]
         gvcf = layout == "gvcf"
         for name, fn in ENGINES.items():
             t0 = time.perf_counter()
@@ -333,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="loader workers and afquery threads")
     p.add_argument("--engine-gvcf-files", type=int, default=None, help="engines read only the first N gVCFs")
+    p.add_argument("--engine-vcf-files", type=int, default=None, help="engines read only the first N VCFs")
+    p.add_argument("--profile-vcf-files", type=int, default=None)
     p.add_argument("--profile-gvcf-files", type=int, default=20)
     p.add_argument("--skip", nargs="*", default=[], choices=["tools", "engines", "profile", "afquery"])
     args = p.parse_args(argv)
@@ -349,9 +353,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "tools" not in args.skip:
         results["tools"] = run_tools(args.cohort, work, afquery="afquery" not in args.skip, workers=args.workers)
     if "engines" not in args.skip:
-        results["engines"] = read_engines(args.cohort, ("vcf", "gvcf"), args.engine_gvcf_files)
+        results["engines"] = read_engines(
+            args.cohort, ("vcf", "gvcf"), args.engine_gvcf_files, args.engine_vcf_files
+        )
     if "profile" not in args.skip:
-        results["profile_vcf"] = profile_load(args.cohort, work, "vcf", None)
+        results["profile_vcf"] = profile_load(args.cohort, work, "vcf", args.profile_vcf_files)
         results["profile_gvcf"] = profile_load(args.cohort, work, "gvcf", args.profile_gvcf_files)
     (work / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     md = []
