@@ -1,4 +1,4 @@
-"""Frequency verdicts per disease: is a variant too common to cause it?
+"""Frequency verdicts per disease: whether a variant is too common to cause it.
 
 A lab classifying a variant for a patient asks whether its frequency in the
 population is compatible with the patient's disease. Whiffin et al. 2017
@@ -131,11 +131,14 @@ class VerdictParameterError(ValueError):
         ``"prevalence"``, ``"an"``, ...).
     value
         The value that was refused, as given.
+    reason
+        What is wrong with it and what is allowed.
     """
 
     def __init__(self, parameter: str, value: object, reason: str, where: str | None = None) -> None:
         self.parameter = parameter
         self.value = value
+        self.reason = reason
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}{parameter}={value!r}: {reason}")
 
@@ -384,7 +387,9 @@ def _shipped_architectures() -> tuple[DiseaseArchitecture, ...]:
 
 
 def _parse_table(text: str, name: str) -> tuple[DiseaseArchitecture, ...]:
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    lines = [
+        (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")
+    ]
     if not lines:
         raise VerdictParameterError("header", "", "the table is empty", where=name)
     header_line, header = lines[0]
@@ -405,7 +410,9 @@ def _parse_table(text: str, name: str) -> tuple[DiseaseArchitecture, ...]:
     for (n, _), row in zip(lines[1:], reader, strict=True):
         where = f"{name} line {n}"
         if None in row or any(v is None for v in row.values()):
-            raise VerdictParameterError("row", "\t".join(map(str, row.values())), "wrong number of columns", where)
+            raise VerdictParameterError(
+                "row", "\t".join(map(str, row.values())), "wrong number of columns", where
+            )
         group = row["patient_group"].strip()
         if group not in groups:
             raise VerdictParameterError(
@@ -418,21 +425,24 @@ def _parse_table(text: str, name: str) -> tuple[DiseaseArchitecture, ...]:
             raise VerdictParameterError("disease", disease, f"listed twice for patient group {group}", where)
         seen.add((group, disease.lower()))
         try:
+            fractions = {
+                name: _parse_fraction(name, row[name], label) for name, label in _FRACTION_FIELDS.items()
+            }
             out.append(
                 DiseaseArchitecture(
                     patient_group=group,
                     disease=disease,
-                    inheritance=row["inheritance"],
-                    prevalence=_parse_number("prevalence", row["prevalence"]),
-                    allelic_contribution=_parse_number("allelic_contribution", row["allelic_contribution"]),
-                    genetic_contribution=_parse_number("genetic_contribution", row["genetic_contribution"]),
-                    penetrance=_parse_number("penetrance", row["penetrance"]),
-                    ci=_parse_number("ci", row["ci"]),
+                    inheritance=_parse_inheritance("inheritance", row["inheritance"]),
+                    prevalence=fractions["prevalence"],
+                    allelic_contribution=fractions["allelic_contribution"],
+                    genetic_contribution=fractions["genetic_contribution"],
+                    penetrance=fractions["penetrance"],
+                    ci=_parse_ci("ci", row["ci"]),
                     source=row["source"].strip(),
                 )
             )
         except VerdictParameterError as e:
-            raise VerdictParameterError(e.parameter, e.value, str(e).split(": ", 1)[1], where) from None
+            raise VerdictParameterError(e.parameter, e.value, e.reason, where) from None
     return tuple(out)
 
 
@@ -594,7 +604,7 @@ def compute_max_tolerated_ac(an: ArrayLike, max_af: ArrayLike, ci: float = 0.95)
 
 
 def _absent_lambda(ci: float) -> float:
-    """The Poisson mean above which seeing no allele has probability < ``1 - ci``."""
+    """Return the Poisson mean above which seeing no allele has probability < ``1 - ci``."""
     return float(gammainccinv(1.0, 1.0 - ci))
 
 
@@ -799,10 +809,15 @@ def compute_verdicts(
     an_a = _as_counts("an", an)
     faf = np.array(faf95_max_region, dtype=np.float64)
     try:
-        ac_a, an_a, faf = np.broadcast_arrays(ac_a, an_a, faf)
+        shape = np.broadcast_shapes(ac_a.shape, an_a.shape, faf.shape)
     except ValueError:
-        raise VerdictParameterError("ac", ac, "ac, an and faf95_max_region must have the same length") from None
-    ac_a, an_a, faf = np.atleast_1d(ac_a, an_a, faf)
+        raise VerdictParameterError(
+            "ac", ac, "ac, an and faf95_max_region must have the same length"
+        ) from None
+    shape = shape or (1,)
+    ac_a = np.broadcast_to(ac_a, shape).ravel()
+    an_a = np.broadcast_to(an_a, shape).ravel()
+    faf = np.broadcast_to(faf, shape).ravel()
     if (ac_a > an_a).any():
         raise VerdictParameterError("ac", ac, "an allele count cannot exceed its allele number (an)")
     if ((faf < 0) | (faf > 1)).any():
