@@ -501,3 +501,16 @@ def test_table_header_is_checked(tmp_path: Path) -> None:
         match=r"line 1: header=.*missing columns .*'prevalence'.*unknown columns \['prevalance'\]",
     ):
         read_disease_architectures(path)
+
+
+def test_docs_describe_every_state_and_shipped_row() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "verdicts.md").read_text(encoding="utf-8")
+    for state in STATES:
+        assert f"| `{state}` |" in text, f"docs/verdicts.md does not describe state {state}"
+    for a in read_disease_architectures():
+        row = f"| {a.patient_group} |"
+        assert row in text, f"docs/verdicts.md does not list {a.patient_group}"
+        af = f"{a.max_credible_af:.1e}".replace("e-0", "e-")
+        assert f"| {af} | {a.min_informative_an:,} |" in text, (
+            f"docs/verdicts.md has stale numbers for {a.patient_group} ({a.disease})"
+        )
