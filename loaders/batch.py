@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 import variantdb
 from loaders.capture import apply_capture_beds, read_capture_beds
+from loaders.reconcile import reconcile_calls
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.aggregate import (
     Cohort,
@@ -111,6 +112,7 @@ class LoadReport:
         return {
             "records": sum(f.records for f in self.files),
             "reference_blocks": sum(f.reference_blocks for f in self.files),
+            "reference_records": sum(f.reference_records for f in self.files),
             "variant_records": sum(f.variants for f in self.files),
             "calls": sum(f.calls for f in self.files),
             "genotypes": sum(f.genotypes for f in self.files),
@@ -457,6 +459,7 @@ def _ingest(
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
     apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
+    reconcile_calls(staging, report.files, {sample_idx[r.sample_id]: str(r.vcf) for r in records})
 
 
 def _input_files(records: list[SampleRecord], reference: Path | None) -> list[Path]:
@@ -490,7 +493,7 @@ def _merge_reports(
             continue
         into = merged[task.path]
         into.gvcf = into.gvcf or rep.gvcf
-        for name in ("records", "reference_blocks", "variants", "calls", "genotypes"):
+        for name in ("records", "reference_blocks", "reference_records", "variants", "calls", "genotypes"):
             setattr(into, name, getattr(into, name) + getattr(rep, name))
         into.skipped.update(rep.skipped)
         into.other_contigs.update(rep.other_contigs)

@@ -48,6 +48,7 @@ __all__ = [
     "finish_contig",
     "make_cohort",
     "subset_cohort",
+    "union_per_sample",
 ]
 
 #: Confidence of each filtering allele frequency field (gnomAD's faf95 and faf99).
@@ -306,8 +307,8 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     # once per sample, never once per row.
     w_raw_only = w_raw - w_adj  # the raw column alone
     sets = [
-        (_union_per_sample(rows, starts, ends), w_adj),
-        (_union_per_sample(rows[raw], starts[raw], ends[raw]), w_raw_only),
+        (union_per_sample(rows, starts, ends), w_adj),
+        (union_per_sample(rows[raw], starts[raw], ends[raw]), w_raw_only),
     ]
 
     # Clip every interval to the ploidy segments (only chrX and chrY have more than one).
@@ -358,7 +359,7 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     return pa.table(cols, schema=an_schema())
 
 
-def _union_per_sample(
+def union_per_sample(
     rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge overlapping intervals of each sample; return (rows, starts, ends) of the union."""
@@ -377,6 +378,9 @@ def _union_per_sample(
     last = np.append(first[1:] - 1, len(ks) - 1)
     base = rr[first].astype(np.int64) << 33
     return rr[first], ks[first] - base, reach[last] - base
+
+
+_union_per_sample = union_per_sample  # the name other modules import
 
 
 def count_columns(n_strata: int) -> list[str]:
