@@ -44,6 +44,8 @@ from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read
 from variantdb.aggregate import (
     Cohort,
     aggregate_contig,
+    check_an_track,
+    check_counts,
     call_files_for,
     cohort_stats,
     compute_an_track,
@@ -602,6 +604,7 @@ def publish_release(
         for table, track in run(
             _release_contig, work, cohort=cohort, memory_mb=settings.aggregate_memory_mb, spill=spill
         ):
+            _check_counts(release_id, table, track)
             tracks.append(track)
             yield table
             progress("aggregate", 1, len(CONTIGS))
@@ -621,6 +624,22 @@ def publish_release(
     write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta
+
+
+def _check_counts(release_id: str, table: pa.Table, track: pa.Table) -> None:
+    """Refuse to publish a contig whose counts break an invariant (see :func:`~variantdb.aggregate.check_counts`).
+
+    Raises
+    ------
+    LoadError
+        Naming the variants, fields and values; the release is then not written.
+    """
+    problems = check_counts(table) + check_an_track(track)
+    if problems:
+        raise LoadError(
+            f"release {release_id} not published: its counts break an invariant, which no input should "
+            "be able to do (please report it with the input that gave it):\n  " + "\n  ".join(problems)
+        )
 
 
 def _merge_policy(settings: Settings) -> tuple[int, int]:
@@ -729,6 +748,7 @@ def publish_incremental(
             old = pq.read_table(path, columns=columns) if path.exists() else variants_schema().empty_table()
             old_track = old_tracks.filter(pc.equal(track_chrom, chrom))
             table, track = merge_contig(con, chrom, old, old_track, delta)
+            _check_counts(release_id, table, track)
             tracks.append(track)
             old_cov = old_coverage.filter(pc.equal(old_coverage.column("chrom"), chrom))
             coverage.append(merge_coverage_contig(chrom, old_cov, gap_dir, batch_samples))
