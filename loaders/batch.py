@@ -664,6 +664,8 @@ def _release_contig(
     """
     gaps = pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read() if gap_files else GAPS_SCHEMA.empty_table()
     track = compute_an_track(chrom, gaps, cohort)
+    if not call_files:  # nothing to count: no DuckDB connection to open
+        return aggregate_contig(None, chrom, call_files, track, cohort), track  # type: ignore[arg-type]
     # Bounded memory whatever the batch size: DuckDB spills to disk past this, in a
     # folder of its own per contig (contigs may be aggregated at once by several processes).
     folder = spill / chrom
