@@ -44,9 +44,9 @@ from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read
 from variantdb.aggregate import (
     Cohort,
     aggregate_contig,
+    call_files_for,
     check_an_track,
     check_counts,
-    call_files_for,
     cohort_stats,
     compute_an_track,
     make_cohort,

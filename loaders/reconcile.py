@@ -58,7 +58,9 @@ def reconcile_calls(staging: Path, reports: list[FileReport], file_of: dict[int,
         call_dir = staging / "calls" / folder.name
         if not files or not call_dir.exists():
             continue
-        gaps = pq.ParquetDataset(files, schema=GAPS_SCHEMA, filters=[("sample_idx", "in", plain.tolist())]).read()
+        gaps = pq.ParquetDataset(
+            files, schema=GAPS_SCHEMA, filters=[("sample_idx", "in", plain.tolist())]
+        ).read()
         if gaps.num_rows == 0:
             continue
         rows = gaps.column("sample_idx").to_numpy().astype(np.int64)
@@ -74,7 +76,9 @@ def reconcile_calls(staging: Path, reports: list[FileReport], file_of: dict[int,
             rep.skipped[name] += n
 
 
-def _inside(sidx: np.ndarray, pos: np.ndarray, union: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+def _inside(
+    sidx: np.ndarray, pos: np.ndarray, union: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray:
     """Return which (sample, position) pairs lie in the sample's merged intervals."""
     rows, starts, ends = union
     if rows.size == 0:

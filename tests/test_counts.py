@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+import loaders.batch
 from loaders.batch import load_batch
 from loaders.vcf import LoadError
 from tests.vcfdata import write_manifest, write_vcf
@@ -23,7 +26,11 @@ FIELDS = ("ac", "an", "homozygote_count", "n_carriers", "ac_raw", "an_raw", "n_c
 
 
 def load(
-    tmp: Path, samples: dict[str, str], files: dict[str, list[str]], compress: str = "bgzip", **rows: dict[str, str]
+    tmp: Path,
+    samples: dict[str, str],
+    files: dict[str, list[str]],
+    compress: str = "bgzip",
+    **rows: dict[str, str],
 ) -> Path:
     """Write one VCF per entry of ``files`` (its samples: ``samples`` in order, split by file) and load them.
 
@@ -76,7 +83,7 @@ def test_half_call_in_split_records_is_a_no_call_for_every_count(tmp_path: Path,
     else:  # the one-sample reader
         files = {}
         for i, s in enumerate("ABC"):
-            files[f"{s}.vcf.gz"] = [s, "|", *(" ".join(r.split()[:9] + [r.split()[9 + i]]) for r in SPLIT)]
+            files[f"{s}.vcf.gz"] = [s, "|", *(" ".join([*r.split()[:9], r.split()[9 + i]]) for r in SPLIT)]
     db = load(tmp_path, sexes, files)
     got = variants(db)
     # A and B are no-calls at 100 (each has a half-call there): only C counts.
@@ -168,7 +175,40 @@ def test_carrier_families_count_the_carriers_of_all_samples(tmp_path: Path) -> N
     ]
     fam = {"family_id": "f1"}
     rows = {"F": fam, "M": fam, "K": {**fam, "father_id": "F", "mother_id": "M"}}
-    db = load(tmp_path, dict.fromkeys("FMKU", "XX"), {"x.vcf.gz": ["F", "M", "K", "U", "|", *records]}, **rows)
+    db = load(
+        tmp_path, dict.fromkeys("FMKU", "XX"), {"x.vcf.gz": ["F", "M", "K", "U", "|", *records]}, **rows
+    )
     rid = read_current(db)
     (row,) = pq.read_table(db / "releases" / str(rid) / "variants" / "chr1.parquet").to_pylist()
-    assert (row["n_carriers"], row["n_carriers_all"], row["n_carrier_families"], row["an_all"]) == (1, 2, 2, 4)
+    assert (row["n_carriers"], row["n_carriers_all"], row["n_carrier_families"], row["an_all"]) == (
+        1,
+        2,
+        2,
+        4,
+    )
+
+
+def test_release_breaking_an_invariant_is_not_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = load(tmp_path, {"A": "XX"}, {"x.vcf.gz": ["A", "|", f"chr1 100 . A C 50 PASS . {G} 0/1:30:20"]})
+    before = sorted(p.name for p in (db / "releases").iterdir())
+    current = read_current(db)
+    real = loaders.batch.aggregate_contig
+
+    def broken(*args: object) -> pa.Table:  # a bug that counts one allele too many
+        table = real(*args)  # type: ignore[arg-type]
+        i = table.schema.get_field_index("ac")
+        return table.set_column(i, table.schema.field(i), pc.add(table.column("ac"), 5).cast(pa.int32()))
+
+    monkeypatch.setattr(loaders.batch, "aggregate_contig", broken)
+    folder = tmp_path / "in2"
+    folder.mkdir()
+    write_vcf(folder / "y.vcf.gz", ["B"], [f"chr1 100 . A C 50 PASS . {G} 0/1:30:20"], CHR1)
+    manifest = write_manifest(folder / "m.tsv", [{"sample_id": "B", "vcf": "y.vcf.gz", "sex": "XX"}])
+    with pytest.raises(LoadError) as e:
+        load_batch(db, manifest, batch_name="second", workers=1, incremental=False)
+    assert "release r0002 not published" in str(e.value)
+    assert "chr1-100-A-C: ac <= an fails (ac 7, an 4)" in str(e.value)
+    assert read_current(db) == current
+    assert sorted(p.name for p in (db / "releases").iterdir()) == before

@@ -74,7 +74,12 @@ def cohorts(draw: st.DrawFn) -> tuple[list[str], list[Record], bool]:
         if kind == "absent":
             continue
         exp = [ploidy(s, chrom, pos) for s in sexes]
-        groups = {"biallelic": [ALTS[:1]], "unsplit": [ALTS[:2]], "split": [ALTS[:1], ALTS[1:2]], "no alt": [""]}
+        groups = {
+            "biallelic": [ALTS[:1]],
+            "unsplit": [ALTS[:2]],
+            "split": [ALTS[:1], ALTS[1:2]],
+            "no alt": [""],
+        }
         for alts in groups[kind]:
             alt_list = list(alts)
             records.append(
@@ -157,7 +162,9 @@ def _bcftools(*args: str | Path) -> str:
     return proc.stdout
 
 
-def _peer(vcf: Path, founders: list[str], adj: bool, tmp: Path) -> dict[tuple[str, int, str], tuple[int, int]]:
+def _peer(
+    vcf: Path, founders: list[str], adj: bool, tmp: Path
+) -> dict[tuple[str, int, str], tuple[int, int]]:
     """``(chrom, pos, alt) -> (AC, AN)`` from bcftools over the founders (alt "." for ALT-less records)."""
     tag = "adj" if adj else "raw"
     half = tmp / f"{tag}-half.bcf"
@@ -186,7 +193,9 @@ def _peer(vcf: Path, founders: list[str], adj: bool, tmp: Path) -> dict[tuple[st
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(cohort=cohorts())
-def test_invariants_hold_and_both_readers_agree_with_bcftools(tmp_path_factory: pytest.TempPathFactory, cohort) -> None:  # type: ignore[no-untyped-def]
+def test_invariants_hold_and_both_readers_agree_with_bcftools(
+    tmp_path_factory: pytest.TempPathFactory, cohort
+) -> None:  # type: ignore[no-untyped-def]
     sexes, records, trio = cohort
     tmp = tmp_path_factory.mktemp("prop")
     if not records:
@@ -208,9 +217,7 @@ def test_invariants_hold_and_both_readers_agree_with_bcftools(tmp_path_factory: 
     names = [f"S{i}" for i in range(len(sexes))]
     founders = names[:2] + names[3:] if trio else names
     vcf = tmp / "multi" / "all.vcf.gz"
-    ours = {} if variants is None else {
-        (r["chrom"], r["pos"], r["alt"]): r for r in variants.to_pylist()
-    }
+    ours = {} if variants is None else {(r["chrom"], r["pos"], r["alt"]): r for r in variants.to_pylist()}
     for adj, suffix in ((False, "_raw"), (True, "")):
         peer = _peer(vcf, founders, adj, tmp)
         keep = _comparable(records, sexes, adj)

@@ -604,7 +604,8 @@ def check_counts(table: pa.Table, strata_: tuple[Stratum, ...] | None = None, li
         return []
 
     def col(name: str) -> np.ndarray:
-        return table.column(name).to_numpy(zero_copy_only=False).astype(np.int64)
+        values: np.ndarray = table.column(name).to_numpy(zero_copy_only=False).astype(np.int64)
+        return values
 
     rules: list[tuple[str, np.ndarray, list[str]]] = []
 
@@ -630,8 +631,16 @@ def check_counts(table: pa.Table, strata_: tuple[Stratum, ...] | None = None, li
                 [f"homozygote_count{suffix}", f"hemizygote_count{suffix}", f"n_carriers{suffix}"],
             )
     fam, fail = col("n_carrier_families"), col("n_fail")
-    rule("n_carrier_families <= n_carriers_all", (fam >= 0) & (fam <= col("n_carriers_all")), ["n_carrier_families", "n_carriers_all"])
-    rule("0 <= n_fail <= n_carriers_raw", (fail >= 0) & (fail <= col("n_carriers_raw")), ["n_fail", "n_carriers_raw"])
+    rule(
+        "n_carrier_families <= n_carriers_all",
+        (fam >= 0) & (fam <= col("n_carriers_all")),
+        ["n_carrier_families", "n_carriers_all"],
+    )
+    rule(
+        "0 <= n_fail <= n_carriers_raw",
+        (fail >= 0) & (fail <= col("n_carriers_raw")),
+        ["n_fail", "n_carriers_raw"],
+    )
     for kind in dict.fromkeys(s.kind for s in strata_):
         keys = [s.key for s in strata_ if s.kind == kind]
         for field in ("ac", "an", "homozygote_count", "hemizygote_count"):
@@ -646,8 +655,8 @@ def check_counts(table: pa.Table, strata_: tuple[Stratum, ...] | None = None, li
         bad = np.flatnonzero(~ok)
         for i in bad[:limit].tolist():
             r = table.slice(i, 1).select(["chrom", "pos", "ref", "alt", *fields]).to_pylist()[0]
-            values = ", ".join(f"{f} {r[f]}" for f in fields if r[f])
-            out.append(f"{r['chrom']}-{r['pos']}-{r['ref']}-{r['alt']}: {text} fails ({values or 'all 0'})")
+            values = ", ".join(f"{f} {r[f]}" for f in fields)
+            out.append(f"{r['chrom']}-{r['pos']}-{r['ref']}-{r['alt']}: {text} fails ({values})")
         if bad.size > limit:
             out.append(f"... and {bad.size - limit} more rows where {text} fails")
     return out
@@ -656,13 +665,15 @@ def check_counts(table: pa.Table, strata_: tuple[Stratum, ...] | None = None, li
 def check_an_track(track: pa.Table, strata_: tuple[Stratum, ...] | None = None) -> list[str]:
     """Return what breaks the AN track's invariants: every AN >= 0, each kind's strata summing to at most ``an``."""
     strata_ = strata() if strata_ is None else strata_
-    out = []
+    out: list[str] = []
     if track.num_rows == 0:
         return out
     an = {c: track.column(c).to_numpy().astype(np.int64) for c in an_columns()}
     checks = [(f"0 <= {c}", v >= 0) for c, v in an.items()]
     for kind in dict.fromkeys(s.kind for s in strata_):
-        total = sum((an[f"an_{s.key}"] for s in strata_ if s.kind == kind), np.zeros(track.num_rows, np.int64))
+        total = sum(
+            (an[f"an_{s.key}"] for s in strata_ if s.kind == kind), np.zeros(track.num_rows, np.int64)
+        )
         checks.append((f"the {kind} strata's an sum to at most an", total <= an["an"]))
     for text, ok in checks:
         bad = np.flatnonzero(~ok)

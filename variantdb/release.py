@@ -236,7 +236,9 @@ def write_release(
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        return _write_release(db, release_id, variants, an_track, meta, make_current, extra, previous, final, tmp)
+        return _write_release(
+            db, release_id, variants, an_track, meta, make_current, extra, previous, final, tmp
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written is left behind
         raise
