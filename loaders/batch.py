@@ -39,11 +39,14 @@ import pyarrow.parquet as pq
 
 import variantdb
 from loaders.capture import apply_capture_beds, read_capture_beds
+from loaders.reconcile import reconcile_calls
 from loaders.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.aggregate import (
     Cohort,
     aggregate_contig,
     call_files_for,
+    check_an_track,
+    check_counts,
     cohort_stats,
     compute_an_track,
     make_cohort,
@@ -111,6 +114,7 @@ class LoadReport:
         return {
             "records": sum(f.records for f in self.files),
             "reference_blocks": sum(f.reference_blocks for f in self.files),
+            "reference_records": sum(f.reference_records for f in self.files),
             "variant_records": sum(f.variants for f in self.files),
             "calls": sum(f.calls for f in self.files),
             "genotypes": sum(f.genotypes for f in self.files),
@@ -457,6 +461,7 @@ def _ingest(
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
     apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
+    reconcile_calls(staging, report.files, {sample_idx[r.sample_id]: str(r.vcf) for r in records})
 
 
 def _input_files(records: list[SampleRecord], reference: Path | None) -> list[Path]:
@@ -490,7 +495,7 @@ def _merge_reports(
             continue
         into = merged[task.path]
         into.gvcf = into.gvcf or rep.gvcf
-        for name in ("records", "reference_blocks", "variants", "calls", "genotypes"):
+        for name in ("records", "reference_blocks", "reference_records", "variants", "calls", "genotypes"):
             setattr(into, name, getattr(into, name) + getattr(rep, name))
         into.skipped.update(rep.skipped)
         into.other_contigs.update(rep.other_contigs)
@@ -599,6 +604,7 @@ def publish_release(
         for table, track in run(
             _release_contig, work, cohort=cohort, memory_mb=settings.aggregate_memory_mb, spill=spill
         ):
+            _check_counts(release_id, table, track)
             tracks.append(track)
             yield table
             progress("aggregate", 1, len(CONTIGS))
@@ -618,6 +624,22 @@ def publish_release(
     write_coverage(release_dir, samples, gap_dirs)
     meta = json.loads((release_dir / "release.json").read_text())
     return meta
+
+
+def _check_counts(release_id: str, table: pa.Table, track: pa.Table) -> None:
+    """Refuse to publish a contig whose counts break an invariant (see :func:`~variantdb.aggregate.check_counts`).
+
+    Raises
+    ------
+    LoadError
+        Naming the variants, fields and values; the release is then not written.
+    """
+    problems = check_counts(table) + check_an_track(track)
+    if problems:
+        raise LoadError(
+            f"release {release_id} not published: its counts break an invariant, which no input should "
+            "be able to do (please report it with the input that gave it):\n  " + "\n  ".join(problems)
+        )
 
 
 def _merge_policy(settings: Settings) -> tuple[int, int]:
@@ -642,6 +664,8 @@ def _release_contig(
     """
     gaps = pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read() if gap_files else GAPS_SCHEMA.empty_table()
     track = compute_an_track(chrom, gaps, cohort)
+    if not call_files:  # nothing to count: no DuckDB connection to open
+        return aggregate_contig(None, chrom, call_files, track, cohort), track  # type: ignore[arg-type]
     # Bounded memory whatever the batch size: DuckDB spills to disk past this, in a
     # folder of its own per contig (contigs may be aggregated at once by several processes).
     folder = spill / chrom
@@ -726,6 +750,7 @@ def publish_incremental(
             old = pq.read_table(path, columns=columns) if path.exists() else variants_schema().empty_table()
             old_track = old_tracks.filter(pc.equal(track_chrom, chrom))
             table, track = merge_contig(con, chrom, old, old_track, delta)
+            _check_counts(release_id, table, track)
             tracks.append(track)
             old_cov = old_coverage.filter(pc.equal(old_coverage.column("chrom"), chrom))
             coverage.append(merge_coverage_contig(chrom, old_cov, gap_dir, batch_samples))
