@@ -362,6 +362,42 @@ def test_releases_lists_and_prune_keeps_current(
         assert kept.status_code == 200 and kept.json()["release"] == "r0003"
 
 
+def test_running_service_stops_serving_a_pruned_release(db: Path, sample_ids: list[str]) -> None:
+    """A release pinned (and cached) by a running service answers 404 within a second of its pruning."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app(db)) as client:
+        for rid in ("r0001", "r0002"):
+            held = client.get("/v1/variants/chr1-1000-A-C", params={"release": rid})
+            assert held.status_code == 200 and held.json()["release"] == rid
+        # r0002 holds the person's genotypes; the withdrawal publishes r0003 without them.
+        withdraw(db, [sample_ids[0]], reason="test")
+        result = runner.invoke(app, ["prune", "--db", str(db), "--keep", "1"])
+        assert result.exit_code == 0, result.output
+        deadline = time.monotonic() + 1.0
+        answers: dict[str, int] = {}
+        while True:
+            answers = {
+                rid: client.get("/v1/variants/chr1-1000-A-C", params={"release": rid}).status_code
+                for rid in ("r0001", "r0002")
+            }
+            if set(answers.values()) == {404} or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert answers == {"r0001": 404, "r0002": 404}
+        for rid in ("r0001", "r0002"):
+            for path in (f"/v1/variants/chr1-1000-A-C?release={rid}", f"/v1/releases/{rid}"):
+                gone = client.get(path)
+                assert gone.status_code == 404, path
+                assert gone.json()["error"]["code"] == "release_not_found", gone.json()
+        kept = client.get("/v1/variants/chr1-1000-A-C", params={"release": "r0003"})
+        assert kept.status_code == 200 and kept.json()["release"] == "r0003"
+
+
 def test_check_finds_corruption_leftovers_and_tampering(db: Path, sample_ids: list[str]) -> None:
     result = runner.invoke(app, ["check", "--db", str(db)])
     assert result.exit_code == 0, result.output
