@@ -307,7 +307,9 @@ def load_batch(
             report.n_variants = int(meta["n_variants"])
             report.seconds = time.perf_counter() - started
             with Registry(db) as reg:
-                reg.add_batch(name, manifest, stored, first_idx, report.as_dict(), meta, operator)
+                reg.add_batch(
+                    name, manifest, stored, first_idx, report.as_dict(), meta, operator, vcf=pseudonyms.vcf
+                )
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             recover(db)
