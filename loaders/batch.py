@@ -59,7 +59,7 @@ from variantdb.incremental import (
 )
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.pseudonym import load_pseudonymizer
-from variantdb.registry import Registry, write_lock
+from variantdb.registry import BATCH_NAME, BATCH_NAME_RULE, Registry, write_lock
 from variantdb.release import (
     ReleaseNotFoundError,
     next_release_id,
@@ -229,8 +229,12 @@ def load_batch(
     settings = settings or get_settings()
     report_progress: Progress = progress if callable(progress) else _noop
     name = batch_name or manifest.name.split(".")[0]
-    if not name or "/" in name or name.startswith("."):
-        raise LoadError(f"batch name {name!r} is not usable as a folder name")
+    if not BATCH_NAME.fullmatch(name):
+        raise LoadError(
+            f"batch name {name!r}"
+            + ("" if batch_name else f" (from the manifest's file name {manifest.name!r})")
+            + f" is not usable: a batch name has {BATCH_NAME_RULE}; give another with --batch"
+        )
     workers = workers if workers is not None else min(8, os.cpu_count() or 1)
     if cluster is not None:
         # Workers run elsewhere, in another directory: give them absolute paths.

@@ -23,7 +23,22 @@ import pyarrow as pa
 from variantdb import changelog
 from variantdb.manifest import SampleRecord
 
-__all__ = ["VCF_NAME", "DatabaseLockedError", "Registry", "pseudonymize_report", "write_lock"]
+__all__ = [
+    "BATCH_NAME",
+    "BATCH_NAME_RULE",
+    "VCF_NAME",
+    "DatabaseLockedError",
+    "Registry",
+    "pseudonymize_report",
+    "write_lock",
+]
+
+#: A batch name: it becomes a folder (``calls/batch=<name>``) and a path DuckDB reads, so no glob,
+#: separator, space or ``=`` may appear in it.
+BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+BATCH_NAME_RULE = (
+    "1 to 64 characters: letters A-Z a-z, digits 0-9, '_', '-' and '.', beginning with a letter or digit"
+)
 
 #: A VCF, gVCF or BCF file name (or its index) inside a string: what the registry never stores in clear.
 VCF_NAME = re.compile(r"[^\s/\\'\"]+\.(?:g?vcf|bcf)(?:\.b?gz)?(?:\.(?:tbi|csi))?(?![\w.])", re.IGNORECASE)
