@@ -18,11 +18,16 @@ after step 3 is rolled forward by :func:`recover` at the start of the next write
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import json
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -448,7 +453,9 @@ def _ingest(
             progress("read", len(group), len(tasks))
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             futures = [
                 pool.submit(_run_group, group, f"{n:05d}", sample_idx, staging, settings, reference)
                 for n, group in enumerate(groups)
@@ -463,6 +470,34 @@ def _ingest(
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
     apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make a reading worker exit when the load that started it dies (pool initializer).
+
+    A load killed with SIGKILL cannot shut its pool down, and its workers (each
+    holding a reader and buffers, ~170 MB) would run on under init. On Linux the
+    kernel sends the worker SIGKILL when its parent ends (``PR_SET_PDEATHSIG``);
+    elsewhere, and as a fallback, a daemon thread checks ``getppid`` every second.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the load died before the request above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="variantdb-parent-watch", daemon=True).start()
 
 
 def _input_files(records: list[SampleRecord], reference: Path | None) -> list[Path]:
