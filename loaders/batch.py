@@ -14,6 +14,10 @@ readers see:
 A failure before step 3 leaves the registry, the stored calls and ``CURRENT``
 as they were (the staging folder and unreferenced release are removed); a crash
 after step 3 is rolled forward by :func:`recover` at the start of the next write.
+
+Running out of disk space is reported as a :class:`LoadError` that says which
+of the two happened: nothing changed, or the batch is loaded (and its release
+made current then, or by the next write or ``variantdb check``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import datetime as dt
+import errno
 import json
 import multiprocessing
 import os
@@ -85,7 +90,7 @@ from variantdb.variant import Reference
 if TYPE_CHECKING:
     from loaders.distributed import DaskCluster
 
-__all__ = ["LoadReport", "load_batch", "publish_incremental", "publish_release", "recover"]
+__all__ = ["LoadReport", "is_out_of_space", "load_batch", "publish_incremental", "publish_release", "recover"]
 
 Progress = Callable[[str, int, int | None], None]
 #: Runs ``fn(*item, **shared)`` for each item and yields the results in order
@@ -105,6 +110,7 @@ class LoadReport:
     n_variants: int = 0
     skipped_existing: bool = False
     publish: str | None = None  # "incremental", or "full: <why>"
+    warnings: list[str] = field(default_factory=list)  # the load succeeded; something after it did not
 
     def totals(self) -> dict[str, Any]:
         """Return the sums over files."""
@@ -133,6 +139,7 @@ class LoadReport:
             "n_variants": self.n_variants,
             "skipped_existing": self.skipped_existing,
             "publish": self.publish,
+            "warnings": list(self.warnings),
             "totals": self.totals(),
             "files": [f.as_dict() for f in self.files],
         }
@@ -140,6 +147,47 @@ class LoadReport:
 
 def _noop(stage: str, advance: int, total: int | None) -> None:
     return None
+
+
+_NO_SPACE_TEXT = ("no space left on device", "disk quota exceeded", "not enough space", "out of disk space")
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Tell whether an error (or one it was raised from) is the disk or quota running full.
+
+    ``OSError`` with ``errno`` ENOSPC or EDQUOT, and DuckDB's and Arrow's errors,
+    which carry the operating system's words in their message.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(e, (OSError, duckdb.Error, pa.ArrowException)) and any(
+            t in str(e).lower() for t in _NO_SPACE_TEXT
+        ):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _cause(exc: BaseException) -> str:
+    """Say what failed, naming the file when the error does."""
+    if is_out_of_space(exc):
+        where = getattr(exc, "filename", None)
+        return "out of disk space" + (f" writing {where}" if where else f" ({str(exc)[:300]})")
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _recorded(db: Path, name: str) -> bool:
+    """Finish or undo the interrupted load (:func:`recover`); return whether the registry records the batch."""
+    try:
+        recover(db)
+    except Exception:  # e.g. still no space: the next write or `variantdb check` finishes it
+        pass
+    with Registry(db, read_only=True) as reg:
+        return reg.has_batch(name)
 
 
 def recover(db: Path) -> None:
@@ -256,6 +304,7 @@ def load_batch(
         stored = [pseudonyms.record(r) for r in records]
         original = {s.sample_id: r.sample_id for s, r in zip(stored, records, strict=True)}
         staging = db / "staging" / name
+        committing = False
         try:
             with Registry(db) as reg:
                 if reg.has_batch(name) and skip_existing:
@@ -315,22 +364,57 @@ def load_batch(
             report.release = release_id
             report.n_variants = int(meta["n_variants"])
             report.seconds = time.perf_counter() - started
+            committing = True
             with Registry(db) as reg:
                 reg.add_batch(
                     name, manifest, stored, first_idx, report.as_dict(), meta, operator, vcf=pseudonyms.vcf
                 )
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            recover(db)
-            raise
+        except BaseException as e:
+            # recover() follows the registry: it moves a recorded batch's staged files into
+            # place (the commit happened, e.g. the error came from closing the registry) and
+            # deletes anything else this load wrote.
+            if not (committing and _recorded(db, name)):
+                shutil.rmtree(staging, ignore_errors=True)
+                if isinstance(e, Exception) and is_out_of_space(e):
+                    try:
+                        recover(db)
+                    except Exception:  # the next write finishes the clean-up; readers saw nothing
+                        pass
+                    raise LoadError(
+                        f"{_cause(e)}: nothing was changed (batch {name!r} is not loaded); "
+                        f"free space on the file system of {db} and load it again"
+                    ) from e
+                recover(db)
+                raise
+            if not isinstance(e, Exception):
+                raise
         # Committed: move the staged files into place and go live.
-        for kind in ("calls", "gaps"):
-            dst = db / kind / f"batch={name}"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            (staging / kind).rename(dst)
-        shutil.rmtree(staging, ignore_errors=True)
-        set_current(db, release_id)
-        prune_releases(db, settings.keep_releases, operator)
+        try:
+            for kind in ("calls", "gaps"):
+                dst = db / kind / f"batch={name}"
+                if (staging / kind).exists():
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    (staging / kind).rename(dst)
+            shutil.rmtree(staging, ignore_errors=True)
+            set_current(db, release_id)
+        except Exception as e:
+            try:
+                recover(db)  # rolls the committed load forward, as the next write would
+            except Exception:
+                raise LoadError(
+                    f"{_cause(e)} after batch {name!r} was recorded: the batch is loaded and release "
+                    f"{release_id} is published, but it is not yet the current release. Free space on the "
+                    f"file system of {db}, then run `variantdb check --db {db}` (or any write), which makes "
+                    f"{release_id} current; do not load the batch again"
+                ) from e
+        try:
+            prune_releases(db, settings.keep_releases, operator)
+        except Exception as e:
+            if not is_out_of_space(e):
+                raise
+            report.warnings.append(
+                f"old releases were not pruned ({_cause(e)}); `variantdb prune` removes them later"
+            )
         report.seconds = time.perf_counter() - started
         return report
 
