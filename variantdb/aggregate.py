@@ -32,6 +32,7 @@ from variantdb.schema import (
     strata,
     variants_schema,
 )
+from variantdb.store import literal_paths
 
 __all__ = [
     "FAF_CONFIDENCE",
@@ -461,7 +462,7 @@ def count_calls(
     pyarrow.Table
         ``pos, ref, alt`` then :func:`count_columns`, int32.
     """
-    return con.sql(_count_sql(n_strata, only_cohort), params=[call_files]).to_arrow_table()
+    return con.sql(_count_sql(n_strata, only_cohort), params=[literal_paths(call_files)]).to_arrow_table()
 
 
 def aggregate_contig(

@@ -18,6 +18,7 @@ Layout::
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -30,10 +31,32 @@ import pyarrow.parquet as pq
 
 from variantdb.release import fsync_dir
 
-__all__ = ["KINDS", "batch_dir", "finish_pending", "pending_dir", "stage_without", "stored_sample_idx"]
+__all__ = [
+    "KINDS",
+    "batch_dir",
+    "finish_pending",
+    "literal_paths",
+    "pending_dir",
+    "stage_without",
+    "stored_sample_idx",
+]
 
 #: The per-batch folders of the raw store.
 KINDS = ("calls", "gaps")
+
+
+_GLOB_CHARS = re.compile(r"[\[*?]")
+
+
+def literal_paths(paths: Iterable[str | Path]) -> list[str]:
+    """Return file paths as DuckDB's ``read_parquet`` reads them literally, never as glob patterns.
+
+    DuckDB expands ``*``, ``?`` and ``[...]`` in every path it is given, even in
+    a list, so a folder such as ``batch=b?`` or ``/data/db[2]`` would read other
+    folders' files too. Each such character is written as a one-character class
+    (``?`` as ``[?]``, ``[`` as ``[[]``), which matches only itself.
+    """
+    return [_GLOB_CHARS.sub(lambda m: f"[{m.group()}]", str(p)) for p in paths]
 
 
 def batch_dir(db: Path, kind: str, batch: str) -> Path:
@@ -156,7 +179,9 @@ def stored_sample_idx(db: Path, kind: str, batch: str) -> set[int]:
         return set()
     con = duckdb.connect()
     try:
-        rows = con.execute("SELECT DISTINCT sample_idx FROM read_parquet(?)", [files]).fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT sample_idx FROM read_parquet(?)", [literal_paths(files)]
+        ).fetchall()
     finally:
         con.close()
     return {int(r[0]) for r in rows}
