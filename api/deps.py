@@ -5,6 +5,12 @@ names a new release, the store opens it and swaps one reference; a request in
 flight keeps the :class:`OpenRelease` it already holds (its memory maps stay
 valid even if the old release directory is later removed), so no request fails
 during a switch.
+
+A release opened for ``?release=`` stays open, but each use first checks that
+its ``release.json`` is still on disk (one ``stat``, repeated at most every
+:data:`PRESENCE_INTERVAL` seconds per release): once ``prune`` or a withdrawal
+removes a release, every worker answers 404 for it within that interval instead
+of serving the memory-mapped copy, which may hold a withdrawn person's data.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from variantdb.store.layout import RELEASE_ID, ReleaseNotFoundError, release_pat
 from variantdb.variant import Reference
 
 __all__ = [
+    "PRESENCE_INTERVAL",
     "OpenRelease",
     "ReleaseDep",
     "ReleaseStore",
@@ -38,6 +45,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("variantdb.api")
+
+PRESENCE_INTERVAL = 0.5
+"""Seconds a pinned release is trusted to still be on disk before its folder is checked again."""
 
 
 @dataclass
@@ -101,6 +111,7 @@ class ReleaseStore:
         self._current: OpenRelease | None = None
         self._pinned: OrderedDict[str, OpenRelease] = OrderedDict()
         self._checked = 0.0
+        self._present: dict[str, float] = {}
         self.switches = 0
 
     def current(self) -> OpenRelease | None:
@@ -152,7 +163,13 @@ class ReleaseStore:
             return cur
         rel = self._pinned.get(release_id)
         if rel is not None:
-            return rel
+            if self._still_published(rel):
+                return rel
+            with self._lock:
+                if self._pinned.get(release_id) is rel:
+                    del self._pinned[release_id]
+            log.info("release %s was removed; no longer served", release_id)
+            raise self._not_published(release_id)
         if not RELEASE_ID.match(release_id):
             raise APIError(
                 404, "release_not_found", f"{release_id!r} is not a release id (e.g. r0001); see /v1/releases"
@@ -161,11 +178,26 @@ class ReleaseStore:
             try:
                 rel = _open_release(self.db, release_id)
             except (ReleaseNotFoundError, FileNotFoundError):
-                raise APIError(
-                    404, "release_not_found", f"release {release_id} is not published; see /v1/releases"
-                ) from None
+                raise self._not_published(release_id) from None
             self._remember(rel)
+            self._present[release_id] = time.monotonic()
         return rel
+
+    @staticmethod
+    def _not_published(release_id: str) -> APIError:
+        return APIError(404, "release_not_found", f"release {release_id} is not published; see /v1/releases")
+
+    def _still_published(self, rel: OpenRelease) -> bool:
+        """Whether a pinned release's ``release.json`` is still on disk (checked at most every PRESENCE_INTERVAL s)."""
+        now = time.monotonic()
+        if now - self._present.get(rel.id, -PRESENCE_INTERVAL) < PRESENCE_INTERVAL:
+            return True
+        # prune renames the folder away (atomically) before deleting it, so one stat sees it at once.
+        if (rel.path / "release.json").exists():
+            self._present[rel.id] = now
+            return True
+        self._present.pop(rel.id, None)
+        return False
 
 
 def get_store(request: Request) -> ReleaseStore:

@@ -103,7 +103,9 @@ def load(
     ] = False,
 ) -> None:
     """Validate and ingest one batch, then publish a new release that includes it."""
-    from variantdb.load import load_batch
+    import duckdb
+
+    from variantdb.load import is_out_of_space, load_batch
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -145,6 +147,12 @@ def load(
     except (VariantdbError, FileNotFoundError) as e:
         _fail(str(e))
         return
+    except (OSError, duckdb.Error) as e:
+        # load_batch explains a full disk once it has started writing; this is before that.
+        if not is_out_of_space(e):
+            raise
+        _fail(f"out of disk space ({e}); the batch was not loaded: free space on the file system of {db}")
+        return
     data = report.as_dict()
     if report_json is not None:
         report_json.write_text(json.dumps(data, indent=1, default=str))
@@ -163,6 +171,8 @@ def load(
             highlight=False,
         )
         out.print(f"release built: {report.publish}", highlight=False)
+        for warning in report.warnings:
+            err.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
         if t["skipped"]:
             out.print("skipped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(t["skipped"].items())))
         if t["other_contigs"]:

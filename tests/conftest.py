@@ -21,6 +21,53 @@ from fastapi.testclient import TestClient
 # ---------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------
+# Tests never rewrite tracked files (issue 13): the tracked files under docs/
+# and tests/data/ must be as they were when the run began. Regenerating them
+# (e.g. VARIANTDB_UPDATE_SCREENSHOTS=1) is a deliberate act that skips this.
+# ---------------------------------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parent.parent
+_GUARDED = ("docs", "tests/data")
+
+
+def _tracked_stats() -> dict[str, tuple[int, int]] | None:
+    """Return ``{path: (size, mtime_ns)}`` of the tracked files under the guarded folders, or None off git."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(_ROOT), "ls-files", "-z", "--", *_GUARDED],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    stats = {}
+    for name in out.decode().split("\0"):
+        if name:
+            try:
+                st = (_ROOT / name).stat()
+            except FileNotFoundError:
+                stats[name] = (-1, -1)
+            else:
+                stats[name] = (st.st_size, st.st_mtime_ns)
+    return stats
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tracked_files_unchanged() -> Iterator[None]:
+    """Fail the run when a test rewrote a tracked file under docs/ or tests/data/."""
+    before = None if os.environ.get("VARIANTDB_UPDATE_SCREENSHOTS") == "1" else _tracked_stats()
+    yield
+    if before is None:
+        return
+    after = _tracked_stats() or {}
+    changed = sorted(p for p in before if after.get(p) != before[p])
+    assert not changed, f"the test run rewrote tracked files (tests must write to tmp_path): {changed[:10]}"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def pseudonym_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Point ``VARIANTDB_PSEUDONYM_KEY_FILE`` at a per-session file; unset ``VARIANTDB_PSEUDONYM_KEY``."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -484,3 +486,74 @@ def test_gvcf_without_records_on_loaded_contigs_has_no_data_anywhere(tmp_path: P
     assert report.files[0].gvcf
     track = pq.read_table(tmp_path / "db" / "releases" / "r0001" / "an.parquet").to_pylist()
     assert {t["an_raw"] for t in track} == {0}
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Return ``{pid: command line}`` of the live processes whose parent is ``pid`` (Linux /proc)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            state = stat.rsplit(")", 1)[1].split()[0]
+            if ppid == pid and state != "Z":
+                out[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _reading(pid: int, folder: Path) -> bool:
+    """Tell whether a process has a file under ``folder`` open (a worker at work, past its start-up)."""
+    try:
+        return any(os.readlink(fd).startswith(str(folder)) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from Linux /proc")
+def test_workers_exit_when_the_load_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of ``load --workers 2`` leaves no reading worker running (they held ~170 MB each)."""
+    import signal
+    import subprocess
+    import sys
+
+    from benchmarks.cohort import generate_cohort
+
+    manifest = generate_cohort(tmp_path / "in", 24, 4000, 3, layout="single", gvcf=True)
+    argv = [sys.executable, "-m", "variantdb.loaders.cli", "load", "--db", str(tmp_path / "db")]
+    argv += ["--manifest", str(manifest), "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers = {p: c for p, c in _children(proc.pid).items() if "spawn_main" in c}
+            if len(workers) >= 2 and all(_reading(p, tmp_path / "in") for p in workers):
+                break
+            time.sleep(0.02)
+        assert len(workers) >= 2, f"the load ended (exit {proc.poll()}) before its workers were seen reading"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.05)
+        left = [p for p in workers if _alive(p)]
+        assert not left, f"worker(s) {left} still run after their load was killed"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in workers:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)

@@ -1,8 +1,10 @@
 """The web pages driven in headless Chromium: search, a variant, paging a region, statistics, axe-core.
 
 Runs ``variantdb serve`` on a free 127.0.0.1 port against a database built by
-the real loader from ``tests/data/gvcf-1kg-chr22``, and saves the screenshots
-shown in the README under ``docs/screenshots/``. Needs the Debian package
+the real loader from ``tests/data/gvcf-1kg-chr22``, and takes screenshots of
+each page: into a temporary folder by default, and into ``docs/screenshots/``
+(the ones the README shows, which are tracked) only when asked with
+``VARIANTDB_UPDATE_SCREENSHOTS=1``. Needs the Debian package
 ``chromium`` (``/usr/bin/chromium``; Playwright never downloads a browser here),
 ``pip install playwright``, and for the accessibility check
 ``npm ci --prefix tests/browser`` (axe-core). Each missing piece skips with
@@ -34,6 +36,8 @@ MANIFEST = ROOT / "tests" / "data" / "gvcf-1kg-chr22" / "manifest.tsv"
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "docs" / "screenshots"
+#: Set to 1 to regenerate the README's screenshots (tracked files) instead of writing to a temporary folder.
+UPDATE_SHOTS = "VARIANTDB_UPDATE_SCREENSHOTS"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless",
@@ -162,9 +166,22 @@ def seen(browser_db: Path) -> Variant:
     return index.variant_at(row)
 
 
+_shots_dir: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where screenshots go: ``docs/screenshots`` only with ``VARIANTDB_UPDATE_SCREENSHOTS=1``."""
+    folder = SHOTS if os.environ.get(UPDATE_SHOTS) == "1" else tmp_path_factory.mktemp("screenshots")
+    _shots_dir.append(folder)
+    yield folder
+    _shots_dir.remove(folder)
+
+
 def _shot(pg: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(SHOTS / name), full_page=True)
+    folder = _shots_dir[-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(folder / name), full_page=True)
 
 
 def test_search_and_open_a_variant(page: tuple[Any, _Watch], seen: Variant) -> None:

@@ -151,3 +151,44 @@ def test_export_carries_faf_and_quality_fields(db: Path, tmp_path: Path) -> None
     assert {"faf95", "faf99", "faf95_sex_xx", "faf95_max_region", "n_fail", "n_carrier_families"} <= set(
         header
     )
+
+
+@pytest.mark.parametrize("name", ["b?", "b*", "b[1]", "a b", "x=y", "-b", "b/c", "é"])
+def test_batch_name_outside_the_allowed_characters_is_refused(db: Path, tmp_path: Path, name: str) -> None:
+    from tests.test_batch import tree_digest
+
+    before = tree_digest(db)
+    manifest = make_batch(tmp_path / "in")
+    result = runner.invoke(app, ["load", "--db", str(db), "--manifest", str(manifest), "--batch", name])
+    assert result.exit_code == 1, result.output
+    assert f"batch name {name!r} is not usable" in result.output
+    assert "letters A-Z a-z, digits 0-9, '_', '-' and '.'" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert tree_digest(db) == before
+
+
+def test_manifest_name_unusable_as_batch_name_says_so(tmp_path: Path) -> None:
+    manifest = make_batch(tmp_path / "in")
+    renamed = manifest.rename(manifest.with_name("lot 7.tsv"))
+    result = runner.invoke(app, ["load", "--db", str(tmp_path / "db"), "--manifest", str(renamed)])
+    assert result.exit_code == 1
+    assert "batch name 'lot 7' (from the manifest's file name 'lot 7.tsv') is not usable" in " ".join(
+        result.output.split()
+    )
+
+
+def test_database_path_with_glob_characters_reads_only_its_own_files(tmp_path: Path) -> None:
+    """DuckDB is given every path literally: ``db[x]`` is not a pattern matching ``dbx``."""
+    manifest = make_batch(tmp_path / "in")
+    for folder in ("dbx", "db[x]"):
+        result = runner.invoke(
+            app, ["load", "--db", str(tmp_path / folder), "--manifest", str(manifest), "--batch", "jan"]
+        )
+        assert result.exit_code == 0, result.output
+        assert "published release r0001 with 6 variants" in result.output
+    db = tmp_path / "db[x]"
+    result = runner.invoke(app, ["withdraw", "--db", str(db), "--sample", "F"])
+    assert result.exit_code == 0, result.output
+    # dbx still holds F's rows; db[x] must not be blamed for them.
+    result = runner.invoke(app, ["check", "--db", str(db)])
+    assert result.exit_code == 0, result.output

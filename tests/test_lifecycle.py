@@ -238,6 +238,53 @@ def test_registry_stores_only_pseudonyms(base_db: Path, sample_ids: list[str]) -
     assert all(len(s) == 64 and int(s, 16) >= 0 for s in stored)
     parents = {r["father_id"] for r in rows} | {r["mother_id"] for r in rows}
     assert parents - {None} <= stored  # parents hashed alike, so founders are still told
+    # The stored load reports name each file by the pseudonym samples.vcf holds, never its path.
+    with Registry(base_db) as reg:
+        reports = [json.loads(r[0]) for r in reg.con.execute("SELECT report FROM batches").fetchall()]
+        text = " ".join(str(r) for r in reg.con.execute("SELECT * FROM batches").fetchall())
+    files = [f for r in reports for f in r["files"]]
+    assert files and all("path" not in f for f in files)
+    assert {f["vcf"] for f in files} == {r["vcf"] for r in rows}
+    assert ".vcf" not in text
+    assert check_database(base_db).ok
+
+
+def test_check_flags_clear_vcf_paths_and_withdrawal_scrubs_them(
+    db: Path, cohort: Path, sample_ids: list[str]
+) -> None:
+    """A database written before reports were pseudonymized: check says where, a withdrawal cleans it."""
+    from variantdb.manifest import read_manifest
+    from variantdb.store.pseudonym import load_pseudonymizer
+
+    pseudonyms = load_pseudonymizer(db, create=False)
+    clear = {pseudonyms.vcf(r.vcf): str(r.vcf) for r in read_manifest(cohort)}
+    with Registry(db) as reg:
+        vcfs = {r["vcf"] for r in reg.samples(include_withdrawn=True).to_pylist()}
+        for name, text in reg.con.execute("SELECT name, report FROM batches").fetchall():
+            old = json.loads(text)
+            for f in old["files"]:
+                f["path"] = clear[f.pop("vcf")]  # as a load stored it before
+            reg.con.execute("UPDATE batches SET report = ? WHERE name = ?", [json.dumps(old), name])
+    report = check_database(db)
+    flagged = [p for p in report.problems if "stored in clear" in p]
+    assert len(flagged) == 2 and not set(report.problems) - set(flagged), report.problems
+    assert "registry batches.report (name b1): 5 VCF path(s) stored in clear" in flagged[0]
+    assert "files[0].path" in flagged[0] and "a withdrawal or the next load" in flagged[0]
+    assert not any(p in " ".join(report.problems) for p in clear.values())  # says where, not the name
+    result = runner.invoke(app, ["check", "--db", str(db)])
+    assert result.exit_code == 1 and "stored in clear" in result.output
+
+    withdraw(db, [sample_ids[0]], reason="test")
+    with Registry(db) as reg:
+        text = " ".join(r[0] for r in reg.con.execute("SELECT report FROM batches").fetchall())
+        files = [
+            f
+            for r in reg.con.execute("SELECT report FROM batches").fetchall()
+            for f in json.loads(r[0])["files"]
+        ]
+    assert not any(p in text for p in clear.values()) and ".vcf" not in text
+    assert {f["vcf"] for f in files} == vcfs
+    assert check_database(db).ok, check_database(db).problems
 
 
 def test_research_export_leaves_out_opted_out_samples(
@@ -359,6 +406,42 @@ def test_releases_lists_and_prune_keeps_current(
     with TestClient(create_app(db)) as client:
         gone = client.get("/v1/variants/chr1-1000-A-C", params={"release": "r0002"})
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "release_not_found"
+        kept = client.get("/v1/variants/chr1-1000-A-C", params={"release": "r0003"})
+        assert kept.status_code == 200 and kept.json()["release"] == "r0003"
+
+
+def test_running_service_stops_serving_a_pruned_release(db: Path, sample_ids: list[str]) -> None:
+    """A release pinned (and cached) by a running service answers 404 within a second of its pruning."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from variantdb.api.main import create_app
+
+    with TestClient(create_app(db)) as client:
+        for rid in ("r0001", "r0002"):
+            held = client.get("/v1/variants/chr1-1000-A-C", params={"release": rid})
+            assert held.status_code == 200 and held.json()["release"] == rid
+        # r0002 holds the person's genotypes; the withdrawal publishes r0003 without them.
+        withdraw(db, [sample_ids[0]], reason="test")
+        result = runner.invoke(app, ["prune", "--db", str(db), "--keep", "1"])
+        assert result.exit_code == 0, result.output
+        deadline = time.monotonic() + 1.0
+        answers: dict[str, int] = {}
+        while True:
+            answers = {
+                rid: client.get("/v1/variants/chr1-1000-A-C", params={"release": rid}).status_code
+                for rid in ("r0001", "r0002")
+            }
+            if set(answers.values()) == {404} or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert answers == {"r0001": 404, "r0002": 404}
+        for rid in ("r0001", "r0002"):
+            for path in (f"/v1/variants/chr1-1000-A-C?release={rid}", f"/v1/releases/{rid}"):
+                gone = client.get(path)
+                assert gone.status_code == 404, path
+                assert gone.json()["error"]["code"] == "release_not_found", gone.json()
         kept = client.get("/v1/variants/chr1-1000-A-C", params={"release": "r0003"})
         assert kept.status_code == 200 and kept.json()["release"] == "r0003"
 

@@ -170,6 +170,8 @@ def _rebuild(
                         operator=operator,
                     )
                 reg.add_release(meta, _in_transaction=True, operator=operator)
+                # Reports stored before paths were pseudonymized may still name the person's file.
+                reg.scrub_report_paths(load_pseudonymizer(db, create=False).vcf)
                 reg.con.execute("COMMIT")
             except BaseException:
                 reg.con.execute("ROLLBACK")

@@ -14,14 +14,24 @@ readers see:
 A failure before step 3 leaves the registry, the stored calls and ``CURRENT``
 as they were (the staging folder and unreferenced release are removed); a crash
 after step 3 is rolled forward by :func:`recover` at the start of the next write.
+
+Running out of disk space is reported as a :class:`LoadError` that says which
+of the two happened: nothing changed, or the batch is loaded (and its release
+made current then, or by the next write or ``variantdb check``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
+import errno
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -39,12 +49,15 @@ import pyarrow.parquet as pq
 import variantdb
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.ingest.capture import apply_capture_beds, read_capture_beds
+from variantdb.ingest.reconcile import reconcile_calls
 from variantdb.ingest.vcf import FileReport, LoadError, PartWriter, indexed_contigs, read_vcf
 from variantdb.manifest import SampleRecord, read_manifest
 from variantdb.release.aggregate import (
     Cohort,
     aggregate_contig,
     call_files_for,
+    check_an_track,
+    check_counts,
     cohort_stats,
     compute_an_track,
     make_cohort,
@@ -70,14 +83,14 @@ from variantdb.settings import Settings, get_settings
 from variantdb.store.batches import finish_pending
 from variantdb.store.layout import ReleaseNotFoundError, batch_dir, release_path, variants_file
 from variantdb.store.pseudonym import load_pseudonymizer
-from variantdb.store.registry import Registry, write_lock
+from variantdb.store.registry import BATCH_NAME, BATCH_NAME_RULE, Registry, write_lock
 from variantdb.subcohort import extend_subcohort, write_subcohort
 from variantdb.variant import Reference
 
 if TYPE_CHECKING:
     from variantdb.distributed import DaskCluster
 
-__all__ = ["LoadReport", "load_batch", "publish_incremental", "publish_release", "recover"]
+__all__ = ["LoadReport", "is_out_of_space", "load_batch", "publish_incremental", "publish_release", "recover"]
 
 Progress = Callable[[str, int, int | None], None]
 #: Runs ``fn(*item, **shared)`` for each item and yields the results in order
@@ -97,6 +110,7 @@ class LoadReport:
     n_variants: int = 0
     skipped_existing: bool = False
     publish: str | None = None  # "incremental", or "full: <why>"
+    warnings: list[str] = field(default_factory=list)  # the load succeeded; something after it did not
 
     def totals(self) -> dict[str, Any]:
         """Return the sums over files."""
@@ -108,6 +122,7 @@ class LoadReport:
         return {
             "records": sum(f.records for f in self.files),
             "reference_blocks": sum(f.reference_blocks for f in self.files),
+            "reference_records": sum(f.reference_records for f in self.files),
             "variant_records": sum(f.variants for f in self.files),
             "calls": sum(f.calls for f in self.files),
             "genotypes": sum(f.genotypes for f in self.files),
@@ -125,6 +140,7 @@ class LoadReport:
             "n_variants": self.n_variants,
             "skipped_existing": self.skipped_existing,
             "publish": self.publish,
+            "warnings": list(self.warnings),
             "totals": self.totals(),
             "files": [f.as_dict() for f in self.files],
         }
@@ -132,6 +148,47 @@ class LoadReport:
 
 def _noop(stage: str, advance: int, total: int | None) -> None:
     return None
+
+
+_NO_SPACE_TEXT = ("no space left on device", "disk quota exceeded", "not enough space", "out of disk space")
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Tell whether an error (or one it was raised from) is the disk or quota running full.
+
+    ``OSError`` with ``errno`` ENOSPC or EDQUOT, and DuckDB's and Arrow's errors,
+    which carry the operating system's words in their message.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(e, (OSError, duckdb.Error, pa.ArrowException)) and any(
+            t in str(e).lower() for t in _NO_SPACE_TEXT
+        ):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _cause(exc: BaseException) -> str:
+    """Say what failed, naming the file when the error does."""
+    if is_out_of_space(exc):
+        where = getattr(exc, "filename", None)
+        return "out of disk space" + (f" writing {where}" if where else f" ({str(exc)[:300]})")
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _recorded(db: Path, name: str) -> bool:
+    """Finish or undo the interrupted load (:func:`recover`); return whether the registry records the batch."""
+    try:
+        recover(db)
+    except Exception:  # e.g. still no space: the next write or `variantdb check` finishes it
+        pass
+    with Registry(db, read_only=True) as reg:
+        return reg.has_batch(name)
 
 
 def recover(db: Path) -> None:
@@ -226,8 +283,12 @@ def load_batch(
     settings = settings or get_settings()
     report_progress: Progress = progress if callable(progress) else _noop
     name = batch_name or manifest.name.split(".")[0]
-    if not name or "/" in name or name.startswith("."):
-        raise LoadError(f"batch name {name!r} is not usable as a folder name")
+    if not BATCH_NAME.fullmatch(name):
+        raise LoadError(
+            f"batch name {name!r}"
+            + ("" if batch_name else f" (from the manifest's file name {manifest.name!r})")
+            + f" is not usable: a batch name has {BATCH_NAME_RULE}; give another with --batch"
+        )
     workers = workers if workers is not None else min(8, os.cpu_count() or 1)
     if cluster is not None:
         # Workers run elsewhere, in another directory: give them absolute paths.
@@ -244,6 +305,7 @@ def load_batch(
         stored = [pseudonyms.record(r) for r in records]
         original = {s.sample_id: r.sample_id for s, r in zip(stored, records, strict=True)}
         staging = db / "staging" / name
+        committing = False
         try:
             with Registry(db) as reg:
                 if reg.has_batch(name) and skip_existing:
@@ -303,20 +365,57 @@ def load_batch(
             report.release = release_id
             report.n_variants = int(meta["n_variants"])
             report.seconds = time.perf_counter() - started
+            committing = True
             with Registry(db) as reg:
-                reg.add_batch(name, manifest, stored, first_idx, report.as_dict(), meta, operator)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            recover(db)
-            raise
+                reg.add_batch(
+                    name, manifest, stored, first_idx, report.as_dict(), meta, operator, vcf=pseudonyms.vcf
+                )
+        except BaseException as e:
+            # recover() follows the registry: it moves a recorded batch's staged files into
+            # place (the commit happened, e.g. the error came from closing the registry) and
+            # deletes anything else this load wrote.
+            if not (committing and _recorded(db, name)):
+                shutil.rmtree(staging, ignore_errors=True)
+                if isinstance(e, Exception) and is_out_of_space(e):
+                    try:
+                        recover(db)
+                    except Exception:  # the next write finishes the clean-up; readers saw nothing
+                        pass
+                    raise LoadError(
+                        f"{_cause(e)}: nothing was changed (batch {name!r} is not loaded); "
+                        f"free space on the file system of {db} and load it again"
+                    ) from e
+                recover(db)
+                raise
+            if not isinstance(e, Exception):
+                raise
         # Committed: move the staged files into place and go live.
-        for kind in ("calls", "gaps"):
-            dst = db / kind / f"batch={name}"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            (staging / kind).rename(dst)
-        shutil.rmtree(staging, ignore_errors=True)
-        set_current(db, release_id)
-        prune_releases(db, settings.keep_releases, operator)
+        try:
+            for kind in ("calls", "gaps"):
+                dst = db / kind / f"batch={name}"
+                if (staging / kind).exists():
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    (staging / kind).rename(dst)
+            shutil.rmtree(staging, ignore_errors=True)
+            set_current(db, release_id)
+        except Exception as e:
+            try:
+                recover(db)  # rolls the committed load forward, as the next write would
+            except Exception:
+                raise LoadError(
+                    f"{_cause(e)} after batch {name!r} was recorded: the batch is loaded and release "
+                    f"{release_id} is published, but it is not yet the current release. Free space on the "
+                    f"file system of {db}, then run `variantdb check --db {db}` (or any write), which makes "
+                    f"{release_id} current; do not load the batch again"
+                ) from e
+        try:
+            prune_releases(db, settings.keep_releases, operator)
+        except Exception as e:
+            if not is_out_of_space(e):
+                raise
+            report.warnings.append(
+                f"old releases were not pruned ({_cause(e)}); `variantdb prune` removes them later"
+            )
         report.seconds = time.perf_counter() - started
         return report
 
@@ -439,7 +538,9 @@ def _ingest(
             progress("read", len(group), len(tasks))
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             futures = [
                 pool.submit(_run_group, group, f"{n:05d}", sample_idx, staging, settings, reference)
                 for n, group in enumerate(groups)
@@ -454,6 +555,35 @@ def _ingest(
                 raise
     report.files.extend(_merge_reports(tasks, results, sample_idx, staging, settings))
     apply_capture_beds(beds, records, sample_idx, report.files, staging, settings)
+    reconcile_calls(staging, report.files, {sample_idx[r.sample_id]: str(r.vcf) for r in records})
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make a reading worker exit when the load that started it dies (pool initializer).
+
+    A load killed with SIGKILL cannot shut its pool down, and its workers (each
+    holding a reader and buffers, ~170 MB) would run on under init. On Linux the
+    kernel sends the worker SIGKILL when its parent ends (``PR_SET_PDEATHSIG``);
+    elsewhere, and as a fallback, a daemon thread checks ``getppid`` every second.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the load died before the request above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="variantdb-parent-watch", daemon=True).start()
 
 
 def _input_files(records: list[SampleRecord], reference: Path | None) -> list[Path]:
@@ -487,7 +617,7 @@ def _merge_reports(
             continue
         into = merged[task.path]
         into.gvcf = into.gvcf or rep.gvcf
-        for name in ("records", "reference_blocks", "variants", "calls", "genotypes"):
+        for name in ("records", "reference_blocks", "reference_records", "variants", "calls", "genotypes"):
             setattr(into, name, getattr(into, name) + getattr(rep, name))
         into.skipped.update(rep.skipped)
         into.other_contigs.update(rep.other_contigs)
@@ -596,6 +726,7 @@ def publish_release(
         for table, track in run(
             _release_contig, work, cohort=cohort, memory_mb=settings.aggregate_memory_mb, spill=spill
         ):
+            _check_counts(release_id, table, track)
             tracks.append(track)
             yield table
             progress("aggregate", 1, len(CONTIGS))
@@ -614,6 +745,22 @@ def publish_release(
     )
     write_coverage(release_dir, samples, gap_dirs)
     return read_release_meta(db, release_id)
+
+
+def _check_counts(release_id: str, table: pa.Table, track: pa.Table) -> None:
+    """Refuse to publish a contig whose counts break an invariant (see :func:`~variantdb.release.aggregate.check_counts`).
+
+    Raises
+    ------
+    LoadError
+        Naming the variants, fields and values; the release is then not written.
+    """
+    problems = check_counts(table) + check_an_track(track)
+    if problems:
+        raise LoadError(
+            f"release {release_id} not published: its counts break an invariant, which no input should "
+            "be able to do (please report it with the input that gave it):\n  " + "\n  ".join(problems)
+        )
 
 
 def _merge_policy(settings: Settings) -> tuple[int, int]:
@@ -638,6 +785,8 @@ def _release_contig(
     """
     gaps = pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read() if gap_files else GAPS_SCHEMA.empty_table()
     track = compute_an_track(chrom, gaps, cohort)
+    if not call_files:  # nothing to count: no DuckDB connection to open
+        return aggregate_contig(None, chrom, call_files, track, cohort), track  # type: ignore[arg-type]
     # Bounded memory whatever the batch size: DuckDB spills to disk past this, in a
     # folder of its own per contig (contigs may be aggregated at once by several processes).
     folder = spill / chrom
@@ -722,6 +871,7 @@ def publish_incremental(
             old = pq.read_table(path, columns=columns) if path.exists() else variants_schema().empty_table()
             old_track = old_tracks.filter(pc.equal(track_chrom, chrom))
             table, track = merge_contig(con, chrom, old, old_track, delta)
+            _check_counts(release_id, table, track)
             tracks.append(track)
             old_cov = old_coverage.filter(pc.equal(old_coverage.column("chrom"), chrom))
             coverage.append(merge_coverage_contig(chrom, old_cov, gap_dir, batch_samples))

@@ -29,6 +29,7 @@ import cyvcf2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pysam
 
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
 from variantdb.errors import VariantdbError
@@ -58,6 +59,7 @@ class FileReport:
     gvcf: bool = False
     records: int = 0
     reference_blocks: int = 0
+    reference_records: int = 0
     variants: int = 0
     calls: int = 0
     genotypes: int = 0
@@ -244,10 +246,62 @@ def _fmt_int(rec: cyvcf2.Variant, name: str, formats: set[str]) -> np.ndarray | 
     return arr
 
 
+def _raw_column(rec: cyvcf2.Variant, k: int) -> str:
+    """Return column ``k`` (0-based) of a record as written in the file."""
+    return str(rec).split("\t", k + 1)[k].rstrip("\n")
+
+
+def _raw_info(rec: cyvcf2.Variant, key: str) -> str | None:
+    """Return the text of INFO ``key`` as written, or None when the record has none."""
+    for item in _raw_column(rec, 7).split(";"):
+        name, _, value = item.partition("=")
+        if name == key:
+            return value
+    return None
+
+
+def _written_info(path: Path, recno: int, one_region: bool, key: str) -> str | None:
+    """Return INFO ``key`` of data line ``recno`` as written in a text VCF (None for BCF or a region read).
+
+    Read again from the file's start: only for an error message.
+    """
+    if one_region or str(path).endswith(".bcf"):
+        return None
+    try:
+        with pysam.BGZFile(str(path), "rb") as fh:  # type: ignore[call-arg]  # reads plain, gzip and BGZF text alike
+            n = 0
+            for raw in fh:
+                if raw.startswith(b"#"):
+                    continue
+                n += 1
+                if n == recno:
+                    fields = raw.decode(errors="replace").rstrip("\r\n").split("\t")
+                    if len(fields) < 8:
+                        return None
+                    for item in fields[7].split(";"):
+                        name, _, value = item.partition("=")
+                        if name == key:
+                            return value
+                    return None
+    except (OSError, UnicodeError):
+        return None
+    return None
+
+
+def _bad_allele(path: Path, recno: int, rec: cyvcf2.Variant, sample: str, i: int, n_alts: int) -> LoadError:
+    """Return the error for sample ``i``'s genotype naming an allele the record lacks (``2/2``, one ALT)."""
+    fields = str(rec).rstrip("\n").split("\t")
+    value = fields[9 + i].split(":")[0] if len(fields) > 9 + i else "?"
+    return LoadError(
+        f"{_record_id(path, recno, rec)}: sample {sample!r}: field GT: value {value!r} names an allele "
+        f"beyond the record's {n_alts} ALT allele(s) {','.join(rec.ALT) or '.'}"
+    )
+
+
 def _record_id(path: Path, n: int, rec: cyvcf2.Variant | None) -> str:
     where = f"{path}: record {n}"
     if rec is not None:
-        where += f" ({rec.CHROM}:{rec.POS})"
+        where += f" ({rec.CHROM}:{rec.start + 1})"  # POS is 32-bit in cyvcf2, start is not
     return where
 
 
@@ -441,12 +495,14 @@ def _read_records(
         except UnknownContigError:
             report.other_contigs[raw_chrom] += 1
             continue
-        pos = int(rec.POS)
+        # cyvcf2's POS is 32-bit and wraps (4295067422 reads as 100126); start is 64-bit.
+        pos = int(rec.start) + 1
         ref = rec.REF
         length = CONTIG_LENGTHS[chrom]
         if pos < 1 or pos > length:
             raise LoadError(
-                f"{_record_id(path, recno, rec)}: field POS: value {pos} is outside GRCh38 {chrom} (1-{length})"
+                f"{path}: record {recno} ({raw_chrom}:{_raw_column(rec, 1)}): field POS: value "
+                f"{_raw_column(rec, 1)} is outside GRCh38 {chrom} (1-{length})"
             )
         if not ref or not set(ref.upper()) <= _ACGTN:
             raise LoadError(
@@ -473,10 +529,13 @@ def _read_records(
                     f"{_record_id(path, recno, rec)}: field ALT: value {alt!r} is not made of A, C, G, T, N"
                 )
             real_alts.append((k, up))
-        if not real_alts and not (gvcf and alts and all(a in _SYMBOLIC_REF for a in alts)):
-            if not alts:
-                report.skipped["records_without_alt"] += 1
-            continue
+        is_block = not real_alts and bool(gvcf and alts and all(a in _SYMBOLIC_REF for a in alts))
+        if not real_alts and not is_block and alts:
+            continue  # only star or symbolic alleles: nothing to count here
+        # A record without an ALT (``ALT .``) lists no allele but still says whether
+        # the sample was (confidently) called at POS: judged like a variant record.
+        if not alts:
+            report.reference_records += 1
 
         # The span a record's call covers: a block's [POS, END], or a variant's POS
         # and every position its alleles normalize to.
@@ -490,12 +549,18 @@ def _read_records(
                     raise LoadError(f"{_record_id(path, recno, rec)}: {e}") from None
                 normalized.append((k, v))
                 lo, hi = min(lo, v.pos), max(hi, v.pos)
-        else:
+        elif is_block:
+            # htslib sets an END it cannot read (not an integer, past 2^31) to missing.
+            unreadable = end_info is None and _raw_info(rec, "END") is not None
             lo, hi = pos, int(end_info) if end_info is not None else pos
-            if hi < pos or hi > length:
+            if unreadable or hi < pos or hi > length:
+                written = _written_info(path, recno, only_contigs is not None, "END") or _raw_info(rec, "END")
                 raise LoadError(
-                    f"{_record_id(path, recno, rec)}: field INFO/END: value {hi} is outside {pos}-{length}"
+                    f"{_record_id(path, recno, rec)}: field INFO/END: value {written} is not a position "
+                    f"in {pos}-{length} (a reference block ends at or after its POS)"
                 )
+        else:
+            lo = hi = pos
 
         pkey = (chrom, is_par(chrom, pos))
         exp = ploidy_cache.get(pkey)
@@ -504,12 +569,15 @@ def _read_records(
             ploidy_cache[pkey] = exp
 
         if n == 1:
+            if max(rec.genotypes[0][:-1], default=0) > len(alts):
+                raise _bad_allele(path, recno, rec, order[0].sample_id, 0, len(alts))
             # One sample (the usual single-genome VCF): plain Python is several
             # times faster than numpy on arrays of one.
             _single_sample(
                 rec,
                 chrom,
                 normalized,
+                is_block,
                 lo,
                 hi,
                 int(exp[0]),
@@ -527,9 +595,11 @@ def _read_records(
 
         gt = rec.genotype.array() if n else np.zeros((0, 3), dtype=np.int16)
         alleles = np.asarray(gt[:, :-1], dtype=np.int64)
+        if alleles.size and int(alleles.max()) > len(alts):
+            i = int(np.flatnonzero((alleles > len(alts)).any(axis=1))[0])
+            raise _bad_allele(path, recno, rec, order[i].sample_id, i, len(alts))
         gt_ploidy = (alleles != -2).sum(axis=1)
         missing = (alleles == -1).any(axis=1) | (gt_ploidy == 0)
-        is_block = not normalized
         # Recode to the ploidy the sample's sex gives here (see genome.ploidy).
         a0 = alleles[:, 0]
         a1 = alleles[:, 1] if alleles.shape[1] > 1 else np.full(n, -2, dtype=np.int64)
@@ -584,8 +654,9 @@ def _read_records(
             _cover(cov_raw, cov_adj, chrom, n, called, adj, lo, hi)
             continue
 
-        report.variants += 1
-        report.genotypes += int(counted.sum())
+        if normalized:
+            report.variants += 1
+            report.genotypes += int(counted.sum())
         filter_pass = rec.FILTER is None or rec.FILTER in ("PASS", ".")
         for k, v in normalized:
             dosage = (a0 == k).astype(np.int64) + (a1 == k)
@@ -637,6 +708,7 @@ def _single_sample(
     rec: cyvcf2.Variant,
     chrom: str,
     normalized: list[tuple[int, Variant]],
+    is_block: bool,
     lo: int,
     hi: int,
     exp: int,
@@ -655,7 +727,6 @@ def _single_sample(
     alleles = gt[:-1]
     gt_ploidy = len(alleles)
     missing = gt_ploidy == 0 or any(a < 0 for a in alleles)
-    is_block = not normalized
     nocall = missing
     if not nocall and not is_block:  # a block's ploidy is taken per position by the AN sweep
         if gt_ploidy > 2:
@@ -698,8 +769,9 @@ def _single_sample(
         if called:
             _cover_one(cov_raw, cov_adj, chrom, adj, lo, hi)
         return
-    report.variants += 1
-    report.genotypes += int(counted)
+    if normalized:
+        report.variants += 1
+        report.genotypes += int(counted)
     filter_pass = rec.FILTER is None or rec.FILTER in ("PASS", ".")
     for k, v in normalized:
         dosage = alleles.count(k)

@@ -32,11 +32,14 @@ from variantdb.schema import (
     strata,
     variants_schema,
 )
+from variantdb.store.layout import literal_paths
 
 __all__ = [
     "Cohort",
     "aggregate_contig",
     "call_files_for",
+    "check_an_track",
+    "check_counts",
     "cohort_stats",
     "compute_an_track",
     "count_calls",
@@ -44,6 +47,7 @@ __all__ = [
     "finish_contig",
     "make_cohort",
     "subset_cohort",
+    "union_per_sample",
 ]
 
 _CHUNK = 1 << 20
@@ -207,8 +211,8 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     # once per sample, never once per row.
     w_raw_only = w_raw - w_adj  # the raw column alone
     sets = [
-        (_union_per_sample(rows, starts, ends), w_adj),
-        (_union_per_sample(rows[raw], starts[raw], ends[raw]), w_raw_only),
+        (union_per_sample(rows, starts, ends), w_adj),
+        (union_per_sample(rows[raw], starts[raw], ends[raw]), w_raw_only),
     ]
 
     # Clip every interval to the ploidy segments (only chrX and chrY have more than one).
@@ -259,7 +263,7 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     return pa.table(cols, schema=an_schema())
 
 
-def _union_per_sample(
+def union_per_sample(
     rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge overlapping intervals of each sample; return (rows, starts, ends) of the union."""
@@ -278,6 +282,9 @@ def _union_per_sample(
     last = np.append(first[1:] - 1, len(ks) - 1)
     base = rr[first].astype(np.int64) << 33
     return rr[first], ks[first] - base, reach[last] - base
+
+
+_union_per_sample = union_per_sample  # the name other modules import
 
 
 def count_columns(n_strata: int) -> list[str]:
@@ -356,7 +363,7 @@ def count_calls(
     pyarrow.Table
         ``pos, ref, alt`` then :func:`count_columns`, int32.
     """
-    return con.sql(_count_sql(n_strata, only_cohort), params=[call_files]).to_arrow_table()
+    return con.sql(_count_sql(n_strata, only_cohort), params=[literal_paths(call_files)]).to_arrow_table()
 
 
 def aggregate_contig(
@@ -461,4 +468,118 @@ def call_files_for(dirs: list[Path], chrom: str) -> list[str]:
         part = d / f"contig={chrom}"
         if part.exists():
             out += sorted(str(p) for p in part.rglob("*.parquet"))
+    return out
+
+
+def check_counts(table: pa.Table, strata_: tuple[Stratum, ...] | None = None, limit: int = 5) -> list[str]:
+    """Return what breaks the count invariants in a variant table (empty when every row holds).
+
+    Parameters
+    ----------
+    table
+        Rows of :func:`~variantdb.schema.variants_schema` (any contigs).
+    strata_
+        The strata of its columns. Default :func:`~variantdb.schema.strata`.
+    limit
+        Rows named per broken rule. Default 5.
+
+    Returns
+    -------
+    list of str
+        One line per broken rule and row: the variant, the field and the values.
+
+    Notes
+    -----
+    Checked for every group (``""``, ``_raw``, ``_all``) and stratum:
+    ``0 <= ac <= an``; ``2 * homozygote_count + hemizygote_count <= ac``; for the
+    groups ``n_carriers <= ac`` and ``homozygote_count, hemizygote_count <=
+    n_carriers``; ``n_carrier_families <= n_carriers_all`` (both count adj carriers
+    of all samples, relatives included); ``0 <= n_fail <= n_carriers_raw``; and for
+    each kind of stratum (sex, region, patient group), whose strata are disjoint,
+    the sum of ``ac``, ``an``, ``homozygote_count`` and ``hemizygote_count`` over
+    its strata is at most the headline group's (samples of unknown sex, region or
+    group are in no stratum). Vectorized: a pass over the integer columns.
+    """
+    strata_ = strata() if strata_ is None else strata_
+    n = table.num_rows
+    if n == 0:
+        return []
+
+    def col(name: str) -> np.ndarray:
+        values: np.ndarray = table.column(name).to_numpy(zero_copy_only=False).astype(np.int64)
+        return values
+
+    rules: list[tuple[str, np.ndarray, list[str]]] = []
+
+    def rule(text: str, ok: np.ndarray, fields: list[str]) -> None:
+        rules.append((text, ok, fields))
+
+    for suffix in [*GROUPS, *(f"_{s.key}" for s in strata_)]:
+        ac, an = col(f"ac{suffix}"), col(f"an{suffix}")
+        hom, hemi = col(f"homozygote_count{suffix}"), col(f"hemizygote_count{suffix}")
+        rule(f"0 <= ac{suffix}", ac >= 0, [f"ac{suffix}"])
+        rule(f"ac{suffix} <= an{suffix}", ac <= an, [f"ac{suffix}", f"an{suffix}"])
+        rule(
+            f"2 * homozygote_count{suffix} + hemizygote_count{suffix} <= ac{suffix}",
+            (hom >= 0) & (hemi >= 0) & (2 * hom + hemi <= ac),
+            [f"homozygote_count{suffix}", f"hemizygote_count{suffix}", f"ac{suffix}"],
+        )
+        if suffix in GROUPS:
+            car = col(f"n_carriers{suffix}")
+            rule(f"n_carriers{suffix} <= ac{suffix}", car <= ac, [f"n_carriers{suffix}", f"ac{suffix}"])
+            rule(
+                f"homozygote_count{suffix} + hemizygote_count{suffix} <= n_carriers{suffix}",
+                hom + hemi <= car,
+                [f"homozygote_count{suffix}", f"hemizygote_count{suffix}", f"n_carriers{suffix}"],
+            )
+    fam, fail = col("n_carrier_families"), col("n_fail")
+    rule(
+        "n_carrier_families <= n_carriers_all",
+        (fam >= 0) & (fam <= col("n_carriers_all")),
+        ["n_carrier_families", "n_carriers_all"],
+    )
+    rule(
+        "0 <= n_fail <= n_carriers_raw",
+        (fail >= 0) & (fail <= col("n_carriers_raw")),
+        ["n_fail", "n_carriers_raw"],
+    )
+    for kind in dict.fromkeys(s.kind for s in strata_):
+        keys = [s.key for s in strata_ if s.kind == kind]
+        for field in ("ac", "an", "homozygote_count", "hemizygote_count"):
+            total = sum((col(f"{field}_{k}") for k in keys), np.zeros(n, dtype=np.int64))
+            rule(
+                f"the {kind} strata's {field} sum to at most {field}",
+                total <= col(field),
+                [field, *(f"{field}_{k}" for k in keys)],
+            )
+    out = []
+    for text, ok, fields in rules:
+        bad = np.flatnonzero(~ok)
+        for i in bad[:limit].tolist():
+            r = table.slice(i, 1).select(["chrom", "pos", "ref", "alt", *fields]).to_pylist()[0]
+            values = ", ".join(f"{f} {r[f]}" for f in fields)
+            out.append(f"{r['chrom']}-{r['pos']}-{r['ref']}-{r['alt']}: {text} fails ({values})")
+        if bad.size > limit:
+            out.append(f"... and {bad.size - limit} more rows where {text} fails")
+    return out
+
+
+def check_an_track(track: pa.Table, strata_: tuple[Stratum, ...] | None = None) -> list[str]:
+    """Return what breaks the AN track's invariants: every AN >= 0, each kind's strata summing to at most ``an``."""
+    strata_ = strata() if strata_ is None else strata_
+    out: list[str] = []
+    if track.num_rows == 0:
+        return out
+    an = {c: track.column(c).to_numpy().astype(np.int64) for c in an_columns()}
+    checks = [(f"0 <= {c}", v >= 0) for c, v in an.items()]
+    for kind in dict.fromkeys(s.kind for s in strata_):
+        total = sum(
+            (an[f"an_{s.key}"] for s in strata_ if s.kind == kind), np.zeros(track.num_rows, np.int64)
+        )
+        checks.append((f"the {kind} strata's an sum to at most an", total <= an["an"]))
+    for text, ok in checks:
+        bad = np.flatnonzero(~ok)
+        if bad.size:
+            r = track.slice(int(bad[0]), 1).to_pylist()[0]
+            out.append(f"AN track {r['chrom']}:{r['start']}-{r['end']}: {text} fails ({bad.size} segments)")
     return out

@@ -11,21 +11,26 @@ What :func:`check_database` verifies:
 - every registry batch has its ``calls/`` and ``gaps/`` folders and no others exist;
   every ``sample_idx`` in a batch's calls and gaps is a sample of that batch in the
   registry, and no withdrawn sample's rows remain;
-- sample ids and VCF paths are stored as pseudonyms only (64 hex digits), and the changelog's
-  hash chain is unbroken.
+- sample ids and VCF paths are stored as pseudonyms only (64 hex digits), no VCF file name
+  appears in clear anywhere else in the registry (stored load reports, changelog, ...), and
+  the changelog's hash chain is unbroken.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 from variantdb.release.files import checksums, read_current, read_release_meta
 from variantdb.store.batches import stored_sample_idx
 from variantdb.store.changelog import verify_chain
 from variantdb.store.layout import KINDS, ReleaseNotFoundError, batch_dir, release_path
-from variantdb.store.registry import Registry
+from variantdb.store.registry import VCF_NAME, Registry
 
 __all__ = ["CheckReport", "check_database"]
 
@@ -70,6 +75,71 @@ def _check_release(db: Path, release_id: str, report: CheckReport) -> None:
     report.checked.append(f"release {release_id}: {len(actual)} files against their checksums")
 
 
+#: How each registry table names a row in a message.
+_ROW_LABEL = {"samples": "sample_idx", "batches": "name", "releases": "id", "changelog": "seq", "meta": "key"}
+#: Where a fix is in reach, what the operator can do.
+_CLEAR_PATH_FIX = {
+    ("batches", "report"): "; a withdrawal or the next load stores pseudonyms instead",
+}
+
+
+def _clear_spots(value: Any, where: str = "") -> list[str]:
+    """Return where (``files[0].path``) a JSON value names a VCF file in clear, or holds a file ``path``."""
+    if isinstance(value, dict):
+        out = []
+        for k, v in value.items():
+            at = f"{where}.{k}" if where else str(k)
+            if k == "path" and isinstance(v, str) and v:
+                out.append(at)
+            else:
+                out += _clear_spots(v, at)
+        return out
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _clear_spots(v, f"{where}[{i}]")]
+    if isinstance(value, str) and VCF_NAME.search(value):
+        return [where or "the value"]
+    return []
+
+
+def _clear_paths(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Return a problem for every registry value that names a VCF file in clear.
+
+    ``samples.vcf`` is checked per sample elsewhere; every other text column of
+    every table is searched, and JSON columns are walked so a message says where.
+    """
+    columns = con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND data_type IN ('VARCHAR', 'JSON') ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    problems = []
+    for table, column, kind in columns:
+        if (table, column) == ("samples", "vcf"):
+            continue
+        label = _ROW_LABEL.get(table)
+        key = f'"{label}"' if label else "rowid"
+        rows = con.execute(
+            f'SELECT {key}, "{column}" FROM "{table}" '
+            f'WHERE regexp_matches("{column}", \'(?i)(\\.(g?vcf|bcf)|"path")\') ORDER BY 1'
+        ).fetchall()
+        for row_key, text in rows:
+            value: Any = text
+            if kind == "JSON" or (isinstance(text, str) and text[:1] in "[{"):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    value = text
+            spots = _clear_spots(value)
+            if not spots:
+                continue
+            shown = ", ".join(spots[:3]) + (f" and {len(spots) - 3} more" if len(spots) > 3 else "")
+            problems.append(
+                f"registry {table}.{column} ({label or 'row'} {row_key}): "
+                f"{len(spots)} VCF path(s) stored in clear, not as pseudonyms ({shown})"
+                + _CLEAR_PATH_FIX.get((table, column), "")
+            )
+    return problems
+
+
 def check_database(db: Path, release: str | None = None) -> CheckReport:
     """Verify a database; see the module docstring for what is checked.
 
@@ -90,6 +160,7 @@ def check_database(db: Path, release: str | None = None) -> CheckReport:
         batches = reg.batch_names()
         rows = reg.con.execute("SELECT sample_idx, sample_id, batch, withdrawn, vcf FROM samples").fetchall()
         report.problems += verify_chain(reg.con)
+        report.problems += _clear_paths(reg.con)
         n_log = reg.con.execute("SELECT count(*) FROM changelog").fetchall()[0]
     report.checked.append(f"changelog: {0 if n_log is None else n_log[0]} entries in an unbroken hash chain")
     current = read_current(db)

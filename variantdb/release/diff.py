@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from variantdb.genome import CONTIGS
 from variantdb.release.files import read_release_meta
-from variantdb.store.layout import release_path, variants_file
+from variantdb.store.layout import literal_paths, release_path, variants_file
 
 __all__ = ["DIFF_SCHEMA", "diff_releases"]
 
@@ -69,7 +69,7 @@ def diff_releases(db: Path, old: str, new: str, af_threshold: float = 0.0) -> pa
     for files in (old_files, new_files):
         if files:
             sides.append(_SIDE)
-            params.append(files)
+            params.append(literal_paths(files))
         else:
             sides.append(_EMPTY)
     sql = f"""

@@ -182,9 +182,12 @@ def write_release(
     previous
         The release this one extends: files hard-linked from it keep their recorded
         checksums and are not read or synced again (see :func:`linked_checksums`). Default None.
-    """
-    from variantdb.release.index import build_index
 
+    Notes
+    -----
+    On any error (a producer refusing a table included) the release folder is
+    removed and ``CURRENT`` is left as it was.
+    """
     db = Path(db)
     final = release_path(db, release_id)
     if final.exists():
@@ -192,6 +195,29 @@ def write_release(
     tmp = final.parent / f".tmp-{release_id}"
     if tmp.exists():
         shutil.rmtree(tmp)
+    try:
+        return _write_release(
+            db, release_id, variants, an_track, meta, make_current, extra, previous, final, tmp
+        )
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written is left behind
+        raise
+
+
+def _write_release(
+    db: Path,
+    release_id: str,
+    variants: Iterable[pa.Table],
+    an_track: pa.Table | Callable[[], pa.Table],
+    meta: dict[str, Any],
+    make_current: bool,
+    extra: Callable[[Path], object] | None,
+    previous: Path | None,
+    final: Path,
+    tmp: Path,
+) -> Path:
+    from variantdb.release.index import build_index
+
     (tmp / "variants").mkdir(parents=True)
     n_variants = 0
     contigs: dict[str, int] = {}

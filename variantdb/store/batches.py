@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from variantdb.store.layout import KINDS, batch_dir, fsync_dir, pending_dir, pending_root
+from variantdb.store.layout import KINDS, batch_dir, fsync_dir, literal_paths, pending_dir, pending_root
 
 __all__ = ["finish_pending", "stage_without", "stored_sample_idx"]
 
@@ -143,7 +143,9 @@ def stored_sample_idx(db: Path, kind: str, batch: str) -> set[int]:
         return set()
     con = duckdb.connect()
     try:
-        rows = con.execute("SELECT DISTINCT sample_idx FROM read_parquet(?)", [files]).fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT sample_idx FROM read_parquet(?)", [literal_paths(files)]
+        ).fetchall()
     finally:
         con.close()
     return {int(r[0]) for r in rows}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from variantdb.errors import VariantdbError
@@ -32,6 +33,7 @@ __all__ = [
     "batch_dir",
     "current_file",
     "fsync_dir",
+    "literal_paths",
     "pending_dir",
     "pending_root",
     "registry_file",
@@ -112,3 +114,17 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_GLOB_CHARS = re.compile(r"[\[*?]")
+
+
+def literal_paths(paths: Iterable[str | Path]) -> list[str]:
+    """Return file paths as DuckDB's ``read_parquet`` reads them literally, never as glob patterns.
+
+    DuckDB expands ``*``, ``?`` and ``[...]`` in every path it is given, even in
+    a list, so a folder such as ``batch=b?`` or ``/data/db[2]`` would read other
+    folders' files too. Each such character is written as a one-character class
+    (``?`` as ``[?]``, ``[`` as ``[[]``), which matches only itself.
+    """
+    return [_GLOB_CHARS.sub(lambda m: f"[{m.group()}]", str(p)) for p in paths]

@@ -63,6 +63,14 @@ class Pseudonymizer:
         """Return the stored form of an id: HMAC-SHA256 of its UTF-8 bytes, 64 hex digits."""
         return hmac.new(self.secret, sample_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
+    def vcf(self, path: str | Path) -> str:
+        """Return the stored form of a VCF's path: the pseudonym of ``"vcf:" + path``.
+
+        The same value the registry's ``samples.vcf`` holds, so a stored load
+        report's file matches its samples for whoever holds the secret.
+        """
+        return self.pseudonym(f"vcf:{path}")
+
     def verifier(self) -> str:
         """Return the HMAC of a fixed string, which the registry keeps to recognise the secret."""
         return hmac.new(self.secret, _VERIFIER_MESSAGE, hashlib.sha256).hexdigest()
@@ -85,7 +93,7 @@ class Pseudonymizer:
             father_id=p(rec.father_id),
             mother_id=p(rec.mother_id),
             family_id=p(rec.family_id),
-            vcf=Path(self.pseudonym(f"vcf:{rec.vcf}")),
+            vcf=Path(self.vcf(rec.vcf)),
         )
 
     def check_registry(self, con: object) -> None:
@@ -179,7 +187,7 @@ def load_pseudonymizer(db: Path | None = None, create: bool = True) -> Pseudonym
         raise PseudonymKeyError(
             f"the pseudonym key file {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it"
         )
-    secret = path.read_text().strip()
-    if not secret:
+    text = path.read_text().strip()
+    if not text:
         raise PseudonymKeyError(f"the pseudonym key file {path} is empty")
-    return Pseudonymizer(secret.encode("utf-8"), str(path))
+    return Pseudonymizer(text.encode("utf-8"), str(path))

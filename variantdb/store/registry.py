@@ -11,7 +11,8 @@ import datetime as dt
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,25 @@ from variantdb.errors import VariantdbError
 from variantdb.manifest import SampleRecord
 from variantdb.store import changelog
 
-__all__ = ["DatabaseLockedError", "Registry", "write_lock"]
+__all__ = [
+    "BATCH_NAME",
+    "BATCH_NAME_RULE",
+    "VCF_NAME",
+    "DatabaseLockedError",
+    "Registry",
+    "pseudonymize_report",
+    "write_lock",
+]
+
+#: A batch name: it becomes a folder (``calls/batch=<name>``) and a path DuckDB reads, so no glob,
+#: separator, space or ``=`` may appear in it.
+BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+BATCH_NAME_RULE = (
+    "1 to 64 characters: letters A-Z a-z, digits 0-9, '_', '-' and '.', beginning with a letter or digit"
+)
+
+#: A VCF, gVCF or BCF file name (or its index) inside a string: what the registry never stores in clear.
+VCF_NAME = re.compile(r"[^\s/\\'\"]+\.(?:g?vcf|bcf)(?:\.b?gz)?(?:\.(?:tbi|csi))?(?![\w.])", re.IGNORECASE)
 
 _DDL = (
     """
@@ -65,6 +84,36 @@ CREATE TABLE IF NOT EXISTS meta (
 """
     + changelog.DDL
 )
+
+
+def pseudonymize_report(report: dict[str, Any], vcf: Callable[[str], str]) -> dict[str, Any]:
+    """Return a load report as the registry stores it: each file's path replaced by its pseudonym.
+
+    A genome's file is often named after the person, so the stored report keeps
+    ``vcf`` (:meth:`variantdb.store.pseudonym.Pseudonymizer.vcf` of the path, the value
+    ``samples.vcf`` holds) instead of ``path``, and any note quoting the path
+    quotes the pseudonym. Reports already stored this way come back unchanged.
+
+    Parameters
+    ----------
+    report
+        A load report as :meth:`variantdb.load.LoadReport.as_dict` gives it.
+    vcf
+        The pseudonym of a VCF path.
+    """
+    out = dict(report)
+    files = []
+    for f in report.get("files") or []:
+        f = dict(f)
+        if "path" in f:
+            clear = str(f.pop("path"))
+            hidden = vcf(clear)
+            f = {"vcf": hidden, **f}
+            if isinstance(f.get("notes"), list):
+                f["notes"] = [str(n).replace(clear, hidden) for n in f["notes"]]
+        files.append(f)
+    out["files"] = files
+    return out
 
 
 class DatabaseLockedError(VariantdbError, RuntimeError):
@@ -159,11 +208,17 @@ class Registry:
         report: dict[str, Any],
         release: dict[str, Any] | None,
         operator: str | None = None,
+        vcf: Callable[[str], str] | None = None,
     ) -> None:
         """Record a batch, its samples and the release that includes it, in one transaction.
 
         ``operator`` (default :func:`variantdb.store.changelog.current_operator`) goes in the changelog.
+        With ``vcf`` (the pseudonym of a VCF path) the report's file paths are
+        stored as pseudonyms, and so are those of reports stored before
+        (:meth:`scrub_report_paths`).
         """
+        if vcf is not None:
+            report = pseudonymize_report(report, vcf)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -202,10 +257,31 @@ class Registry:
             )
             if release is not None:
                 self.add_release(release, _in_transaction=True, operator=operator)
+            if vcf is not None:
+                self.scrub_report_paths(vcf)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def scrub_report_paths(self, vcf: Callable[[str], str]) -> list[str]:
+        """Replace the VCF paths of every stored load report by their pseudonyms; return the batches changed.
+
+        Databases written before reports were pseudonymized hold the paths in
+        clear; a withdrawal or a load calls this (in its transaction) so none remain.
+        """
+        changed = []
+        for name, text in self.con.execute("SELECT name, report FROM batches ORDER BY name").fetchall():
+            if text is None:
+                continue
+            report = json.loads(text)
+            clean = pseudonymize_report(report, vcf)
+            if clean != report:
+                self.con.execute(
+                    "UPDATE batches SET report = ? WHERE name = ?", [json.dumps(clean, default=str), name]
+                )
+                changed.append(name)
+        return changed
 
     def add_release(
         self, release: dict[str, Any], _in_transaction: bool = False, operator: str | None = None

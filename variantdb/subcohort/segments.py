@@ -73,6 +73,7 @@ import pyarrow.parquet as pq
 from variantdb.genome import CONTIG_INDEX, CONTIGS
 from variantdb.release.aggregate import Cohort, _union_per_sample, call_files_for
 from variantdb.schema import GAPS_SCHEMA
+from variantdb.store.layout import literal_paths
 
 __all__ = ["SUBCOHORT_VERSION", "allele_hash", "extend_subcohort", "variant_keys", "write_subcohort"]
 
@@ -234,7 +235,7 @@ def _write_release_keys(con: duckdb.DuckDBPyConnection, release_dir: Path, out: 
             vfile = variants_file(release_dir, chrom)
             if not vfile.exists():
                 continue
-            t = con.sql(_release_keys_sql(), params=[str(vfile)]).to_arrow_table()
+            t = con.sql(_release_keys_sql(), params=literal_paths([vfile])).to_arrow_table()
             pos = t.column("pos").to_numpy()
             h = t.column("h").to_numpy()
             order = np.lexsort((h, pos))
@@ -329,7 +330,7 @@ def _write_segment(
             cidx = CONTIG_INDEX[chrom]
             # Bin groups are disjoint position spans in order, so the key order holds across them.
             for _, _, files in _call_groups(con, call_files_for(call_dirs, chrom)):
-                t = con.sql(_segment_sql(), params=[files]).to_arrow_table()
+                t = con.sql(_segment_sql(), params=[literal_paths(files)]).to_arrow_table()
                 pos = t.column("pos").to_numpy()
                 h = t.column("h").to_numpy()
                 w.add_carriers(variant_keys(cidx, pos, h), h, t.column("crow").to_numpy(), _carrier_codes(t))
@@ -702,7 +703,9 @@ def _call_groups(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[tuple
         by_bin.setdefault(parent if parent.startswith("bin=") else "", []).append(f)
     spans = []
     for fs in by_bin.values():
-        row = con.sql("SELECT min(pos), max(pos) FROM read_parquet(?)", params=[fs]).fetchall()[0]
+        row = con.sql(
+            "SELECT min(pos), max(pos) FROM read_parquet(?)", params=[literal_paths(fs)]
+        ).fetchall()[0]
         if row[0] is not None:
             spans.append((int(row[0]), int(row[1]), fs))
     spans.sort(key=lambda s: s[0])
