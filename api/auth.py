@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 
+from variantdb.seen import describe_state
+
 __all__ = [
     "CALLER_SCOPE_KEY",
     "GRANULARITIES",
@@ -153,6 +155,7 @@ _PUBLIC_KEEP = (
     "normalization",
     "release",
     "seen",
+    "state",
     "coverage",
 )
 
@@ -203,12 +206,7 @@ def shape_record(rec: dict[str, Any], role: Role, threshold: int) -> dict[str, A
         return rec
     if level == "boolean":
         out = {k: rec[k] for k in _PUBLIC_KEEP if k in rec}
-        if rec.get("seen"):
-            out["message"] = "seen in this release"
-        elif rec.get("coverage") == "called":
-            out["message"] = "not seen: absent where alleles were called"
-        else:
-            out["message"] = "no data here: no alleles were called at this position in this release"
+        out["message"] = describe_state(rec["state"])
         out["granularity"] = "boolean"
         return out
     rec.pop("strata", None)
@@ -222,7 +220,7 @@ def shape_record(rec: dict[str, Any], role: Role, threshold: int) -> dict[str, A
         if isinstance(g, dict):
             _mask_group(g, threshold)
     if masked:
-        rec["message"] = f"seen: fewer than {threshold} of {rec['an']:,} called alleles"
+        rec["message"] = describe_state(rec["state"], rec["ac"], rec["an"])
     rec["granularity"] = "count"
     rec["imprecise_below"] = threshold
     return rec

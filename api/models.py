@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS
+from variantdb.seen import SeenState
 
 __all__ = [
     "ACCESS_ERRORS",
@@ -110,7 +111,15 @@ class VariantPublic(BaseModel):
         description="how the query was normalized (left-aligned with a reference or only trimmed)"
     )
     release: str = Field(description="the release id to cite")
-    seen: bool = Field(description="true when the variant is in the release with the exact REF and ALT")
+    seen: bool = Field(
+        description="true when the variant is in the release with the exact REF and ALT, whatever the quality "
+        "of its calls; read state for what was observed"
+    )
+    state: SeenState = Field(
+        description="seen (adj founders carry it), seen_relatives_only (only relatives, in adj calls), "
+        "seen_low_quality (only in calls failing the adj thresholds GQ, DP, allele balance), not_seen (absent "
+        "among an > 0 called alleles) or no_data (no allele called here); see variantdb.seen"
+    )
     coverage: Literal["called", "no_data"] = Field(
         description="called: alleles were called at the position (an > 0); no_data: none were"
     )

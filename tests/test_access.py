@@ -291,10 +291,10 @@ def _check_page(endpoint: str, html: str, level: str) -> None:
         if level == "boolean":
             assert ">AC<" not in html and "called alleles" not in html and "By region" not in html
         elif level == "count":
-            assert "Seen in fewer than 5 of 200 called alleles." in html and ">AC<" in html
+            assert "Seen: fewer than 5 of 200 called alleles." in html and ">AC<" in html
             assert "By region" not in html and ">3<" not in html
         else:
-            assert "Seen in 3 of 200 called alleles" in html and "By region" in html
+            assert "Seen: 3 of 200 called alleles" in html and "By region" in html
     elif endpoint in ("GET /region/{region}", "GET /gene/{symbol}"):
         assert SMALL_ID in html and LARGE_ID in html
         if level == "count":

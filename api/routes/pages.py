@@ -42,6 +42,7 @@ from api.errors import APIError
 from api.lookup import record_for_query, record_for_row
 from api.routes.regions import check_listing, parse_region, resolve_gene
 from variantdb.genes import GeneNotFoundError, find_gene
+from variantdb.seen import STATE_HEADLINES, describe_state
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
@@ -113,6 +114,7 @@ def _fmt_int(n: int | str | None) -> str:
 
 _ENV.filters["af"] = _fmt_af
 _ENV.filters["intc"] = _fmt_int
+_ENV.filters["state"] = lambda state: STATE_HEADLINES.get(state, state)
 
 
 def _release_line(rel: OpenRelease | None) -> dict[str, Any] | None:
@@ -238,40 +240,37 @@ async def get_search(
 # --- variant ------------------------------------------------------------------------------
 
 
+#: CSS class of the verdict box of each state (variantdb.seen.SEEN_STATES).
+_VERDICT_KIND = {
+    "seen": "seen",
+    "seen_relatives_only": "seen",
+    "seen_low_quality": "low_quality",
+    "not_seen": "absent",
+    "no_data": "no_data",
+}
+
+
 def _verdict(rec: dict[str, Any]) -> tuple[str, str, str]:
-    """Return (kind, headline, sentence) of a record: seen, in the release but filtered, absent, no data.
+    """Return (kind, headline, sentence) of a record, in the words of :mod:`variantdb.seen`.
 
     The record is the one the caller may see (:func:`api.auth.shape_record`): without
-    counts (public) the sentence says only seen or not; an imprecise AC (``"<5"``) is
-    said as "fewer than 5".
+    counts (public) the sentence has no numbers; an imprecise AC (``"<5"``) is said
+    as "fewer than 5", a withheld one (None) as withheld.
     """
+    state = rec["state"]
+    kind, headline = _VERDICT_KIND[state], STATE_HEADLINES[state]
     if "ac" not in rec:
-        if rec["seen"]:
-            return "seen", "Seen", "Seen in this release. Counts need an API key."
-        if rec["coverage"] == "called":
-            return "absent", "Not seen", "Absent at a position where alleles were called."
-        return "no_data", "No data here", "No alleles were called at this position, so absence says nothing."
-    ac, an = rec["ac"], rec["an"]
-    if rec["seen"] and isinstance(ac, str):
-        return "seen", "Seen", f"Seen in fewer than {ac[1:]} of {an:,} called alleles."
-    if rec["seen"] and ac > 0:
-        return "seen", "Seen", f"Seen in {ac:,} of {an:,} called alleles (AF {_fmt_af(rec['af'])})."
-    if rec["seen"]:
-        where = f"absent among {an:,} called alleles" if an else "no alleles passing them were called here"
-        return (
-            "seen",
-            "Seen (only below the quality thresholds or in relatives)",
-            "The variant is in the release, but no founder genotype passing the adj thresholds "
-            f"(GQ, DP, allele balance) carries it: {where}. See the raw and all-samples rows.",
-        )
-    if an:
-        return "absent", "Not seen", f"Absent among {an:,} called alleles at this position."
-    return (
-        "no_data",
-        "No data here",
-        "No alleles were called at this position in this release (not covered, or not loaded), "
-        "so absence says nothing.",
-    )
+        sentence = describe_state(state)
+    else:
+        sentence = describe_state(state, rec["ac"], rec["an"])
+        if state == "seen" and isinstance(rec["ac"], int):
+            sentence += f" (AF {_fmt_af(rec['af'])})"
+        elif state in ("seen_low_quality", "seen_relatives_only") and ("raw" in rec or "all" in rec):
+            sentence += "; see the raw and all-samples rows"
+    sentence = sentence[0].upper() + sentence[1:] + "."
+    if state == "no_data":
+        sentence = sentence[:-1] + " (not covered, or not loaded), so absence says nothing."
+    return kind, headline, sentence
 
 
 def _beacon_href(request: Request, rec: dict[str, Any]) -> str | None:
