@@ -241,20 +241,25 @@ class GenePublic(BaseModel):
 
 
 class CoverageTechnology(BaseModel):
-    """Coverage of a region by the samples of one technology (or all samples)."""
+    """Coverage of a region by the samples of one technology (or all samples).
+
+    Below granularity ``record`` the counts of people are floored ("<5") and a
+    technology whose covered samples would give a small count away by difference
+    has its figures withheld (null).
+    """
 
     model_config = ConfigDict(extra="forbid")
     technology: str = Field(description="all, or a manifest technology: WGS, WES, panel")
-    n_samples: int = Field(description="samples of the technology in the release")
-    mean: float = Field(
+    n_samples: Count | None = Field(description="samples of the technology in the release")
+    mean: float | None = Field(
         description="covered samples (confident adj call, ploidy > 0) averaged over the positions"
     )
-    min: int = Field(description="fewest covered samples at any position of the region")
-    max: int = Field(description="most covered samples at any position of the region")
-    fraction_at_least: float = Field(
+    min: Count | None = Field(description="fewest covered samples at any position of the region")
+    max: Count | None = Field(description="most covered samples at any position of the region")
+    fraction_at_least: float | None = Field(
         description="share of positions with at least min_samples covered samples"
     )
-    fraction_all: float = Field(
+    fraction_all: float | None = Field(
         description="share of positions where every sample of the technology is covered (0 without samples)"
     )
 
@@ -273,7 +278,9 @@ class CoverageSegment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: int
     end: int
-    covered: dict[str, int] = Field(description="covered samples by technology: all, WGS, WES, panel")
+    covered: dict[str, Count | None] = Field(
+        description="covered samples by technology: all, WGS, WES, panel (floored or withheld below record)"
+    )
 
 
 class CoveragePublic(BaseModel):
@@ -282,7 +289,7 @@ class CoveragePublic(BaseModel):
     model_config = ConfigDict(extra="forbid")
     release: str
     region: RegionPublic
-    covered: dict[str, int] | None = Field(
+    covered: dict[str, Count | None] | None = Field(
         description="for a single position (CHROM:POS): covered samples by technology; null for a region"
     )
     min_samples: int = Field(description="the threshold of fraction_at_least")

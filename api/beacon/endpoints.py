@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api.access import spend_queries
 from api.auth import Role, caller_role, may_see_counts, may_see_strata, note_granularity
 from api.beacon import models
 from api.beacon.models import GRANULARITIES, BeaconRequestBody, Granularity, IncludeResultsets, Summary
@@ -77,7 +78,7 @@ class BeaconRoute(APIRoute):
                 )
                 return _error(400, f"the request is not a valid Beacon request: {where}")
             except APIError as e:
-                return _error(e.status, e.message)
+                return _error(e.status, e.message, headers=e.headers)
             except StarletteHTTPException as e:
                 return _error(e.status_code, str(e.detail), headers=e.headers)
             except Exception as e:  # a bug, never user input: keep Beacon's shape, hide the trace
@@ -240,8 +241,13 @@ def _answer(
     if returned == "count":
         return _json(models.count_response(summary, total, info))
     first = summary.skip * summary.limit
+    include = summary.include_resultsets
+    listed = include == "ALL" or (include == "HIT" and total > 0) or (include == "MISS" and total == 0)
+    page = rows[first : first + summary.limit] if listed else []
+    # Every record returned is one query of the daily budget, as on /v1; the request paid for one.
+    spend_queries(request, len(page) - 1)
     base = _base_url(request)
-    records = [models.genomic_variation(rel, row, base) for row in rows[first : first + summary.limit]]
+    records = [models.genomic_variation(rel, row, base) for row in page]
     return _json(models.resultsets_response(summary, rel, total, records, info))
 
 

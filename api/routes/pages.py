@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
 import variantdb
+from api.access import spend_queries
 from api.auth import (
     caller_of,
     caller_role,
@@ -114,6 +115,8 @@ def _fmt_int(n: int | str | None) -> str:
 
 _ENV.filters["af"] = _fmt_af
 _ENV.filters["intc"] = _fmt_int
+# A count withheld from this caller (None: it would give a small one away) says so.
+_ENV.filters["cell"] = lambda n: "withheld" if n is None else _fmt_int(n)
 _ENV.filters["state"] = lambda state: STATE_HEADLINES.get(state, state)
 
 
@@ -393,6 +396,8 @@ def _region_page(
         raise APIError(404, "invalid_page", f"page {page} is past the last page ({n_pages}) of this region")
     first = lo + (page - 1) * size
     caller = caller_of(request)
+    # Every variant listed is one query of the daily budget, as on /v1/regions; the request paid for one.
+    spend_queries(request, min(hi, first + size) - first - 1)
     rows = [
         shape_record(record_for_row(rel, row), caller.role, caller.small_count_threshold)
         for row in range(first, min(hi, first + size))
@@ -475,14 +480,18 @@ async def get_gene_page(
 # --- statistics ---------------------------------------------------------------------------
 
 
-def _items(counts: Any) -> list[tuple[str, int | str]]:
-    """Return (label, genomes) pairs; genomes may be an imprecise ``"<5"`` for a registered caller."""
+def _items(counts: Any) -> list[tuple[str, int | str | None]]:
+    """Return (label, genomes) pairs; genomes may be ``"<5"`` or withheld (None) for a registered caller."""
     if not isinstance(counts, dict):
         return []
-    return [(str(k), v) for k, v in counts.items() if isinstance(v, int | str) and not isinstance(v, bool)]
+    return [
+        (str(k), v)
+        for k, v in counts.items()
+        if (v is None or isinstance(v, int | str)) and not isinstance(v, bool)
+    ]
 
 
-def _sort_key(kv: tuple[str, int | str]) -> tuple[int, str]:
+def _sort_key(kv: tuple[str, int | str | None]) -> tuple[int, str]:
     n = kv[1]
     return (-n if isinstance(n, int) else 0, kv[0])
 
@@ -521,7 +530,7 @@ async def get_stats_page(
             svg = bar_chart(exact, title, ident) if len(exact) == len(items) else None
             sections.append({"title": title, "rows": items, "svg": svg})
     months = sorted(_items(stats.get("by_month_received")))
-    cumulative: list[tuple[str, int | str, int | str | None]] = []
+    cumulative: list[tuple[str, int | str | None, int | str | None]] = []
     running: int | None = 0
     for month, n in months:
         running = running + n if isinstance(n, int) and running is not None else None
