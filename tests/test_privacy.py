@@ -408,3 +408,10 @@ def test_no_response_names_a_server_path(api_db: Path, api_cohort: Path) -> None
                 assert not re.search(r'"/(tmp|home|work|var|srv|data)/', r.text), (role, path)
             body = c.post("/v1/variants", json={"variants": [vid]}).text
             assert all(s not in body for s in secrets)
+
+
+def test_public_callers_get_no_samples_by_technology(db: Path) -> None:
+    """Item 9: /v1/releases showed keyless callers the exact genomes per sequencing technology."""
+    with TestClient(create_app(db, OPEN, anonymous_role="public")) as c:
+        for meta in (c.get("/v1/releases").json()["data"][0], c.get("/v1/releases/r0001").json()):
+            assert "stats" not in meta and "n_samples" not in meta["coverage"], meta["coverage"]

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["releases"])
 
 
 def _public(meta: dict[str, Any], current: str | None, request: Request) -> dict[str, Any]:
-    out = without_paths({k: v for k, v in meta.items() if k != "checksums"})
+    out: dict[str, Any] = without_paths({k: v for k, v in meta.items() if k != "checksums"})
     out["current"] = meta.get("id") == current
     _shape_meta(out, request)
     return out
@@ -70,7 +70,7 @@ async def get_releases(request: Request, store: StoreDep) -> Response:
 async def get_release_meta(request: Request, store: StoreDep, release_id: str) -> Response:
     """Return one release's metadata, checksums included (genome statistics need a key)."""
     rel = store.get(release_id)
-    out = without_paths(dict(rel.meta))
+    out: dict[str, Any] = without_paths(dict(rel.meta))
     out["current"] = rel.id == read_current(store.db)
     _shape_meta(out, request)
     return json_response(out)
