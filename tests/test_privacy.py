@@ -350,6 +350,22 @@ def test_every_route_listing_n_variants_spends_n_queries(db: Path, path: str) ->
         assert _last_audit(db)["queries"] == 3, path
 
 
+def test_annotate_spends_one_query_per_allele(db: Path) -> None:
+    vcf = "\n".join(
+        [
+            "##fileformat=VCFv4.2",
+            "##contig=<ID=chr14,length=107043718>",
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+            "chr14\t23413000\t.\tA\tG,C\t.\t.\t.",
+            "chr14\t23414000\t.\tC\tT\t.\t.\t.",
+        ]
+    )
+    with TestClient(create_app(db, OPEN, anonymous_role="controlled")) as c:
+        r = c.post("/v1/annotate", content=vcf + "\n")
+        assert r.status_code == 200, r.text[:300]
+        assert _last_audit(db)["queries"] == 3
+
+
 def test_pages_and_beacon_refuse_past_the_budget(db: Path) -> None:
     tight = Settings(reload_interval=0.0, controlled_daily_queries=2, controlled_requests_per_minute=0)
     with TestClient(create_app(db, tight, anonymous_role="controlled"), client=("10.9.9.9", 1)) as c:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
+from api.access import spend_queries
 from api.auth import caller_role, may_see_strata, note_granularity
 from api.deps import OpenRelease, ReleaseDep, SettingsDep
 from api.errors import APIError
@@ -182,6 +183,8 @@ async def annotate(
             _annotate, rel, src, dst, parse_list(fields), parse_list(strata), prefix, gz
         )
         os.unlink(src)
+        # Every ALT allele annotated is one variant query of the daily budget; the request paid for one.
+        spend_queries(request, report.alleles - 1)
     except BaseException:
         _cleanup(work)
         raise
