@@ -27,6 +27,9 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 
+from variantdb.disclosure import floor_count, protect_genotypes, protect_parts
+from variantdb.seen import describe_state
+
 __all__ = [
     "CALLER_SCOPE_KEY",
     "GRANULARITIES",
@@ -41,6 +44,7 @@ __all__ = [
     "may_see_counts",
     "may_see_strata",
     "note_granularity",
+    "protect_stats",
     "shape_record",
     "shape_stats",
 ]
@@ -137,10 +141,9 @@ def imprecise_count(n: int, threshold: int) -> int | str:
 
     Zero stays 0 (absence identifies nobody); ``threshold`` <= 1 reports every count exactly.
     """
-    return f"<{threshold}" if 0 < n < threshold else n
+    return floor_count(n, threshold)
 
 
-_MASKED = ("ac", "homozygote_count", "hemizygote_count", "n_carriers", "n_fail", "n_carrier_families")
 _FREQ = ("af", "faf95", "faf99")
 _PUBLIC_KEEP = (
     "query",
@@ -153,26 +156,27 @@ _PUBLIC_KEEP = (
     "normalization",
     "release",
     "seen",
+    "state",
     "coverage",
 )
 
 
-def _mask_group(g: dict[str, Any], threshold: int) -> bool:
-    """Mask one group's small counts in place; return True when AC was masked."""
-    masked = False
-    for name in _MASKED:
-        v = g.get(name)
+def _protect_headline(rec: dict[str, Any], threshold: int) -> None:
+    """Floor the headline genotype counts and withhold what would give a small one away (in place)."""
+    if not all(
+        isinstance(rec.get(k), int) for k in ("ac", "n_carriers", "homozygote_count", "hemizygote_count")
+    ):
+        return
+    rec.update(protect_genotypes(rec, threshold))
+    for name in ("n_fail", "n_carrier_families"):
+        v = rec.get(name)
         if isinstance(v, int):
-            new = imprecise_count(v, threshold)
-            if name == "ac" and new != v:
-                masked = True
-            g[name] = new
-    if masked:
+            rec[name] = floor_count(v, threshold)
+    if not isinstance(rec["ac"], int):
         # AF (and the faf derived from it) with AN would give AC back.
         for name in _FREQ:
-            if name in g:
-                g[name] = None
-    return masked
+            if name in rec:
+                rec[name] = None
 
 
 def shape_record(rec: dict[str, Any], role: Role, threshold: int) -> dict[str, Any]:
@@ -192,9 +196,12 @@ def shape_record(rec: dict[str, Any], role: Role, threshold: int) -> dict[str, A
     -------
     dict
         ``public``: the variant, ``seen``, ``coverage`` and a message without
-        numbers. ``registered``: counts with small ones imprecise, AF and faf null
-        where AC is imprecise, no strata or region maximum, ``imprecise_below``
-        naming the threshold. ``controlled``: unchanged. Each carries
+        numbers. ``registered``: the headline (adj founder) group only, its
+        counts protected by :func:`variantdb.disclosure.protect_genotypes` (small
+        ones ``"<5"``, any that would give a small one away by difference
+        withheld as null), AF and faf null where AC is not exact, no raw / all
+        groups (their difference from the headline counts relatives and failing
+        calls), no strata or region maximum, ``imprecise_below`` naming the threshold. ``controlled``: unchanged. Each carries
         ``granularity``.
     """
     level = _GRANULARITY[role]
@@ -203,26 +210,21 @@ def shape_record(rec: dict[str, Any], role: Role, threshold: int) -> dict[str, A
         return rec
     if level == "boolean":
         out = {k: rec[k] for k in _PUBLIC_KEEP if k in rec}
-        if rec.get("seen"):
-            out["message"] = "seen in this release"
-        elif rec.get("coverage") == "called":
-            out["message"] = "not seen: absent where alleles were called"
-        else:
-            out["message"] = "no data here: no alleles were called at this position in this release"
+        out["message"] = describe_state(rec["state"])
         out["granularity"] = "boolean"
         return out
     rec.pop("strata", None)
     rec.pop("excluded_group", None)
+    # raw and all differ from the headline by counts of people (failing calls, relatives): shown
+    # beside it, the differences would give small ones away.
+    rec.pop("raw", None)
+    rec.pop("all", None)
     if "faf95_max_region" in rec:
         rec["faf95_max_region"] = None
         rec["faf95_max_region_code"] = None
-    masked = _mask_group(rec, threshold)
-    for group in ("raw", "all"):
-        g = rec.get(group)
-        if isinstance(g, dict):
-            _mask_group(g, threshold)
-    if masked:
-        rec["message"] = f"seen: fewer than {threshold} of {rec['an']:,} called alleles"
+    _protect_headline(rec, threshold)
+    if "state" in rec and "an" in rec:
+        rec["message"] = describe_state(rec["state"], rec["ac"], rec["an"])
     rec["granularity"] = "count"
     rec["imprecise_below"] = threshold
     return rec
@@ -232,8 +234,9 @@ def shape_stats(stats: Any, role: Role, threshold: int) -> Any:
     """Cut a release's genome statistics (``release.json`` ``stats``) down to what ``role`` may see.
 
     ``public``: None (they are counts of people by region, group and sex);
-    ``registered``: every count from 1 to threshold - 1 given as ``"<threshold"``;
-    ``controlled``: unchanged.
+    ``registered``: every count from 1 to threshold - 1 given as ``"<threshold"``,
+    and the parts that would give one away by difference withheld (None; see
+    :func:`protect_stats`); ``controlled``: unchanged.
     """
     level = _GRANULARITY[role]
     if level == "record":
@@ -241,15 +244,48 @@ def shape_stats(stats: Any, role: Role, threshold: int) -> Any:
     if level == "boolean":
         return None
 
-    def mask(v: Any) -> Any:
-        if isinstance(v, bool):
-            return v
-        if isinstance(v, int):
-            return imprecise_count(v, threshold)
-        if isinstance(v, dict):
-            return {k: mask(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [mask(x) for x in v]
-        return v
+    if not isinstance(stats, dict):
+        return stats
+    return protect_stats(stats, threshold)
 
-    return mask(stats)
+
+#: Keys of a release's statistics that hold the number of genomes (the total every breakdown sums to).
+_TOTALS = ("n_samples", "genomes")
+
+
+def protect_stats(stats: dict[str, Any], threshold: int) -> dict[str, Any]:
+    """Floor a release's genome statistics and withhold what would give a small one away.
+
+    Every breakdown (``by_sex``, ``by_region`` ...) is a partition of the number
+    of genomes, shown too: :func:`variantdb.disclosure.protect_parts` floors its
+    small parts and withholds others so that no part, and no part left unlisted
+    (genomes of unknown sex), can be computed by difference. ``n_founders`` is
+    protected against the relatives it leaves (``n_samples - n_founders``).
+    """
+    total = next((stats[k] for k in _TOTALS if isinstance(stats.get(k), int)), None)
+    out: dict[str, Any] = {}
+    for key, v in stats.items():
+        if (
+            isinstance(v, dict)
+            and v
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in v.values())
+        ):
+            out[key] = protect_parts(v, total, threshold)
+        elif key == "n_founders" and isinstance(v, int) and total is not None:
+            out[key] = protect_parts({key: v}, total, threshold)[key]
+        elif key in _TOTALS and isinstance(v, int):
+            out[key] = v
+        elif isinstance(v, int) and not isinstance(v, bool):
+            out[key] = floor_count(v, threshold)
+        elif isinstance(v, dict):
+            out[key] = (
+                protect_stats(v, threshold)
+                if total is None
+                else {
+                    k: floor_count(x, threshold) if isinstance(x, int) and not isinstance(x, bool) else x
+                    for k, x in v.items()
+                }
+            )
+        else:
+            out[key] = v
+    return out

@@ -82,7 +82,9 @@ def _open_release(db: Path, release_id: str) -> OpenRelease:
                 ref_path,
                 e,
             )
-            note = f"trimmed only: the release's reference {ref_path} is not readable by the service"
+            # The response names the file, never where it lives on the server.
+            name = Path(str(ref_path)).name
+            note = f"trimmed only: the release's reference {name} is not readable by the service"
     else:
         note = "trimmed only: the release has no reference FASTA, so indels are not left-aligned"
     described = meta.get("strata")

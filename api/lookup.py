@@ -11,6 +11,7 @@ from typing import Any, Literal
 from variantdb.api.deps import OpenRelease
 from variantdb.api.errors import APIError
 from variantdb.api.records import ExcludedGroup
+from variantdb.seen import describe_state, seen_state
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "record_for_query",
     "record_for_row",
     "record_for_variant",
+    "state_of",
 ]
 
 
@@ -57,12 +59,11 @@ def excluded_group(rel: OpenRelease, text: str | None) -> ExcludedGroup | None:
     return group
 
 
-def _message(seen: bool, ac: int, an: int) -> str:
-    if seen:
-        return f"seen: {ac:,} of {an:,} called alleles"
-    if an:
-        return f"absent among {an:,} called alleles"
-    return "no data here: no alleles were called at this position in this release"
+def state_of(in_release: bool, counts: dict[str, Any]) -> str:
+    """Return the :mod:`variantdb.seen` state of a record's stored counts (adj founders, adj all samples)."""
+    g_all = counts.get("all")
+    ac_all = g_all["ac"] if isinstance(g_all, dict) else 0
+    return seen_state(in_release, counts["ac"], counts["an"], ac_all)
 
 
 def _head(query: str, v: Variant, rel: OpenRelease, seen: bool) -> dict[str, Any]:
@@ -115,16 +116,22 @@ def record_for_variant(
     else:
         an_t = rel.index.an_tuple(v.chrom, v.pos)
         counts = layout.unseen(an_t, strata)
+    # The state is the stored record's: leaving a group out changes the counts, not what was observed.
+    out["state"] = state_of(row is not None, counts)
     if exclude is not None:
         layout.without_group(counts, exclude, t, an_t)
     an = counts["an"]
     out["coverage"] = "called" if an else "no_data"
     if exclude is None:
-        out["message"] = _message(row is not None, counts["ac"], an)
+        out["message"] = describe_state(out["state"], counts["ac"], an)
     else:
-        out["message"] = (
-            _message(counts["ac"] > 0, counts["ac"], an) + f", outside patient group {exclude.value}"
+        ac = counts["ac"]
+        words = (
+            describe_state("seen", ac, an)
+            if ac > 0
+            else describe_state("not_seen" if an else "no_data", 0, an)
         )
+        out["message"] = words + f", outside patient group {exclude.value}"
         out["excluded_group"] = exclude.id
     out.update(counts)
     return out
@@ -163,6 +170,7 @@ def record_for_row(rel: OpenRelease, row: int) -> dict[str, Any]:
     out = _head(format_variant_id(v), v, rel, True)
     counts = rel.layout.seen(rel.index.count_tuple(row))
     out["coverage"] = "called" if counts["an"] else "no_data"
-    out["message"] = _message(True, counts["ac"], counts["an"])
+    out["state"] = state_of(True, counts)
+    out["message"] = describe_state(out["state"], counts["ac"], counts["an"])
     out.update(counts)
     return out

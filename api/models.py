@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS
+from variantdb.seen import SeenState
 
 __all__ = [
     "ACCESS_ERRORS",
@@ -110,7 +111,15 @@ class VariantPublic(BaseModel):
         description="how the query was normalized (left-aligned with a reference or only trimmed)"
     )
     release: str = Field(description="the release id to cite")
-    seen: bool = Field(description="true when the variant is in the release with the exact REF and ALT")
+    seen: bool = Field(
+        description="true when the variant is in the release with the exact REF and ALT, whatever the quality "
+        "of its calls; read state for what was observed"
+    )
+    state: SeenState = Field(
+        description="seen (adj founders carry it), seen_relatives_only (only relatives, in adj calls), "
+        "seen_low_quality (only in calls failing the adj thresholds GQ, DP, allele balance), not_seen (absent "
+        "among an > 0 called alleles) or no_data (no allele called here); see variantdb.seen"
+    )
     coverage: Literal["called", "no_data"] = Field(
         description="called: alleles were called at the position (an > 0); no_data: none were"
     )
@@ -232,20 +241,25 @@ class GenePublic(BaseModel):
 
 
 class CoverageTechnology(BaseModel):
-    """Coverage of a region by the samples of one technology (or all samples)."""
+    """Coverage of a region by the samples of one technology (or all samples).
+
+    Below granularity ``record`` the counts of people are floored ("<5") and a
+    technology whose covered samples would give a small count away by difference
+    has its figures withheld (null).
+    """
 
     model_config = ConfigDict(extra="forbid")
     technology: str = Field(description="all, or a manifest technology: WGS, WES, panel")
-    n_samples: int = Field(description="samples of the technology in the release")
-    mean: float = Field(
+    n_samples: Count | None = Field(description="samples of the technology in the release")
+    mean: float | None = Field(
         description="covered samples (confident adj call, ploidy > 0) averaged over the positions"
     )
-    min: int = Field(description="fewest covered samples at any position of the region")
-    max: int = Field(description="most covered samples at any position of the region")
-    fraction_at_least: float = Field(
+    min: Count | None = Field(description="fewest covered samples at any position of the region")
+    max: Count | None = Field(description="most covered samples at any position of the region")
+    fraction_at_least: float | None = Field(
         description="share of positions with at least min_samples covered samples"
     )
-    fraction_all: float = Field(
+    fraction_all: float | None = Field(
         description="share of positions where every sample of the technology is covered (0 without samples)"
     )
 
@@ -264,7 +278,9 @@ class CoverageSegment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: int
     end: int
-    covered: dict[str, int] = Field(description="covered samples by technology: all, WGS, WES, panel")
+    covered: dict[str, Count | None] = Field(
+        description="covered samples by technology: all, WGS, WES, panel (floored or withheld below record)"
+    )
 
 
 class CoveragePublic(BaseModel):
@@ -273,7 +289,7 @@ class CoveragePublic(BaseModel):
     model_config = ConfigDict(extra="forbid")
     release: str
     region: RegionPublic
-    covered: dict[str, int] | None = Field(
+    covered: dict[str, Count | None] | None = Field(
         description="for a single position (CHROM:POS): covered samples by technology; null for a region"
     )
     min_samples: int = Field(description="the threshold of fraction_at_least")

@@ -153,7 +153,9 @@ def test_variant_page_tells_seen_absent_and_no_data_apart(
     rec = client.get(f"/v1/variants/{format_variant_id(seen)}").json()
     html = _html(client, f"/variant/{format_variant_id(seen)}")
     assert '<h2 id="verdict">Seen</h2>' in html
-    assert f"Seen in {rec['ac']:,} of {rec['an']:,} called alleles" in html
+    # The page says what the JSON says (variantdb.seen's words), capitalized.
+    assert rec["state"] == "seen" and rec["message"] == f"seen: {rec['ac']:,} of {rec['an']:,} called alleles"
+    assert "S" + rec["message"][1:] in html
 
     absent = _absent(index, seen)
     an = client.get(f"/v1/variants/{format_variant_id(absent)}").json()["an"]

@@ -43,6 +43,7 @@ from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
 from variantdb.schema import strata as all_strata
 from variantdb.schema import vcf_info_name
+from variantdb.seen import SEEN_STATES, seen_states
 from variantdb.store.layout import ReleaseNotFoundError, release_path
 from variantdb.variant import InvalidVariantError, Reference, normalize
 
@@ -93,6 +94,7 @@ class AnnotateReport:
     alleles: int = 0
     found: int = 0
     absent: int = 0
+    states: Counter[str] = field(default_factory=Counter)
     not_annotated: Counter[str] = field(default_factory=Counter)
     replaced_info: list[str] = field(default_factory=list)
     indexed: bool = False
@@ -108,6 +110,7 @@ class AnnotateReport:
             "alleles": self.alleles,
             "found": self.found,
             "absent": self.absent,
+            "states": {state: self.states.get(state, 0) for state in SEEN_STATES},
             "not_annotated": dict(self.not_annotated),
             "replaced_info": self.replaced_info,
             "indexed": self.indexed,
@@ -587,6 +590,31 @@ class Annotator:
             out.append([v if p else None for v, p in zip(values, present.tolist(), strict=True)])
         return out
 
+    def _count_states(self, keys: np.ndarray, rows: np.ndarray, report: AnnotateReport) -> None:
+        """Add the :mod:`variantdb.seen` state of each annotated allele to the report's tally."""
+        asked = keys >= 0
+        if not asked.any():
+            return
+        m = len(keys)
+        found = rows >= 0
+        ac = np.zeros(m, dtype=np.int64)
+        an = np.zeros(m, dtype=np.int64)
+        ac_all = np.zeros(m, dtype=np.int64)
+        if found.any():
+            vals = np.asarray(self.index.values[rows[found]])
+            names = vals.dtype.names or ()
+            ac[found] = vals["ac"]
+            an[found] = vals["an"]
+            if "ac_all" in names:
+                ac_all[found] = vals["ac_all"]
+        seg = self.join.an_segments(np.where(asked & ~found, keys, -1))
+        has = seg >= 0
+        if has.any() and "an" in (self.index.an_values.dtype.names or ()):
+            an[has] = np.asarray(self.index.an_values[seg[has]])["an"]
+        codes = seen_states(found, ac, an, ac_all)[asked]
+        for code, n in zip(*np.unique(codes, return_counts=True), strict=True):
+            report.states[SEEN_STATES[int(code)]] += int(n)
+
     def _write_chunk(self, chunk: list[Any], vout: Any, report: AnnotateReport, replaced: set[str]) -> None:
         queries: list[tuple[int, bytes, str | None]] = []
         spans: list[int] = []
@@ -610,6 +638,7 @@ class Annotator:
         n_found = int(np.count_nonzero(rows >= 0))
         report.found += n_found
         report.absent += int(np.count_nonzero(keys >= 0)) - n_found
+        self._count_states(keys, rows, report)
         for q in queries:
             if q[2] is not None:
                 report.not_annotated[q[2]] += 1

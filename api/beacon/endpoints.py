@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any, Final
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from variantdb.api.access import spend_queries
 from variantdb.api.auth import Role, caller_role, may_see_counts, may_see_strata, note_granularity
 from variantdb.api.beacon import models
 from variantdb.api.beacon.models import (
@@ -33,9 +35,10 @@ from variantdb.api.beacon.models import (
 from variantdb.api.beacon.translate import BeaconQueryError, find_variants, parse_parameters
 from variantdb.api.deps import OpenRelease, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
+from variantdb.seen import ADJ_SEEN, SEEN_STATES, seen_states
 from variantdb.settings import Settings
 
-__all__ = ["PREFIX", "BeaconRoute", "max_granularity", "router"]
+__all__ = ["PREFIX", "BeaconRoute", "adj_seen_rows", "max_granularity", "router"]
 
 log = logging.getLogger("variantdb.api.beacon")
 
@@ -81,7 +84,7 @@ class BeaconRoute(APIRoute):
                 )
                 return _error(400, f"the request is not a valid Beacon request: {where}")
             except APIError as e:
-                return _error(e.status, e.message)
+                return _error(e.status, e.message, headers=e.headers)
             except StarletteHTTPException as e:
                 return _error(e.status_code, str(e.detail), headers=e.headers)
             except Exception as e:  # a bug, never user input: keep Beacon's shape, hide the trace
@@ -111,6 +114,25 @@ def max_granularity(role: Role) -> Granularity:
     if may_see_counts(role):
         return "count"
     return "boolean"
+
+
+def adj_seen_rows(rel: OpenRelease, rows: list[int]) -> list[int]:
+    """Keep the rows of variants an adj genotype carries (:data:`variantdb.seen.ADJ_SEEN`).
+
+    Beacon's ``exists`` (and ``numTotalResults``, and the records listed) follow
+    the adj genotypes of every sample, founders and relatives (``ac > 0`` or
+    ``ac_all > 0``): a variant in the release only through calls failing the
+    quality thresholds (``seen_low_quality``) does not exist for Beacon.
+    """
+    if not rows:
+        return rows
+    vals = rel.index.values[np.asarray(rows, dtype=np.int64)]
+    names = vals.dtype.names or ()
+    ac = np.asarray(vals["ac"])
+    ac_all = np.asarray(vals["ac_all"]) if "ac_all" in names else np.zeros_like(ac)
+    codes = seen_states(np.ones(len(rows), dtype=bool), ac, np.ones_like(ac), ac_all)
+    keep = np.isin(codes, [SEEN_STATES.index(s) for s in ADJ_SEEN])
+    return [r for r, k in zip(rows, keep.tolist(), strict=True) if k]
 
 
 def _base_url(request: Request) -> str:
@@ -203,7 +225,7 @@ def _answer(
         query = parse_parameters(params, settings.max_region_span)
         summary.parameters = query.echo()
         rel = store.get(None)
-        rows = find_variants(rel, query)
+        rows = adj_seen_rows(rel, find_variants(rel, query))
     except BeaconQueryError as e:
         return _error(e.status, e.message, summary)
     except APIError as e:
@@ -225,8 +247,13 @@ def _answer(
     if returned == "count":
         return _json(models.count_response(summary, total, info))
     first = summary.skip * summary.limit
+    include = summary.include_resultsets
+    listed = include == "ALL" or (include == "HIT" and total > 0) or (include == "MISS" and total == 0)
+    page = rows[first : first + summary.limit] if listed else []
+    # Every record returned is one query of the daily budget, as on /v1; the request paid for one.
+    spend_queries(request, len(page) - 1)
     base = _base_url(request)
-    records = [models.genomic_variation(rel, row, base) for row in rows[first : first + summary.limit]]
+    records = [models.genomic_variation(rel, row, base) for row in page]
     return _json(models.resultsets_response(summary, rel, total, records, info))
 
 

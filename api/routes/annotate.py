@@ -22,7 +22,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, Annotator, parse_list
+from variantdb.annotate import DEFAULT_FIELDS, AnnotateError, AnnotateReport, Annotator, parse_list
+from variantdb.api.access import spend_queries
 from variantdb.api.auth import caller_role, may_see_strata, note_granularity
 from variantdb.api.deps import OpenRelease, ReleaseDep, SettingsDep
 from variantdb.api.errors import APIError
@@ -74,16 +75,28 @@ async def _spool(request: Request, path: Path, limit: int) -> int:
 
 def _annotate(
     rel: OpenRelease, src: Path, dst: Path, fields: list[str], strata: list[str], prefix: str, gz: bool
-) -> None:
+) -> AnnotateReport:
     try:
         annotator = Annotator(
             rel.index, rel.id, rel.reference, fields or list(DEFAULT_FIELDS), strata, prefix
         )
         # The index is shared with every request: keep its pages mapped.
-        annotator.annotate(src, dst, release_pages=False, compress=gz)
+        return annotator.annotate(src, dst, release_pages=False, compress=gz)
     except AnnotateError as e:
         # The message names the temporary file; the caller knows it as "the upload".
         raise APIError(400, "invalid_vcf", str(e).replace(str(src), "the uploaded VCF")) from None
+
+
+def summary_header(report: AnnotateReport) -> str:
+    """Return the ``X-Variantdb-Summary`` header: records, ALT alleles, and alleles per seen state.
+
+    The states are those of :mod:`variantdb.seen` (seen, seen_relatives_only,
+    seen_low_quality, not_seen, no_data), the words of every other route.
+    """
+    states = report.as_dict()["states"]
+    parts = [f"records={report.records}", f"alleles={report.alleles}"]
+    parts += [f"{state}={n}" for state, n in states.items()]
+    return "; ".join(parts)
 
 
 def _stream(work: Path, path: Path) -> Iterator[bytes]:
@@ -110,7 +123,8 @@ def _cleanup(work: Path) -> None:
     responses={
         200: {
             "description": "the same VCF with gnomAD-named INFO fields per ALT allele (AC, AN, AF, nhomalt ...), "
-            "bgzipped when the upload was compressed",
+            "bgzipped when the upload was compressed; the X-Variantdb-Summary header counts the ALT alleles per "
+            "seen state (seen, seen_relatives_only, seen_low_quality, not_seen, no_data)",
             "content": {"application/gzip": {}, "text/vcf": {}},
         },
         **_ERRORS,
@@ -165,8 +179,12 @@ async def annotate(
         with open(src, "rb") as fh:
             gz = fh.read(2) == _GZIP_MAGIC
         dst = work / ("annotated.vcf.gz" if gz else "annotated.vcf")
-        await run_in_threadpool(_annotate, rel, src, dst, parse_list(fields), parse_list(strata), prefix, gz)
+        report = await run_in_threadpool(
+            _annotate, rel, src, dst, parse_list(fields), parse_list(strata), prefix, gz
+        )
         os.unlink(src)
+        # Every ALT allele annotated is one variant query of the daily budget; the request paid for one.
+        spend_queries(request, report.alleles - 1)
     except BaseException:
         _cleanup(work)
         raise
@@ -176,5 +194,6 @@ async def annotate(
         headers={
             "Content-Disposition": f'attachment; filename="annotated-{rel.id}.vcf{".gz" if gz else ""}"',
             "X-Variantdb-Release": rel.id,
+            "X-Variantdb-Summary": summary_header(report),
         },
     )

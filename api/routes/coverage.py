@@ -16,8 +16,8 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from variantdb.api.auth import caller_role, granularity, may_see_counts, note_granularity
-from variantdb.api.coverage import coverage_track
+from variantdb.api.auth import caller_of, caller_role, granularity, may_see_counts, note_granularity
+from variantdb.api.coverage import coverage_track, protect_covered, protect_summary
 from variantdb.api.deps import SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.models import CoveragePublic, ErrorPublic
@@ -105,13 +105,22 @@ async def get_coverage(
             f"release {rel.id} has no coverage track (published before coverage existed); load or publish anew",
         )
     total, segments = track.segments(chrom, start, end, offset, n)
-    note_granularity(request, granularity(role))
+    level = granularity(role)
+    note_granularity(request, level)
+    covered = track.at(chrom, start) if is_position else None
+    technologies = [s.as_dict() for s in track.summary(chrom, start, end, min_samples)]
+    if level != "record":
+        # Counts of people by technology: small ones floored, and withheld where a difference would tell.
+        threshold = caller_of(request).small_count_threshold
+        covered = protect_covered(covered, threshold) if covered is not None else None
+        technologies = protect_summary(track, chrom, start, end, technologies, threshold)
+        segments = [{**seg, "covered": protect_covered(seg["covered"], threshold)} for seg in segments]
     body = {
         "release": rel.id,
         "region": {"chrom": chrom, "start": start, "end": end},
-        "covered": track.at(chrom, start) if is_position else None,
+        "covered": covered,
         "min_samples": min_samples,
-        "technologies": [s.as_dict() for s in track.summary(chrom, start, end, min_samples)],
+        "technologies": technologies,
         "total_segments": total,
         "count": len(segments),
         "segments": segments,

@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
 import variantdb
+from variantdb.api.access import spend_queries
 from variantdb.api.auth import (
     caller_of,
     caller_role,
@@ -43,6 +44,7 @@ from variantdb.api.lookup import record_for_query, record_for_row
 from variantdb.api.routes.regions import check_listing, parse_region, resolve_gene
 from variantdb.frequency import af_array
 from variantdb.genes import GeneNotFoundError, find_gene
+from variantdb.seen import STATE_HEADLINES, describe_state
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
@@ -114,6 +116,9 @@ def _fmt_int(n: int | str | None) -> str:
 
 _ENV.filters["af"] = _fmt_af
 _ENV.filters["intc"] = _fmt_int
+# A count withheld from this caller (None: it would give a small one away) says so.
+_ENV.filters["cell"] = lambda n: "withheld" if n is None else _fmt_int(n)
+_ENV.filters["state"] = lambda state: STATE_HEADLINES.get(state, state)
 
 
 def _release_line(rel: OpenRelease | None) -> dict[str, Any] | None:
@@ -239,40 +244,37 @@ async def get_search(
 # --- variant ------------------------------------------------------------------------------
 
 
+#: CSS class of the verdict box of each state (variantdb.seen.SEEN_STATES).
+_VERDICT_KIND = {
+    "seen": "seen",
+    "seen_relatives_only": "seen",
+    "seen_low_quality": "low_quality",
+    "not_seen": "absent",
+    "no_data": "no_data",
+}
+
+
 def _verdict(rec: dict[str, Any]) -> tuple[str, str, str]:
-    """Return (kind, headline, sentence) of a record: seen, in the release but filtered, absent, no data.
+    """Return (kind, headline, sentence) of a record, in the words of :mod:`variantdb.seen`.
 
     The record is the one the caller may see (:func:`variantdb.api.auth.shape_record`): without
-    counts (public) the sentence says only seen or not; an imprecise AC (``"<5"``) is
-    said as "fewer than 5".
+    counts (public) the sentence has no numbers; an imprecise AC (``"<5"``) is said
+    as "fewer than 5", a withheld one (None) as withheld.
     """
+    state = rec["state"]
+    kind, headline = _VERDICT_KIND[state], STATE_HEADLINES[state]
     if "ac" not in rec:
-        if rec["seen"]:
-            return "seen", "Seen", "Seen in this release. Counts need an API key."
-        if rec["coverage"] == "called":
-            return "absent", "Not seen", "Absent at a position where alleles were called."
-        return "no_data", "No data here", "No alleles were called at this position, so absence says nothing."
-    ac, an = rec["ac"], rec["an"]
-    if rec["seen"] and isinstance(ac, str):
-        return "seen", "Seen", f"Seen in fewer than {ac[1:]} of {an:,} called alleles."
-    if rec["seen"] and ac > 0:
-        return "seen", "Seen", f"Seen in {ac:,} of {an:,} called alleles (AF {_fmt_af(rec['af'])})."
-    if rec["seen"]:
-        where = f"absent among {an:,} called alleles" if an else "no alleles passing them were called here"
-        return (
-            "seen",
-            "Seen (only below the quality thresholds or in relatives)",
-            "The variant is in the release, but no founder genotype passing the adj thresholds "
-            f"(GQ, DP, allele balance) carries it: {where}. See the raw and all-samples rows.",
-        )
-    if an:
-        return "absent", "Not seen", f"Absent among {an:,} called alleles at this position."
-    return (
-        "no_data",
-        "No data here",
-        "No alleles were called at this position in this release (not covered, or not loaded), "
-        "so absence says nothing.",
-    )
+        sentence = describe_state(state)
+    else:
+        sentence = describe_state(state, rec["ac"], rec["an"])
+        if state == "seen" and isinstance(rec["ac"], int):
+            sentence += f" (AF {_fmt_af(rec['af'])})"
+        elif state in ("seen_low_quality", "seen_relatives_only") and ("raw" in rec or "all" in rec):
+            sentence += "; see the raw and all-samples rows"
+    sentence = sentence[0].upper() + sentence[1:] + "."
+    if state == "no_data":
+        sentence = sentence[:-1] + " (not covered, or not loaded), so absence says nothing."
+    return kind, headline, sentence
 
 
 def _beacon_href(request: Request, rec: dict[str, Any]) -> str | None:
@@ -394,6 +396,8 @@ def _region_page(
         raise APIError(404, "invalid_page", f"page {page} is past the last page ({n_pages}) of this region")
     first = lo + (page - 1) * size
     caller = caller_of(request)
+    # Every variant listed is one query of the daily budget, as on /v1/regions; the request paid for one.
+    spend_queries(request, min(hi, first + size) - first - 1)
     rows = [
         shape_record(record_for_row(rel, row), caller.role, caller.small_count_threshold)
         for row in range(first, min(hi, first + size))
@@ -476,14 +480,18 @@ async def get_gene_page(
 # --- statistics ---------------------------------------------------------------------------
 
 
-def _items(counts: Any) -> list[tuple[str, int | str]]:
-    """Return (label, genomes) pairs; genomes may be an imprecise ``"<5"`` for a registered caller."""
+def _items(counts: Any) -> list[tuple[str, int | str | None]]:
+    """Return (label, genomes) pairs; genomes may be ``"<5"`` or withheld (None) for a registered caller."""
     if not isinstance(counts, dict):
         return []
-    return [(str(k), v) for k, v in counts.items() if isinstance(v, int | str) and not isinstance(v, bool)]
+    return [
+        (str(k), v)
+        for k, v in counts.items()
+        if (v is None or isinstance(v, int | str)) and not isinstance(v, bool)
+    ]
 
 
-def _sort_key(kv: tuple[str, int | str]) -> tuple[int, str]:
+def _sort_key(kv: tuple[str, int | str | None]) -> tuple[int, str]:
     n = kv[1]
     return (-n if isinstance(n, int) else 0, kv[0])
 
@@ -522,7 +530,7 @@ async def get_stats_page(
             svg = bar_chart(exact, title, ident) if len(exact) == len(items) else None
             sections.append({"title": title, "rows": items, "svg": svg})
     months = sorted(_items(stats.get("by_month_received")))
-    cumulative: list[tuple[str, int | str, int | str | None]] = []
+    cumulative: list[tuple[str, int | str | None, int | str | None]] = []
     running: int | None = 0
     for month, n in months:
         running = running + n if isinstance(n, int) and running is not None else None

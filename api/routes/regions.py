@@ -190,7 +190,11 @@ def _page(
         "count": len(data),
         "data": data,
         "next_cursor": encode_cursor(rel.id, stop) if stop < hi else None,
-        "coverage": region_coverage(rel, chrom, start, end) if show_coverage else None,
+        "coverage": (
+            region_coverage(rel, chrom, start, end, 1, caller.role, caller.small_count_threshold)
+            if show_coverage
+            else None
+        ),
     }
     return Response(orjson.dumps(body), media_type="application/json")
 

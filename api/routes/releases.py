@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from variantdb.api.auth import caller_of, may_see_counts, note_granularity, shape_stats
+from variantdb.api.auth import caller_of, granularity, may_see_counts, note_granularity, shape_stats
+from variantdb.api.coverage import protect_covered
 from variantdb.api.deps import ReleaseDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.models import ACCESS_ERRORS, ErrorPublic, ReleasePublic, ReleasesPublic, StatsPublic
-from variantdb.api.responses import json_response
+from variantdb.api.responses import json_response, without_paths
 from variantdb.release.files import list_releases, read_current, read_release_meta
 from variantdb.store.layout import ReleaseNotFoundError
 
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["releases"])
 
 
 def _public(meta: dict[str, Any], current: str | None, request: Request) -> dict[str, Any]:
-    out = {k: v for k, v in meta.items() if k != "checksums"}
+    out: dict[str, Any] = without_paths({k: v for k, v in meta.items() if k != "checksums"})
     out["current"] = meta.get("id") == current
     _shape_meta(out, request)
     return out
@@ -30,6 +31,17 @@ def _public(meta: dict[str, Any], current: str | None, request: Request) -> dict
 def _shape_meta(out: dict[str, Any], request: Request) -> None:
     """Cut the genome statistics of release metadata to what the caller may see (none for public)."""
     caller = caller_of(request)
+    cov = out.get("coverage")
+    if isinstance(cov, dict) and isinstance(cov.get("n_samples"), dict):
+        # Genomes by sequencing technology are counts of people, as the statistics are.
+        level = granularity(caller.role)
+        if level == "boolean":
+            out["coverage"] = {k: v for k, v in cov.items() if k != "n_samples"}
+        elif level == "count":
+            out["coverage"] = {
+                **cov,
+                "n_samples": protect_covered(cov["n_samples"], caller.small_count_threshold),
+            }
     if "stats" in out:
         shaped = shape_stats(out["stats"], caller.role, caller.small_count_threshold)
         if shaped is None:
@@ -59,7 +71,7 @@ async def get_releases(request: Request, store: StoreDep) -> Response:
 async def get_release_meta(request: Request, store: StoreDep, release_id: str) -> Response:
     """Return one release's metadata, checksums included (genome statistics need a key)."""
     rel = store.get(release_id)
-    out = dict(rel.meta)
+    out: dict[str, Any] = without_paths(dict(rel.meta))
     out["current"] = rel.id == read_current(store.db)
     _shape_meta(out, request)
     return json_response(out)
@@ -87,7 +99,7 @@ async def get_stats(request: Request, rel: ReleaseDep) -> Response:
         {
             "release": rel.id,
             "samples": rel.meta.get("n_samples", rel.meta.get("samples")),
-            "batches": rel.meta.get("batches"),
+            "batches": without_paths(rel.meta.get("batches")),
             "stats": shape_stats(stats, caller.role, threshold),
         }
     )
