@@ -57,10 +57,13 @@ def compare(db: Path, peer_tsv: Path) -> dict[str, int]:
     variants = db / "releases" / release / "variants" / "chr22.parquet"
     con = duckdb.connect()
     con.execute(
-        f"""create view peer as select * from read_csv('{peer_tsv}', delim='\t', header=false,
-            columns={{'pos': 'BIGINT', 'ref': 'VARCHAR', 'alt': 'VARCHAR', 'ac': 'BIGINT', 'an': 'BIGINT'}})"""
+        """create table peer as select * from read_csv(?, delim='\t', header=false,
+            columns={'pos': 'BIGINT', 'ref': 'VARCHAR', 'alt': 'VARCHAR', 'ac': 'BIGINT', 'an': 'BIGINT'})""",
+        [str(peer_tsv)],
     )
-    con.execute(f"create view ours as select pos, ref, alt, ac_raw as ac, an_raw as an from '{variants}'")
+    con.execute(
+        "create table ours as select pos, ref, alt, ac_raw as ac, an_raw as an from read_parquet(?)", [str(variants)]
+    )
     row = con.execute(
         """select
              count(*) filter (where o.pos is not null and p.pos is not null),

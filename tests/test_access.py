@@ -749,6 +749,8 @@ def test_every_duckdb_query_takes_parameters() -> None:
         ("variantdb/release/diff.py", "diff_releases"),
         # count column names from variantdb.release.aggregate.count_columns and registered table names
         ("variantdb/release/incremental.py", "_sum_sql"),
+        # table and column names read from the registry's own information_schema, never from input
+        ("variantdb/release/check.py", "_clear_paths"),
     }
     formatted = (ast.JoinedStr, ast.BinOp)
     problems = []
