@@ -62,7 +62,8 @@ def compare(db: Path, peer_tsv: Path) -> dict[str, int]:
         [str(peer_tsv)],
     )
     con.execute(
-        "create table ours as select pos, ref, alt, ac_raw as ac, an_raw as an from read_parquet(?)", [str(variants)]
+        "create table ours as select pos, ref, alt, ac_raw as ac, an_raw as an from read_parquet(?)",
+        [str(variants)],
     )
     row = con.execute(
         """select
