@@ -164,11 +164,10 @@ def test_gvcf_end_not_a_position_at_or_after_pos_is_refused(tmp_path: Path, end:
     assert "INFO/END" in str(e.value) and end in str(e.value) and "record 2" in str(e.value)
 
 
-def test_carrier_families_count_the_carriers_of_all_samples(tmp_path: Path) -> None:
+def test_carrier_families_count_the_founder_carriers(tmp_path: Path) -> None:
     # A trio and U. The parents are half-called at a sibling record, so no-calls at 100:
     # the carriers are K (a child, fam1) and U (its own family). n_carrier_families counts
-    # families among the adj carriers of all samples (relatives included), so it is bounded
-    # by n_carriers_all; the headline n_carriers counts founders only (U).
+    # families among the carriers n_carriers counts (adj founders: U), so it never exceeds it.
     records = [
         f"chr1 100 . A C 50 PASS . {G} 0/1:30:20 0/1:30:20 0/1:30:20 0/1:30:20",
         f"chr1 100 . A G 50 PASS . {G} ./0:30:20 0/.:30:20 0/0:30:20 0/0:30:20",
@@ -183,7 +182,7 @@ def test_carrier_families_count_the_carriers_of_all_samples(tmp_path: Path) -> N
     assert (row["n_carriers"], row["n_carriers_all"], row["n_carrier_families"], row["an_all"]) == (
         1,
         2,
-        2,
+        1,
         4,
     )
 

@@ -148,7 +148,8 @@ def test_every_stored_group_and_stratum_equals_the_subcohort(db: Path) -> None:
             col = name + suffix
             if col in t.column_names:
                 np.testing.assert_array_equal(got[name], t.column(col).to_numpy(), err_msg=f"{col} {f}")
-    got = _all_rows(sc, t, make_filter(role=["all"]))
+    # The release's families are those of its headline carriers (adj founders): the default filter.
+    got = _all_rows(sc, t, make_filter())
     np.testing.assert_array_equal(got["n_carrier_families"], t.column("n_carrier_families").to_numpy())
     # Not every figure is trivially zero: the strata split real counts.
     assert got["ac"].sum() > 0 and got["an"].min() >= 0
@@ -215,7 +216,9 @@ def _fresh_aggregation(
     db: Path, keep: list[dict[str, Any]]
 ) -> dict[tuple[str, int, str, str], dict[str, int]]:
     """Counts of only the kept samples by the release's own aggregation code (group ``_all``: adj, all kept)."""
-    cohort = make_cohort(pa.Table.from_pylist(keep))
+    # Every kept sample a founder: the group ``_all`` is unchanged by founder flags, and the
+    # release's families (those of its founder carriers) are then the families of all kept carriers.
+    cohort = make_cohort(pa.Table.from_pylist([{**r, "father_id": None, "mother_id": None} for r in keep]))
     con = duckdb.connect()
     con.register("cohort", cohort.table)
     out: dict[tuple[str, int, str, str], dict[str, int]] = {}

@@ -120,7 +120,8 @@ QUALITY_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     ),
     "n_carrier_families": (
         pa.int32(),
-        "distinct families (family_id) among the adj carriers of all samples, relatives included; "
+        "distinct families (family_id) among the carriers n_carriers counts (adj founders), so never more "
+        "than n_carriers; "
         "a sample without a family_id is a family of its own",
     ),
 }

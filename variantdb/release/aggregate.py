@@ -310,7 +310,7 @@ def _count_sql(n_strata: int, only_cohort: bool = False) -> str:
         exprs += _count_exprs(f"s.founder AND c.adj AND s.st_{j}", f"__s{j}", stratum=True)
     exprs += [
         "count(*) FILTER (WHERE s.founder AND NOT (c.adj AND c.filter_pass))::INTEGER AS n_fail",
-        "count(DISTINCT s.family) FILTER (WHERE c.adj)::INTEGER AS n_carrier_families",
+        "count(DISTINCT s.family) FILTER (WHERE s.founder AND c.adj)::INTEGER AS n_carrier_families",
     ]
     return (
         "SELECT c.pos, c.ref, c.alt, "
@@ -493,8 +493,8 @@ def check_counts(table: pa.Table, strata_: tuple[Stratum, ...] | None = None, li
     Checked for every group (``""``, ``_raw``, ``_all``) and stratum:
     ``0 <= ac <= an``; ``2 * homozygote_count + hemizygote_count <= ac``; for the
     groups ``n_carriers <= ac`` and ``homozygote_count, hemizygote_count <=
-    n_carriers``; ``n_carrier_families <= n_carriers_all`` (both count adj carriers
-    of all samples, relatives included); ``0 <= n_fail <= n_carriers_raw``; and for
+    n_carriers``; ``n_carrier_families <= n_carriers`` (families among the same
+    adj founder carriers); ``0 <= n_fail <= n_carriers_raw``; and for
     each kind of stratum (sex, region, patient group), whose strata are disjoint,
     the sum of ``ac``, ``an``, ``homozygote_count`` and ``hemizygote_count`` over
     its strata is at most the headline group's (samples of unknown sex, region or
@@ -534,9 +534,9 @@ def check_counts(table: pa.Table, strata_: tuple[Stratum, ...] | None = None, li
             )
     fam, fail = col("n_carrier_families"), col("n_fail")
     rule(
-        "n_carrier_families <= n_carriers_all",
-        (fam >= 0) & (fam <= col("n_carriers_all")),
-        ["n_carrier_families", "n_carriers_all"],
+        "n_carrier_families <= n_carriers",
+        (fam >= 0) & (fam <= col("n_carriers")),
+        ["n_carrier_families", "n_carriers"],
     )
     rule(
         "0 <= n_fail <= n_carriers_raw",
