@@ -21,7 +21,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from variantdb.release.retention import prune_releases
 from variantdb.settings import Settings, get_settings
 from variantdb.store import changelog
 from variantdb.store.batches import finish_pending, stage_without
-from variantdb.store.layout import ReleaseNotFoundError, batch_dir, pending_dir
+from variantdb.store.layout import ReleaseNotFoundError, batch_dir, pending_dir, registry_file
 from variantdb.store.pseudonym import load_pseudonymizer
 from variantdb.store.registry import Registry, write_lock
 
@@ -83,6 +84,20 @@ class ChangeReport:
 
 def _noop(stage: str, advance: int, total: int | None) -> None:
     return None
+
+
+@contextmanager
+def _changing(db: Path) -> Iterator[None]:
+    """Hold the database's write lock for a change.
+
+    A folder that is no database is refused first, and an interrupted change is
+    rolled forward or back (:func:`variantdb.load.recover`).
+    """
+    with write_lock(db):
+        if not registry_file(db).exists():
+            raise LifecycleError(f"{db} is not a variantdb database (no registry.duckdb)")
+        recover(db)
+        yield
 
 
 def _find_samples(reg: Registry, ids: Sequence[str], db: Path) -> dict[str, dict[str, Any]]:
@@ -231,10 +246,7 @@ def withdraw(
     if not ids:
         raise LifecycleError("give at least one --sample to withdraw")
     report = ChangeReport()
-    with write_lock(db):
-        if not (db / "registry.duckdb").exists():
-            raise LifecycleError(f"{db} is not a variantdb database (no registry.duckdb)")
-        recover(db)
+    with _changing(db):
         with Registry(db) as reg:
             found = _find_samples(reg, ids, db)
         report.already_withdrawn = [s for s in ids if found[s]["withdrawn"]]
@@ -258,10 +270,7 @@ def publish(
     settings = settings or get_settings()
     started = time.perf_counter()
     report = ChangeReport()
-    with write_lock(db):
-        if not (db / "registry.duckdb").exists():
-            raise LifecycleError(f"{db} is not a variantdb database (no registry.duckdb)")
-        recover(db)
+    with _changing(db):
         _rebuild(db, {}, reason, operator, settings, progress, report)
     report.seconds = time.perf_counter() - started
     return report
@@ -288,10 +297,7 @@ def set_research_opt_out(
         raise LifecycleError("give at least one --sample")
     new = RESEARCH_OPT_OUT if opt_out else "given"
     changes: dict[str, tuple[str, str]] = {}
-    with write_lock(db):
-        if not (db / "registry.duckdb").exists():
-            raise LifecycleError(f"{db} is not a variantdb database (no registry.duckdb)")
-        recover(db)
+    with _changing(db):
         with Registry(db) as reg:
             found = _find_samples(reg, ids, db)
             gone = [s for s in ids if found[s]["withdrawn"]]
