@@ -382,6 +382,8 @@ def serve(
             workers=workers,
             log_level="warning",
             access_log=False,
+            # The service applies X-Forwarded-* itself, from VARIANTDB_TRUSTED_PROXIES only.
+            proxy_headers=False,
         )
 
 
