@@ -6,7 +6,14 @@ middleware). Per request it
 1. reads the API key from ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``.
    No key: the caller is ``public`` (or the deployment's ``VARIANTDB_ANONYMOUS_ROLE``).
    A malformed, unknown or revoked key is a 401, never silently public; an
-   ``admin`` key is a 403 (admin is for the CLI only).
+   ``admin`` key is a 403 (admin is for the CLI only). Without a key, a browser
+   is identified by a trusted reverse proxy's user header (setting
+   ``proxy_user_header``, believed only from ``trusted_proxies``, whose
+   ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are applied too: the user gets
+   the role of the unrevoked key named after them) or by its session cookie
+   (:mod:`variantdb.api.sessions`; the session's key must still be valid, so a
+   revocation ends it). An ended or unknown session is the anonymous view, and
+   the response expires the cookie.
 2. refuses a body over ``max_request_bytes`` (413; ``POST /v1/annotate`` has its own limit).
 3. spends one request of the caller's rate and one query of its daily budget
    (:class:`variantdb.limits.Limiter`, shared by every worker): over either, a
@@ -42,12 +49,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from variantdb.api.auth import CALLER_SCOPE_KEY, ROLES, Caller, Role
 from variantdb.api.errors import APIError, error_response
+from variantdb.api.sessions import SESSION_COOKIE, SessionStore, SignedIn
 from variantdb.audit import MAX_QUERY, AuditLog, now_iso
 from variantdb.keys import ApiKey, KeyStore, KeyStoreError, parse_key
 from variantdb.limits import Decision, Limiter
 from variantdb.settings import Settings, get_settings
 
-__all__ = ["Access", "AccessMiddleware", "KeyCache", "anonymous_role", "document_security", "spend_queries"]
+__all__ = [
+    "SIGNED_IN_SCOPE_KEY",
+    "Access",
+    "AccessMiddleware",
+    "KeyCache",
+    "anonymous_role",
+    "document_security",
+    "signed_in",
+    "spend_queries",
+]
 
 log = logging.getLogger("variantdb.api")
 
@@ -55,6 +72,9 @@ _UNLIMITED_PREFIXES = ("/static/",)
 _UNLIMITED = frozenset(("/health", "/metrics", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"))
 _OWN_BODY_LIMIT = frozenset(("/v1/annotate",))
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="variantdb"'}
+#: Where the middleware puts the :class:`variantdb.api.sessions.SignedIn` of a browser in the scope.
+SIGNED_IN_SCOPE_KEY = "variantdb.signed_in"
+_BROWSER_ROLES = ("registered", "controlled")
 
 
 def anonymous_role() -> Role:
@@ -147,6 +167,17 @@ class KeyCache:
             self._ok[key] = stored
         return stored
 
+    def record(self, key_id: str) -> ApiKey | None:
+        """Return the key record of an id as the key file holds it now (revoked or not), or None."""
+        self._refresh()
+        return self._keys.get(key_id)
+
+    def by_name(self, name: str) -> ApiKey | None:
+        """Return the unrevoked key whose name is ``name`` (a proxy's user), or None; the newest wins."""
+        self._refresh()
+        found = [k for k in self._keys.values() if k.name == name and k.revoked is None]
+        return max(found, key=lambda k: k.created) if found else None
+
     def _remember_bad(self, key: str, reason: str) -> str:
         if len(self._bad) >= self._MAX_BAD:
             self._bad.clear()
@@ -173,12 +204,18 @@ class Access:
         self.keys = KeyCache(db, settings.reload_interval)
         self.limiter = Limiter(db)
         self.audit = AuditLog(db)
+        self.sessions = SessionStore(db, settings.session_max_age)
+        self.trusted_proxies = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
         s = settings
         self._limits: dict[str, tuple[int, int]] = {
             "public": (s.public_requests_per_minute, s.public_daily_queries),
             "registered": (s.registered_requests_per_minute, s.registered_daily_queries),
             "controlled": (s.controlled_requests_per_minute, s.controlled_daily_queries),
         }
+
+    def charge_verification(self, client: str | None) -> Decision:
+        """Count one key verification (scrypt, ~50 ms) against a client address: ``public_requests_per_minute``."""
+        return self.limiter.take(f"verify:{client}", 1, 0, self.settings.public_requests_per_minute, 0)
 
     def take(self, caller: Caller, requests: int, queries: int) -> Decision:
         """Spend from the caller's rate and daily budget (see :meth:`variantdb.limits.Limiter.take`)."""
@@ -228,6 +265,12 @@ def document_security(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
+def signed_in(request: Request) -> SignedIn | None:
+    """Return who the browser of a request is signed in as (session or proxy), or None."""
+    found = request.scope.get(SIGNED_IN_SCOPE_KEY)
+    return found if isinstance(found, SignedIn) else None
+
+
 def spend_queries(request: Request, n: int) -> None:
     """Charge ``n`` more variant queries (a batch's ids beyond the first) to the caller's daily budget.
 
@@ -269,17 +312,24 @@ class AccessMiddleware:
             return
         access = self.access
         client = scope.get("client")
+        from_proxy = client is not None and client[0] in access.trusted_proxies
+        if from_proxy:
+            client = _forwarded(scope, client)
         caller = Caller(
             access.anonymous,
             client=client[0] if client else "unknown",
             small_count_threshold=access.settings.small_count_threshold,
         )
         status = 500
+        expire_cookie = False
 
         async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if expire_cookie:
+                    headers = [*message.get("headers", []), (b"set-cookie", _expired_cookie(scope))]
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -293,6 +343,8 @@ class AccessMiddleware:
                         found = await run_in_threadpool(keys.verify, key)
                 if refusal is None:
                     refusal = self._apply_key(found, key, caller)  # type: ignore[arg-type]  # set above
+            if refusal is None and key is None:
+                expire_cookie = self._identify_browser(scope, caller, from_proxy)
             if refusal is None:
                 refusal = self._limit(scope, caller, length)
             if refusal is not None:
@@ -343,12 +395,52 @@ class AccessMiddleware:
             key = other
         return key, length, None
 
+    def _identify_browser(self, scope: Scope, caller: Caller, from_proxy: bool) -> bool:
+        """Make a keyless caller the proxy's user or the session's key holder; return True to expire the cookie.
+
+        The SQLite read of a session takes tens of microseconds: done on the event loop.
+        """
+        access = self.access
+        proxy_header = access.settings.proxy_user_header
+        proxy_name = proxy_header.lower().encode("latin-1") if proxy_header else None
+        user: bytes | None = None
+        cookie: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == proxy_name:
+                user = value
+            elif name == b"cookie":
+                cookie = value if cookie is None else cookie + b"; " + value
+        if user is not None:
+            who = user.decode("latin-1").strip()
+            if not from_proxy:
+                caller.extra = {"refused": f"{proxy_header} from an untrusted address"}
+            else:
+                rec = access.keys.by_name(who)
+                if rec is not None and rec.role in _BROWSER_ROLES:
+                    caller.key_id, caller.role = rec.id, rec.role
+                    caller.extra = {"via": "proxy", "user": who}
+                    scope[SIGNED_IN_SCOPE_KEY] = SignedIn(rec.id, rec.name, rec.role, None, "proxy")
+                    return False
+                caller.extra = {"refused": f"no registered or controlled key is named {who[:100]!r}"}
+        session_id = _cookie_value(cookie, SESSION_COOKIE) if cookie is not None else None
+        if not session_id:
+            return False
+        s = access.sessions.get(session_id)
+        rec = access.keys.record(s.key_id) if s is not None else None
+        if s is None or rec is None or rec.revoked is not None or rec.role not in _BROWSER_ROLES:
+            if s is not None:
+                access.sessions.close(session_id)  # the key was revoked or removed
+            caller.extra = {**(caller.extra or {}), "session": "ended"}
+            return True
+        caller.key_id, caller.role = rec.id, rec.role
+        caller.extra = {**(caller.extra or {}), "via": "session"}
+        scope[SIGNED_IN_SCOPE_KEY] = SignedIn(rec.id, rec.name, rec.role, s.csrf, "session", session_id)
+        return False
+
     def _charge_hash(self, caller: Caller) -> Any:
         """Count a key verification against the client address (public_requests_per_minute); 429 when over."""
         # A hash costs ~50 ms of CPU: guessing secrets of a known id cannot tie up the workers.
-        d = self.access.limiter.take(
-            f"verify:{caller.client}", 1, 0, self.access.settings.public_requests_per_minute, 0
-        )
+        d = self.access.charge_verification(caller.client)
         if d.allowed:
             return None
         message = f"too many new keys from client address {caller.client}; retry in {d.retry_after} s"
@@ -425,6 +517,41 @@ class AccessMiddleware:
             self.access.audit.write(entry)
         except OSError as e:
             log.error("cannot write the audit log: %s", e)
+
+
+def _forwarded(scope: Scope, client: Any) -> Any:
+    """Apply a trusted proxy's ``X-Forwarded-For`` / ``X-Forwarded-Proto`` to the scope; return the client.
+
+    The nearest address the proxy names (the last of ``X-Forwarded-For``) becomes the
+    client (rate limits and the audit log); ``https`` in ``X-Forwarded-Proto`` makes
+    the session cookie ``Secure``.
+    """
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-for":
+            last = value.decode("latin-1").split(",")[-1].strip()
+            if last:
+                client = (last, 0)
+                scope["client"] = client
+        elif name == b"x-forwarded-proto":
+            proto = value.decode("latin-1").split(",")[-1].strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
+    return client
+
+
+def _cookie_value(header: bytes, name: str) -> str | None:
+    """Return the value of cookie ``name`` in a Cookie header, or None."""
+    for part in header.decode("latin-1").split(";"):
+        k, sep, v = part.strip().partition("=")
+        if sep and k == name:
+            return v.strip()
+    return None
+
+
+def _expired_cookie(scope: Scope) -> bytes:
+    """Return the Set-Cookie value that makes the browser drop an ended session's cookie."""
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    return f"{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict{secure}".encode()
 
 
 def _refuse(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:

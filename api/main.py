@@ -19,7 +19,18 @@ from variantdb.api.deps import ReleaseStore
 from variantdb.api.errors import install_error_handlers
 from variantdb.api.metrics import Metrics, MetricsMiddleware
 from variantdb.api.responses import ORJSONResponse
-from variantdb.api.routes import annotate, coverage, health, pages, regions, releases, subcohort, variants
+from variantdb.api.routes import (
+    annotate,
+    apidocs,
+    coverage,
+    health,
+    pages,
+    regions,
+    releases,
+    signin,
+    subcohort,
+    variants,
+)
 from variantdb.settings import Settings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -62,6 +73,9 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
         version=variantdb.__version__,
         description=_DESCRIPTION,
         default_response_class=ORJSONResponse,
+        # Served by api/routes/apidocs.py with local assets (FastAPI's load them from a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = ReleaseStore(Path(db), settings)
     app.state.metrics = Metrics()
@@ -69,6 +83,8 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
     for module in (variants, regions, releases, health, coverage, subcohort):
         app.include_router(module.router)
     app.include_router(pages.router)
+    app.include_router(signin.router)
+    app.include_router(apidocs.router)
     app.include_router(annotate.router)
     app.include_router(beacon.router)
     # The hot-path routes answer first; the FastAPI routes above document them.

@@ -17,6 +17,7 @@ from rich.table import Table
 from variantdb.audit import AuditRead, audit_path, parse_since, read_audit
 from variantdb.errors import VariantdbError
 from variantdb.keys import KEY_ROLES, KeyStore
+from variantdb.loaders.options import DbOpt
 
 __all__ = ["audit", "keys_app"]
 
@@ -26,7 +27,7 @@ keys_app = typer.Typer(
 _err = Console(stderr=True, soft_wrap=True)
 _out = Console(soft_wrap=True)
 
-_Db = Annotated[Path, typer.Option("--db", help="Database directory.")]
+_Db = DbOpt
 
 
 def _fail(message: str) -> None:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import variantdb
 from variantdb.annotate import DEFAULT_FIELDS, annotate_vcf, parse_list
 from variantdb.errors import VariantdbError
 from variantdb.export import FORMATS, export_release
@@ -25,6 +26,7 @@ from variantdb.export_coverage import export_coverage
 from variantdb.export_subcohort import export_subcohort
 from variantdb.loaders.access_cli import audit, keys_app
 from variantdb.loaders.lifecycle_cli import register as register_lifecycle
+from variantdb.loaders.options import DbOpt
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.store.registry import Registry
 from variantdb.subcohort import parse_filter_args
@@ -37,12 +39,30 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-DbOpt = Annotated[Path, typer.Option("--db", help="Database directory.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"variantdb {variantdb.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback(
+    help="A national variant and allele-frequency database: load batches, publish releases, serve look-ups."
+)
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Print the version with ``--version``; the commands do the work."""
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -382,6 +402,8 @@ def serve(
             workers=workers,
             log_level="warning",
             access_log=False,
+            # The service applies X-Forwarded-* itself, from VARIANTDB_TRUSTED_PROXIES only.
+            proxy_headers=False,
         )
 
 

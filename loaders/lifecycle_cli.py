@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from variantdb.errors import VariantdbError
+from variantdb.loaders.options import DbOpt
 from variantdb.release.files import read_current
 from variantdb.store.registry import Registry, write_lock
 
@@ -24,7 +25,6 @@ __all__ = ["register"]
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-DbOpt = Annotated[Path, typer.Option("--db", help="Database directory.")]
 OperatorOpt = Annotated[
     str | None,
     typer.Option(

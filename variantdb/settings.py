@@ -114,6 +114,24 @@ class Settings(BaseSettings):
     )
 
     # --- the deployment: not recorded in a release ------------------------------------------
+    session_max_age: int = Field(
+        8 * 3600,
+        exclude=True,
+        description="seconds a browser session lasts from sign-in (POST /signin); it also ends on "
+        "sign-out and when its key is revoked",
+    )
+    proxy_user_header: str | None = Field(
+        None,
+        exclude=True,
+        description="the request header in which a trusted reverse proxy names the signed-in user, e.g. "
+        "X-Remote-User; the user gets the role of the unrevoked key whose name is the user name; unset: off",
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        exclude=True,
+        description="comma-separated client addresses whose `proxy_user_header` is believed; "
+        "the header from any other address is ignored",
+    )
     db: Path | None = Field(
         None,
         exclude=True,
@@ -156,7 +174,7 @@ class Settings(BaseSettings):
         """Read keyword arguments, then the environment; no ``.env`` or secrets directory."""
         return init_settings, env_settings
 
-    @field_validator("db", "operator", mode="before")
+    @field_validator("db", "operator", "proxy_user_header", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
 import variantdb
-from variantdb.api.access import spend_queries
+from variantdb.api.access import signed_in, spend_queries
 from variantdb.api.auth import (
     caller_of,
     caller_role,
@@ -48,7 +48,7 @@ from variantdb.seen import STATE_HEADLINES, describe_state
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
 
-__all__ = ["STATIC_FILES", "router"]
+__all__ = ["HTML_HEADERS", "STATIC_FILES", "render_page", "router"]
 
 #: HTML pages are for people, not API clients: kept out of the OpenAPI document.
 router = APIRouter(include_in_schema=False, tags=["pages"])
@@ -75,7 +75,8 @@ _CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-_HEADERS = {
+#: Headers of every HTML page.
+HTML_HEADERS = {
     "Content-Security-Policy": _CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -127,11 +128,18 @@ def _release_line(rel: OpenRelease | None) -> dict[str, Any] | None:
     return {"id": rel.id, "created": rel.meta.get("created"), "n_samples": rel.meta.get("n_samples")}
 
 
-def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render_page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page template with what every page shows: the release, the caller's role, who is signed in.
+
+    ``show_counts`` / ``show_strata`` tell the template what the role may see, so
+    that no link leads a role to a page it would be refused (403).
+    """
     store = request.app.state.store
     rel = context.pop("rel", None) or store.current()
     role = caller_role(request)
     html = _ENV.get_template(template).render(
+        signed_in=signed_in(request),
+        here=request.url.path,
         release=_release_line(rel),
         version=variantdb.__version__,
         show_counts=may_see_counts(role),
@@ -140,12 +148,18 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
         search_help=_SEARCH_HELP,
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+    return HTMLResponse(html, status_code=status, headers=HTML_HEADERS)
 
 
 def _error_page(request: Request, e: APIError, title: str = "Not found") -> HTMLResponse:
-    return _render(
-        request, "error.html", status=e.status, title=title, message=e.message, code=e.code, rel=None
+    return render_page(
+        request,
+        "error.html",
+        status=e.status,
+        title=title,
+        message=e.message,
+        code=e.code,
+        rel=None,
     )
 
 
@@ -159,11 +173,14 @@ def _redirect(path: str) -> RedirectResponse:
 @router.get("/", response_class=HTMLResponse)
 async def get_index(request: Request) -> Response:
     """Render the search page, its examples drawn from the release being served."""
-    return _render(request, "index.html", query="", problem=None, examples=_examples(request))
+    return render_page(request, "index.html", query="", problem=None, examples=_examples(request))
 
 
-def _examples(request: Request) -> list[tuple[str, str]]:
-    """Return (query, what it is) examples of every search form, on a variant this release holds."""
+def _examples(request: Request) -> list[tuple[str, str, bool]]:
+    """Return (query, what it is, is a listing) examples of every search form, on a variant this release holds.
+
+    A listing (region, gene) needs a role that may see counts: the page shows it without a link otherwise.
+    """
     rel = request.app.state.store.current()
     if rel is None or len(rel.index) == 0:
         v = Variant("chr1", 55516888, "G", "GA")
@@ -172,12 +189,12 @@ def _examples(request: Request) -> list[tuple[str, str]]:
         v = rel.index.variant_at(len(rel.index) // 2)
     bare = v.chrom.removeprefix("chr")
     return [
-        (format_variant_id(v), "CHROM-POS-REF-ALT, 1-based"),
-        (f"{v.chrom}:{v.pos}:{v.ref}:{v.alt}", "colon-separated"),
-        (f"{v.chrom}:{v.pos} {v.ref}>{v.alt}", "HGVS-like"),
-        (to_spdi(v), "SPDI, 0-based"),
-        (f"chr{bare}:{max(1, v.pos - 5000)}-{v.pos + 5000}", "a region, 1-based inclusive"),
-        ("MYH7", "a gene symbol"),
+        (format_variant_id(v), "CHROM-POS-REF-ALT, 1-based", False),
+        (f"{v.chrom}:{v.pos}:{v.ref}:{v.alt}", "colon-separated", False),
+        (f"{v.chrom}:{v.pos} {v.ref}>{v.alt}", "HGVS-like", False),
+        (to_spdi(v), "SPDI, 0-based", False),
+        (f"chr{bare}:{max(1, v.pos - 5000)}-{v.pos + 5000}", "a region, 1-based inclusive", True),
+        ("MYH7", "a gene symbol", True),
     ]
 
 
@@ -198,7 +215,7 @@ async def get_search(
     """
     text = q.strip()
     if not text:
-        return _render(
+        return render_page(
             request,
             "index.html",
             status=400,
@@ -218,7 +235,7 @@ async def get_search(
         try:
             chrom, start, end = parse_region(f"{text}-{single['pos']}" if single else text, settings)
         except APIError as e:
-            return _render(
+            return render_page(
                 request,
                 "index.html",
                 status=400,
@@ -238,7 +255,9 @@ async def get_search(
     if any(c.isdigit() for c in text):
         # Looks like an attempt at an id: the parser's own words say what is wrong with it.
         problem += f" As a variant id: {variant_problem}."
-    return _render(request, "index.html", status=400, query=q, problem=problem, examples=_examples(request))
+    return render_page(
+        request, "index.html", status=400, query=q, problem=problem, examples=_examples(request)
+    )
 
 
 # --- variant ------------------------------------------------------------------------------
@@ -327,7 +346,7 @@ async def get_variant_page(
         if key in rec
     ]
     json_href = f"/v1/variants/{quote(rec['variant_id'], safe='')}?release={rel.id}"
-    return _render(
+    return render_page(
         request,
         "variant.html",
         rel=rel,
@@ -414,7 +433,7 @@ def _region_page(
         return f"{base}?page={p}&release={rel.id}{extra}"
 
     json_base = f"/v1/genes/{quote(gene['symbol'])}" if gene else f"/v1/regions/{chrom}:{start}-{end}"
-    return _render(
+    return render_page(
         request,
         "region.html",
         rel=rel,
@@ -541,7 +560,7 @@ async def get_stats_page(
         if months and len(month_exact) == len(months)
         else None
     )
-    return _render(
+    return render_page(
         request,
         "stats.html",
         rel=rel,
