@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import gammainccinv
 
 __all__ = [
     "FAF_CONFIDENCE",
@@ -87,6 +86,10 @@ def faf_lambda(ac: np.ndarray | int, confidence: float) -> np.ndarray:
     Hail rounds its root to a grid of 1e-6 and reports the grid point just below;
     this is the exact value, within 1e-6 of Hail's.
     """
+    # scipy.special takes a quarter of a second to import: only the processes that compute a faf pay it
+    # (not the load's reading workers).
+    from scipy.special import gammainccinv
+
     a = np.asarray(ac, dtype=np.float64)
     out = np.zeros(a.shape, dtype=np.float64)
     many = a > 1
