@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from variantdb.api.auth import CALLER_SCOPE_KEY, ROLES, Caller, Role
 from variantdb.api.errors import APIError, error_response
+from variantdb.api.metrics import route_label
 from variantdb.api.sessions import SESSION_COOKIE, SessionStore, SignedIn
 from variantdb.audit import MAX_QUERY, AuditLog, now_iso
 from variantdb.keys import ApiKey, KeyStore, KeyStoreError, parse_key
@@ -497,15 +498,14 @@ class AccessMiddleware:
         query = path + ("?" + qs.decode("latin-1") if qs else "")
         if len(query) > MAX_QUERY:
             query = query[:MAX_QUERY] + "...(cut)"
-        note = scope.get("variantdb.metrics") or {}
-        route = scope.get("route")
+        route: Any = scope.get("route")
         entry = {
             "time": now_iso(),
             "key": caller.key_id,
             "role": caller.role,
             "client": caller.client,
             "method": scope.get("method"),
-            "endpoint": note.get("route") or getattr(route, "path", None) or "unmatched",
+            "endpoint": route_label(route.path) if route is not None else "unmatched",
             "query": query,
             "queries": caller.n_queries,
             "granularity": caller.granularity,

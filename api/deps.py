@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from variantdb.api.errors import APIError
+from variantdb.api.params import RELEASE
 from variantdb.api.records import RecordLayout
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
@@ -215,7 +216,7 @@ def get_release(
     store: StoreDep,
     release: Annotated[
         str | None,
-        Query(description="pin a release id (e.g. r0001); default: the current release", max_length=64),
+        Query(description=RELEASE.description, max_length=RELEASE.max_length),
     ] = None,
 ) -> OpenRelease:
     """Return the release a request asks for (``?release=ID``) or the current one."""

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-__all__ = ["APIError", "error_response", "install_error_handlers"]
+__all__ = ["APIError", "error_response", "install_error_handlers", "invalid_request"]
 
 _CODES = {
     400: "bad_request",
@@ -81,6 +81,12 @@ def error_response(
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
+def invalid_request(details: list[dict[str, Any]]) -> APIError:
+    """Return the 422 of a request's invalid parameters or body (``details``: location, message, type)."""
+    where = "; ".join(f"{d['location']}: {d['message']}" for d in details[:5])
+    return APIError(422, "invalid_request", f"the request is not valid: {where}", details)
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
@@ -113,9 +119,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        details = _validation_details(exc)
-        where = "; ".join(f"{d['location']}: {d['message']}" for d in details[:5])
-        return error_response(422, "invalid_request", f"the request is not valid: {where}", details)
+        return await api_error(request, invalid_request(_validation_details(exc)))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # A bug, never user input: keep the shape, hide the trace.

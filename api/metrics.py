@@ -15,8 +15,10 @@ look-up, one counter increment and one histogram observation.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
@@ -25,7 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_TYPE", "Metrics", "MetricsMiddleware", "multiprocess_dir", "name_route"]
+__all__ = ["CONTENT_TYPE", "Metrics", "MetricsMiddleware", "multiprocess_dir", "route_label"]
 
 _BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -44,11 +46,13 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or None
 
 
-def name_route(scope: Scope, template: str) -> None:
-    """Label the current request with its route template (for routes outside FastAPI's router)."""
-    note = scope.get("variantdb.metrics")
-    if note is not None:
-        note["route"] = template
+_CONVERTOR = re.compile(r":\w+\}")
+
+
+@lru_cache(maxsize=256)
+def route_label(path: str) -> str:
+    """Return the label of a route template: without convertors (``/v1/variants/{variant_id}``, not ``:path``)."""
+    return _CONVERTOR.sub("}", path)
 
 
 class _Gauges(Collector):
@@ -126,9 +130,6 @@ class MetricsMiddleware:
             return
         t0 = time.perf_counter()
         status = 500
-        # Inner layers may copy the scope; a shared dict lets plain routes name their template.
-        note: dict[str, str] = {}
-        scope["variantdb.metrics"] = note
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -139,6 +140,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            # The router sets the matched route in this same scope.
             route: Any = scope.get("route")
-            path = note.get("route") or getattr(route, "path", None) or "unmatched"
+            path = route_label(route.path) if route is not None else "unmatched"
             self.metrics.observe(path, scope.get("method", ""), status, time.perf_counter() - t0)

@@ -20,16 +20,25 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
 
 from variantdb.api.access import spend_queries
 from variantdb.api.auth import caller_role, may_see_strata, note_granularity
-from variantdb.api.deps import OpenRelease, ReleaseDep, SettingsDep, StoreDep
+from variantdb.api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import parse_query
-from variantdb.api.metrics import name_route
 from variantdb.api.models import ErrorBody, ErrorPublic, RegionPublic
+from variantdb.api.params import (
+    RELEASE,
+    Flag,
+    PathText,
+    Problem,
+    RequestRoute,
+    Text,
+    Texts,
+    check,
+    parameters,
+)
+from variantdb.api.responses import ORJSONResponse
 from variantdb.api.routes.regions import encode_cursor, page_window, parse_region
 from variantdb.subcohort import (
     ROLES,
@@ -41,9 +50,16 @@ from variantdb.subcohort import (
 )
 from variantdb.variant import Variant, format_variant_id
 
-__all__ = ["fast_routes", "router"]
+__all__ = ["hot_router", "router"]
 
 router = APIRouter(prefix="/v1/subcohort", tags=["subcohort"])
+#: The hot route, ``GET /v1/subcohort/variants/{id}``, placed at the front of the app's routes.
+hot_router = APIRouter(
+    prefix="/v1/subcohort",
+    tags=["subcohort"],
+    route_class=RequestRoute,
+    default_response_class=ORJSONResponse,
+)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
@@ -146,36 +162,61 @@ class SubcohortRegionPage(BaseModel):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
+SEX = Texts("sex", "XX, XY, unknown; repeat or comma-separate")
+REGION = Texts("region", "region names or codes")
+PATIENT_GROUP = Texts("patient_group", "patient group names or codes")
+EXCLUDE_PATIENT_GROUP = Texts("exclude_patient_group", "patient groups to leave out")
+TECHNOLOGY = Texts("technology", "WGS, WES, panel")
+ROLE = Texts("role", "founder (default), non_founder, parent, all: " + "; ".join(ROLES.values()))
+RECEIVED_FROM = Text("received_from", "YYYY-MM-DD, inclusive", max_length=40)
+RECEIVED_TO = Text("received_to", "YYYY-MM-DD, inclusive", max_length=40)
+RAW = Flag("raw", "count every called genotype, not only adj ones", default=False)
+_FILTER = (
+    SEX,
+    REGION,
+    PATIENT_GROUP,
+    EXCLUDE_PATIENT_GROUP,
+    TECHNOLOGY,
+    ROLE,
+    RECEIVED_FROM,
+    RECEIVED_TO,
+    RAW,
+)
+VARIANT_ID = PathText("variant_id", "any accepted id form (1-based, or SPDI 0-based)", max_length=10_000)
+
+
 def _filter_query(
-    sex: Annotated[list[str] | None, Query(description="XX, XY, unknown; repeat or comma-separate")] = None,
-    region: Annotated[list[str] | None, Query(description="region names or codes")] = None,
-    patient_group: Annotated[list[str] | None, Query(description="patient group names or codes")] = None,
+    sex: Annotated[list[str] | None, Query(description=SEX.description)] = None,
+    region: Annotated[list[str] | None, Query(description=REGION.description)] = None,
+    patient_group: Annotated[list[str] | None, Query(description=PATIENT_GROUP.description)] = None,
     exclude_patient_group: Annotated[
-        list[str] | None, Query(description="patient groups to leave out")
+        list[str] | None, Query(description=EXCLUDE_PATIENT_GROUP.description)
     ] = None,
-    technology: Annotated[list[str] | None, Query(description="WGS, WES, panel")] = None,
-    role: Annotated[
-        list[str] | None,
-        Query(description="founder (default), non_founder, parent, all: " + "; ".join(ROLES.values())),
+    technology: Annotated[list[str] | None, Query(description=TECHNOLOGY.description)] = None,
+    role: Annotated[list[str] | None, Query(description=ROLE.description)] = None,
+    received_from: Annotated[
+        str | None, Query(description=RECEIVED_FROM.description, max_length=RECEIVED_FROM.max_length)
     ] = None,
-    received_from: Annotated[str | None, Query(description="YYYY-MM-DD, inclusive", max_length=40)] = None,
-    received_to: Annotated[str | None, Query(description="YYYY-MM-DD, inclusive", max_length=40)] = None,
-    raw: Annotated[bool, Query(description="count every called genotype, not only adj ones")] = False,
-) -> SubcohortFilterPublic:
-    return SubcohortFilterPublic(
-        sex=sex,
-        region=region,
-        patient_group=patient_group,
-        exclude_patient_group=exclude_patient_group,
-        technology=technology,
-        role=role,
-        received_from=received_from,
-        received_to=received_to,
-        raw=raw,
-    )
+    received_to: Annotated[
+        str | None, Query(description=RECEIVED_TO.description, max_length=RECEIVED_TO.max_length)
+    ] = None,
+    raw: Annotated[bool, Query(description=RAW.description)] = RAW.default,
+) -> dict[str, Any]:
+    """Return the filter of the region route: the parameters of :data:`_FILTER`, read by FastAPI."""
+    return {
+        "sex": sex,
+        "region": region,
+        "patient_group": patient_group,
+        "exclude_patient_group": exclude_patient_group,
+        "technology": technology,
+        "role": role,
+        "received_from": received_from,
+        "received_to": received_to,
+        "raw": raw,
+    }
 
 
-FilterDep = Annotated[SubcohortFilterPublic, Depends(_filter_query)]
+FilterDep = Annotated[dict[str, Any], Depends(_filter_query)]
 
 
 def _check_role(request: Request) -> None:
@@ -189,9 +230,9 @@ def _check_role(request: Request) -> None:
     note_granularity(request, "record")
 
 
-def _resolve(f: SubcohortFilterPublic, location: str) -> SubcohortFilter:
+def _resolve(f: dict[str, Any], location: str) -> SubcohortFilter:
     try:
-        return make_filter(**f.model_dump())
+        return make_filter(**f)
     except SubcohortFilterError as e:
         raise APIError(
             400,
@@ -281,16 +322,21 @@ def _answer(
     }
 
 
-@router.get("/variants/{variant_id:path}", response_model=SubcohortResult, responses=_ERRORS)
-async def get_subcohort_variant(
-    request: Request,
-    rel: ReleaseDep,
-    filt: FilterDep,
-    variant_id: Annotated[
-        str, Path(description="any accepted id form (1-based, or SPDI 0-based)", max_length=10_000)
-    ],
-) -> Response:
+@hot_router.get(
+    "/variants/{variant_id:path}",
+    response_model=SubcohortResult,
+    responses=_ERRORS,
+    openapi_extra=parameters(VARIANT_ID, RELEASE, *_FILTER),
+)
+async def get_subcohort_variant(request: Request) -> Response:
     """Return one variant's counts among the samples matching the filter (``count`` 1; a bad id is a 400)."""
+    problems: list[Problem] = []
+    variant_id = VARIANT_ID.read(request, problems)
+    release = RELEASE.read(request, problems)
+    filt: dict[str, Any] = {p.name: p.read(request, problems) for p in _FILTER}
+    check(problems)
+    store: ReleaseStore = request.app.state.store
+    rel = store.get(release)
     _check_role(request)
     f = _resolve(filt, "query")
     body = _answer(rel, f, [variant_id], [parse_query(rel, variant_id)])
@@ -322,7 +368,7 @@ async def post_subcohort_variants(
 ) -> Response:
     """Return the counts of up to ``max_batch_ids`` variants among the samples matching one filter."""
     _check_role(request)
-    f = _resolve(payload.filter, "body.filter")
+    f = _resolve(payload.filter.model_dump(), "body.filter")
     if len(payload.variants) > settings.max_batch_ids:
         raise APIError(
             413,
@@ -380,60 +426,3 @@ async def get_subcohort_region(
         "next_cursor": next_cursor,
     }
     return Response(orjson.dumps(body), media_type=_JSON)
-
-
-# --- the single-variant GET as a plain Starlette route (the one that actually answers) ------------
-
-_GET_PATH = "/v1/subcohort/variants/{variant_id:path}"
-_LIST_FILTERS = ("sex", "region", "patient_group", "exclude_patient_group", "technology", "role")
-_SIMPLE_PARAMS = frozenset((*_LIST_FILTERS, "release"))
-
-
-class _FastGet:
-    """``GET /v1/subcohort/variants/{id}`` without FastAPI's parameter machinery, which costs most of a request.
-
-    It answers requests whose parameters are list filters and one ``release`` of
-    at most 64 characters, with an id of at most 10,000, exactly as the
-    documented route :func:`get_subcohort_variant` does (the same functions in the
-    same order; a test compares the two). Any other request (``raw``, dates,
-    unknown parameters, over-long values) is handed to the documented route, so
-    its validation and errors stay FastAPI's.
-    """
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        qp = request.query_params
-        variant_id = scope["path_params"]["variant_id"]
-        releases = qp.getlist("release")
-        if (
-            not set(qp) <= _SIMPLE_PARAMS
-            or len(variant_id) > 10_000
-            or len(releases) > 1
-            or any(len(r) > 64 for r in releases)
-        ):
-            await _documented(scope, receive, send)
-            return
-        name_route(scope, "/v1/subcohort/variants/{variant_id}")
-        rel = request.app.state.store.get(releases[0] if releases else None)
-        _check_role(request)
-        lists: dict[str, Any] = {k: qp.getlist(k) or None for k in _LIST_FILTERS}
-        filt = SubcohortFilterPublic(**lists)
-        f = _resolve(filt, "query")
-        body = _answer(rel, f, [variant_id], [parse_query(rel, variant_id)])
-        await Response(orjson.dumps(body), media_type=_JSON)(scope, receive, send)
-
-
-async def _documented(scope: Scope, receive: Receive, send: Send) -> None:
-    """Hand a request to the first route after the fast ones that matches it (the FastAPI route)."""
-    for route in scope["app"].router.routes:
-        if route in fast_routes:
-            continue
-        match, child = route.matches(scope)
-        if match == Match.FULL:
-            await route.handle({**scope, **child}, receive, send)
-            return
-    raise RuntimeError(f"no documented route for {_GET_PATH}")
-
-
-#: Routes that answer before the FastAPI ones (placed by :func:`variantdb.api.main.create_app`).
-fast_routes = [Route(_GET_PATH, _FastGet(), methods=["GET"])]

@@ -1,37 +1,49 @@
 """``/v1/variants``: the frequency record of one variant, or of up to 10,000 in one request.
 
-These two endpoints are the hot path, so each is served by a plain Starlette
-route (:data:`fast_routes`, placed before the FastAPI routes by
-:func:`variantdb.api.main.create_app`) that reads its few parameters itself: FastAPI's
-parameter validation and dependency solving cost more than the lookup. The
-FastAPI declarations below stay as the OpenAPI documentation of the same
-endpoints and answer identically should they ever be reached; a test checks
-that the two agree.
+These two endpoints are the hot path: FastAPI's parameter validation and
+dependency solving cost more than the lookup, so each handler takes only the
+request and reads its few parameters through :mod:`variantdb.api.params`, whose
+declarations also document them in OpenAPI (``openapi_extra``). One handler per
+endpoint, documented and answering.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from variantdb.api.access import spend_queries
 from variantdb.api.auth import Caller, caller_of, granularity, may_see_strata, shape_record
-from variantdb.api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep
+from variantdb.api.deps import OpenRelease, ReleaseStore
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
-from variantdb.api.metrics import name_route
 from variantdb.api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
+from variantdb.api.params import (
+    RELEASE,
+    Flag,
+    PathText,
+    Problem,
+    RequestRoute,
+    Text,
+    check,
+    json_body,
+    parameters,
+    read_body,
+)
+from variantdb.api.responses import ORJSONResponse
 from variantdb.settings import Settings
 from variantdb.variant import Variant
 
-__all__ = ["fast_routes", "router"]
+__all__ = ["router"]
 
-router = APIRouter(prefix="/v1/variants", tags=["variants"])
+#: Placed at the front of the app's routes (see :func:`variantdb.api.main.create_app`).
+router = APIRouter(
+    prefix="/v1/variants", tags=["variants"], route_class=RequestRoute, default_response_class=ORJSONResponse
+)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorPublic, "description": "the id cannot be parsed or normalized"},
@@ -41,40 +53,24 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _MAX_ID = 10_000
 _JSON = "application/json"
-_STRATA_DOC = "include the strata (sex, region, patient group); false gives smaller records. Default true"
-_EXCLUDE_DOC = (
-    "a patient group (code or name, e.g. hereditary_heart) to leave out: the headline counts (ac, an, af, faf95, "
-    "faf99, homozygote_count, hemizygote_count, n_carriers) become everyone's but that group's, derived from "
-    "the stored strata; raw, all and strata stay as stored. An unknown group is a 400"
+
+VARIANT_ID = PathText(
+    "variant_id",
+    "1-55516888-G-GA, chr1-55516888-G-GA, chr1:55516888:G:GA, 'chr1:55516888 G>GA' "
+    "(1-based) or SPDI NC_000001.11:55516887:G:GA (0-based)",
+    max_length=_MAX_ID,
 )
-
-
-def _strata_flag(raw: str | None) -> bool:
-    if raw is None:
-        return True
-    low = raw.lower()
-    if low in ("true", "1", "yes", "on"):
-        return True
-    if low in ("false", "0", "no", "off"):
-        return False
-    raise APIError(
-        422,
-        "invalid_request",
-        f"query parameter strata must be true or false, got {raw[:50]!r}",
-        [{"location": "query.strata", "message": "not a boolean", "type": "bool_parsing"}],
-    )
-
-
-def _release_param(request: Request) -> str | None:
-    release = request.query_params.get("release")
-    if release is not None and len(release) > 64:
-        raise APIError(
-            422,
-            "invalid_request",
-            "query parameter release is longer than 64 characters",
-            [{"location": "query.release", "message": "too long", "type": "string_too_long"}],
-        )
-    return release
+STRATA = Flag(
+    "strata",
+    "include the strata (sex, region, patient group); false gives smaller records. Default true",
+    default=True,
+)
+EXCLUDE_GROUP = Text(
+    "exclude_group",
+    "a patient group (code or name, e.g. hereditary_heart) to leave out: the headline counts (ac, an, af, "
+    "faf95, faf99, homozygote_count, hemizygote_count, n_carriers) become everyone's but that group's, "
+    "derived from the stored strata; raw, all and strata stay as stored. An unknown group is a 400",
+)
 
 
 def _check_exclude(caller: Caller, exclude: str | None) -> None:
@@ -88,8 +84,6 @@ def _check_exclude(caller: Caller, exclude: str | None) -> None:
 
 
 def _one(rel: OpenRelease, text: str, strata: bool, caller: Caller, exclude: str | None = None) -> Response:
-    if len(text) > _MAX_ID:
-        raise APIError(422, "invalid_request", f"variant id longer than {_MAX_ID:,} characters")
     _check_exclude(caller, exclude)
     level = granularity(caller.role)
     rec = record_for_query(
@@ -144,116 +138,41 @@ def _batch(
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 
 
-# --- documented FastAPI routes ----------------------------------------------------------
-
-
-@router.get("/{variant_id:path}", response_model=VariantPublic, responses=_ERRORS)
-async def get_variant(
-    request: Request,
-    rel: ReleaseDep,
-    variant_id: Annotated[
-        str,
-        Path(
-            description="1-55516888-G-GA, chr1-55516888-G-GA, chr1:55516888:G:GA, 'chr1:55516888 G>GA' "
-            "(1-based) or SPDI NC_000001.11:55516887:G:GA (0-based)",
-            max_length=_MAX_ID,
-        ),
-    ],
-    strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
-    exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
-) -> Response:
+@router.get(
+    "/{variant_id:path}",
+    response_model=VariantPublic,
+    responses=_ERRORS,
+    openapi_extra=parameters(VARIANT_ID, STRATA, EXCLUDE_GROUP, RELEASE),
+)
+async def get_variant(request: Request) -> Response:
     """Return the frequency record of one variant; ``seen: false`` with the AN at its position if absent."""
-    return _one(rel, variant_id, strata, caller_of(request), exclude_group)
+    problems: list[Problem] = []
+    variant_id = VARIANT_ID.read(request, problems)
+    strata = STRATA.read(request, problems)
+    exclude = EXCLUDE_GROUP.read(request, problems)
+    release = RELEASE.read(request, problems)
+    check(problems)
+    store: ReleaseStore = request.app.state.store
+    return _one(store.get(release), variant_id, strata, caller_of(request), exclude)
 
 
 @router.post(
     "",
     response_model=BatchResult,
     responses={**_ERRORS, 413: {"model": ErrorPublic, "description": "more ids than max_batch_ids"}},
+    openapi_extra={
+        **parameters(STRATA, EXCLUDE_GROUP, RELEASE),
+        **json_body(BatchRequest, {"two": {"value": {"variants": ["1-55516888-G-GA", "chr2:100 A>G"]}}}),
+    },
 )
-async def post_variants(
-    request: Request,
-    rel: ReleaseDep,
-    settings: SettingsDep,
-    payload: Annotated[
-        BatchRequest,
-        Body(openapi_examples={"two": {"value": {"variants": ["1-55516888-G-GA", "chr2:100 A>G"]}}}),
-    ],
-    strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
-    exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
-) -> Response:
+async def post_variants(request: Request) -> Response:
     """Return the records of up to 10,000 ids, in request order; an unparsable id gets an error item."""
-    return _batch(request, rel, payload.variants, settings, strata, exclude_group)
-
-
-# --- the same endpoints as plain Starlette routes (the ones that actually answer) ----------
-
-
-async def _fast_get(request: Request) -> Response:
-    name_route(request.scope, "/v1/variants/{variant_id}")
+    problems: list[Problem] = []
+    strata = STRATA.read(request, problems)
+    exclude = EXCLUDE_GROUP.read(request, problems)
+    release = RELEASE.read(request, problems)
     store: ReleaseStore = request.app.state.store
-    rel = store.get(_release_param(request))
-    return _one(
-        rel,
-        request.path_params["variant_id"],
-        _strata_flag(request.query_params.get("strata")),
-        caller_of(request),
-        request.query_params.get("exclude_group"),
-    )
-
-
-def _invalid_body(message: str, location: str = "body") -> APIError:
-    return APIError(
-        422,
-        "invalid_request",
-        f"the request is not valid: {location}: {message}",
-        [{"location": location, "message": message, "type": "invalid_body"}],
-    )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """Return the body, refusing more than ``limit`` bytes however it is sent (chunked too)."""
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise APIError(
-                413,
-                "payload_too_large",
-                f"the request body is over {limit:,} bytes (setting max_request_bytes); split the batch",
-            )
-        parts.append(part)
-    return b"".join(parts)
-
-
-async def _fast_post(request: Request) -> Response:
-    name_route(request.scope, "/v1/variants")
-    store: ReleaseStore = request.app.state.store
-    strata = _strata_flag(request.query_params.get("strata"))
-    release = _release_param(request)
-    raw = await _read_body(request, store.settings.max_request_bytes)
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise _invalid_body(f"not JSON ({e})") from None
-    if not isinstance(body, dict):
-        raise _invalid_body('expected an object {"variants": [...]}')
-    extra = set(body) - {"variants"}
-    if extra:
-        raise _invalid_body(f"unexpected field(s) {sorted(extra)}; only 'variants' is accepted")
-    ids = body.get("variants")
-    if not isinstance(ids, list):
-        raise _invalid_body("variants must be a list of variant ids", "body.variants")
-    for i, text in enumerate(ids):
-        if not isinstance(text, str):
-            raise _invalid_body(f"item {i} is not a string", f"body.variants.{i}")
-    rel = store.get(release)
-    return _batch(request, rel, ids, store.settings, strata, request.query_params.get("exclude_group"))
-
-
-#: Routes that answer before the FastAPI ones (see the module docstring).
-fast_routes = [
-    Route("/v1/variants/{variant_id:path}", _fast_get, methods=["GET"]),
-    Route("/v1/variants", _fast_post, methods=["POST"]),
-]
+    payload = await read_body(request, BatchRequest, store.settings.max_request_bytes, problems)
+    check(problems)
+    assert payload is not None  # check() raised otherwise
+    return _batch(request, store.get(release), payload.variants, store.settings, strata, exclude)
