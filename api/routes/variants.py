@@ -11,6 +11,7 @@ that the two agree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -26,6 +27,7 @@ from variantdb.api.errors import APIError
 from variantdb.api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
 from variantdb.api.metrics import name_route
 from variantdb.api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
+from variantdb.api.verdicts import VerdictParams, attach_verdicts, parse_verdict_query, verdict_inputs
 from variantdb.settings import Settings
 from variantdb.variant import Variant
 
@@ -87,15 +89,33 @@ def _check_exclude(caller: Caller, exclude: str | None) -> None:
         )
 
 
-def _one(rel: OpenRelease, text: str, strata: bool, caller: Caller, exclude: str | None = None) -> Response:
+def _one(
+    rel: OpenRelease,
+    text: str,
+    strata: bool,
+    caller: Caller,
+    exclude: str | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Response:
     if len(text) > _MAX_ID:
         raise APIError(422, "invalid_request", f"variant id longer than {_MAX_ID:,} characters")
     _check_exclude(caller, exclude)
     level = granularity(caller.role)
-    rec = record_for_query(
-        rel, text, strata=strata and level == "record", exclude=excluded_group(rel, exclude)
-    )
+    asked = parse_verdict_query(rel, params) if params else None
+    if asked is None:
+        rec = record_for_query(
+            rel, text, strata=strata and level == "record", exclude=excluded_group(rel, exclude)
+        )
+    else:
+        v = parse_query(rel, text)
+        row = rel.index.find(v.chrom, v.pos, v.ref, v.alt)
+        rec = record_for_variant(
+            rel, v, text, strata=strata and level == "record", row=row, exclude=excluded_group(rel, exclude)
+        )
     rec = shape_record(rec, caller.role, caller.small_count_threshold)
+    if asked is not None:
+        inputs = verdict_inputs(rel, row, v.chrom, v.pos, asked.group)
+        attach_verdicts([rec], [inputs], asked, caller.role, caller.small_count_threshold)
     caller.granularity = level
     return Response(orjson.dumps(rec), media_type=_JSON)
 
@@ -111,6 +131,7 @@ def _batch(
     caller = caller_of(request)
     _check_exclude(caller, exclude)
     group = excluded_group(rel, exclude)
+    asked = parse_verdict_query(rel, request.query_params)
     if len(ids) > settings.max_batch_ids:
         raise APIError(
             413,
@@ -131,15 +152,21 @@ def _batch(
     # One vectorized search for the whole batch, then the records in request order.
     rows = rel.index.find_many([v for v in parsed if isinstance(v, Variant)])
     data: list[dict[str, Any]] = []
+    inputs: list[Any] = []
     k = 0
     for text, v in zip(ids, parsed, strict=True):
         if isinstance(v, APIError):
             error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
             data.append({"query": text, "error": error})
+            inputs.append(None)
             continue
         rec = record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group)
         data.append(shape_record(rec, role, threshold))
+        if asked is not None:
+            inputs.append(verdict_inputs(rel, rows[k], v.chrom, v.pos, asked.group))
         k += 1
+    if asked is not None:
+        attach_verdicts(data, inputs, asked, role, threshold)
     caller.granularity = level
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 
@@ -159,11 +186,12 @@ async def get_variant(
             max_length=_MAX_ID,
         ),
     ],
+    verdict_parameters: Annotated[VerdictParams, Query()],
     strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
     exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
 ) -> Response:
     """Return the frequency record of one variant; ``seen: false`` with the AN at its position if absent."""
-    return _one(rel, variant_id, strata, caller_of(request), exclude_group)
+    return _one(rel, variant_id, strata, caller_of(request), exclude_group, request.query_params)
 
 
 @router.post(
@@ -179,6 +207,7 @@ async def post_variants(
         BatchRequest,
         Body(openapi_examples={"two": {"value": {"variants": ["1-55516888-G-GA", "chr2:100 A>G"]}}}),
     ],
+    verdict_parameters: Annotated[VerdictParams, Query()],
     strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
     exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
 ) -> Response:
@@ -199,6 +228,7 @@ async def _fast_get(request: Request) -> Response:
         _strata_flag(request.query_params.get("strata")),
         caller_of(request),
         request.query_params.get("exclude_group"),
+        request.query_params,
     )
 
 
