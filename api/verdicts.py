@@ -56,6 +56,7 @@ __all__ = [
     "VerdictParams",
     "VerdictQuery",
     "attach_verdicts",
+    "page_verdicts",
     "parse_verdict_query",
     "verdict_inputs",
 ]
@@ -342,3 +343,27 @@ def attach_verdicts(
             verdicts = [_shape(v, x, exact, threshold) for v in verdicts]
         rec["verdicts"] = verdicts
         rec["verdict_population"] = query.population
+
+
+def page_verdicts(
+    rel: OpenRelease, rec: dict[str, Any], params: Mapping[str, str], role: Role, threshold: int
+) -> VerdictQuery | None:
+    """Add the verdicts of the variant page to a shaped record (in place); return what was asked.
+
+    The page always shows verdicts to roles that may see counts: the query's
+    parameters when given, else every patient group's default disease.
+
+    Raises
+    ------
+    APIError
+        As :func:`parse_verdict_query`.
+    """
+    if granularity(role) == "boolean":
+        return None
+    asked = parse_verdict_query(rel, {**params, "verdicts": params.get("verdicts", "true")})
+    if asked is None:
+        return None
+    row = rel.index.find(rec["chrom"], rec["pos"], rec["ref"], rec["alt"])
+    inputs = verdict_inputs(rel, row, rec["chrom"], rec["pos"], asked.group)
+    attach_verdicts([rec], [inputs], asked, role, threshold)
+    return asked

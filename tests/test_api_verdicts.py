@@ -225,3 +225,16 @@ def test_documented_routes_agree(db: Path) -> None:
             a = fast.post(f"/v1/variants{q}", json={"variants": [_vid(TWO)]})
             b = slow.post(f"/v1/variants{q}", json={"variants": [_vid(TWO)]})
             assert (a.status_code, a.json()) == (b.status_code, b.json()), q
+
+
+def test_variant_page_shows_verdicts(client: TestClient, db: Path) -> None:
+    html = client.get(f"/variant/{_vid(ONE)}?patient_group=hereditary_heart").text
+    assert "Frequency verdicts" in html and "Hypertrophic cardiomyopathy" in html
+    assert "outside patient group Hereditary heart disease" in html
+    assert '<option value="hereditary_heart" selected>' in html
+    plain = client.get(f"/variant/{_vid(ONE)}").text
+    assert "Cystic fibrosis" in plain and "adj founders (all patient groups)" in plain
+    bad = client.get(f"/variant/{_vid(ONE)}?penetrance=7")
+    assert bad.status_code == 422 and "penetrance" in bad.text
+    with TestClient(create_app(db, anonymous_role="public")) as c:
+        assert "Frequency verdicts" not in c.get(f"/variant/{_vid(ONE)}").text

@@ -42,6 +42,7 @@ from variantdb.api.deps import OpenRelease, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import record_for_query, record_for_row
 from variantdb.api.routes.regions import check_listing, parse_region, resolve_gene
+from variantdb.api.verdicts import page_verdicts
 from variantdb.frequency import af_array
 from variantdb.genes import GeneNotFoundError, find_gene
 from variantdb.seen import STATE_HEADLINES, describe_state
@@ -316,6 +317,10 @@ async def get_variant_page(
         title = "Cannot read this variant id" if e.code == "invalid_variant" else "Not found"
         return _error_page(request, e, title)
     rec = shape_record(rec, caller.role, caller.small_count_threshold)
+    try:
+        asked = page_verdicts(rel, rec, request.query_params, caller.role, caller.small_count_threshold)
+    except APIError as e:
+        return _error_page(request, e, "Cannot compute these verdicts")
     note_granularity(request, level)
     kind, headline, sentence = _verdict(rec)
     lo, hi = rel.index.region_rows(rec["chrom"], rec["pos"], rec["pos"])
@@ -341,6 +346,9 @@ async def get_variant_page(
         json_href=json_href,
         beacon_href=_beacon_href(request, rec),
         region_href=f"/region/{rec['chrom']}:{max(1, rec['pos'] - 50)}-{rec['pos'] + 50}",
+        verdict_groups=rel.layout.patient_groups(),
+        verdict_group=asked.group.id.removeprefix("group_") if asked and asked.group else "",
+        verdict_population=rec.get("verdict_population"),
     )
 
 
