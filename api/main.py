@@ -19,7 +19,17 @@ from variantdb.api.deps import ReleaseStore
 from variantdb.api.errors import install_error_handlers
 from variantdb.api.metrics import Metrics, MetricsMiddleware
 from variantdb.api.responses import ORJSONResponse
-from variantdb.api.routes import annotate, coverage, health, pages, regions, releases, subcohort, variants
+from variantdb.api.routes import (
+    annotate,
+    coverage,
+    diff,
+    health,
+    pages,
+    regions,
+    releases,
+    subcohort,
+    variants,
+)
 from variantdb.settings import Settings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -70,6 +80,7 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(annotate.router)
+    app.include_router(diff.router)
     app.include_router(beacon.router)
     # The hot-path routes answer first; the FastAPI routes above document them.
     app.router.routes[0:0] = [*variants.fast_routes, *subcohort.fast_routes]
