@@ -306,14 +306,14 @@ def _releases(store: ReleaseStore) -> list[str]:
     return list(reversed(list_releases(store.db)))
 
 
-@router.get("/diff", response_class=HTMLResponse)
+@router.get("/diff", response_class=HTMLResponse, include_in_schema=False)
 async def get_diff_page(request: Request) -> Response:
     """Render the form: paste ids, pick two releases."""
     store: ReleaseStore = request.app.state.store
     return _render(request, "diff.html", releases=_releases(store), result=None, form={})
 
 
-@router.post("/diff", response_class=HTMLResponse)
+@router.post("/diff", response_class=HTMLResponse, include_in_schema=False)
 async def post_diff_page(request: Request) -> Response:
     """Render the changes (or, with ``format=tsv``, download them as TSV with a header row)."""
     store: ReleaseStore = request.app.state.store

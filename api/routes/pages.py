@@ -45,6 +45,7 @@ from variantdb.api.routes.regions import check_listing, parse_region, resolve_ge
 from variantdb.api.verdicts import page_verdicts
 from variantdb.frequency import af_array
 from variantdb.genes import GeneNotFoundError, find_gene
+from variantdb.hgvs import is_hgvs
 from variantdb.seen import STATE_HEADLINES, describe_state
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
@@ -213,6 +214,16 @@ async def get_search(
         return _redirect("/variant/" + quote(format_variant_id(v), safe=""))
     except InvalidVariantError as e:
         variant_problem = str(e)
+    if is_hgvs(text):
+        # An HGVS description is no region or gene: the parser's words say what is not supported.
+        return _render(
+            request,
+            "index.html",
+            status=400,
+            query=q,
+            problem=f"HGVS: {variant_problem}.",
+            examples=_examples(request),
+        )
     single = _POSITION.match(text)
     if single or (":" in text and "-" in text.split(":", 1)[1]):
         # A lone position (chr1:55516888) is the one-base region at it: every allele there.
