@@ -27,6 +27,7 @@ from variantdb.api.errors import APIError
 from variantdb.api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
 from variantdb.api.metrics import name_route
 from variantdb.api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
+from variantdb.api.va import va_response, wants_va
 from variantdb.api.verdicts import VerdictParams, attach_verdicts, parse_verdict_query, verdict_inputs
 from variantdb.settings import Settings
 from variantdb.variant import Variant
@@ -48,6 +49,10 @@ _EXCLUDE_DOC = (
     "a patient group (code or name, e.g. hereditary_heart) to leave out: the headline counts (ac, an, af, faf95, "
     "faf99, homozygote_count, hemizygote_count, n_carriers) become everyone's but that group's, derived from "
     "the stored strata; raw, all and strata stay as stored. An unknown group is a 400"
+)
+_FORMAT_DOC = (
+    "va: the GA4GH VA-Spec CohortAlleleFrequencyStudyResult (strata as subCohortFrequency; also with "
+    "Accept: application/ld+json or application/vnd.ga4gh.va+json); json (default): the record"
 )
 
 
@@ -189,8 +194,11 @@ async def get_variant(
     verdict_parameters: Annotated[VerdictParams, Query()],
     strata: Annotated[bool, Query(description=_STRATA_DOC)] = True,
     exclude_group: Annotated[str | None, Query(description=_EXCLUDE_DOC)] = None,
+    format: Annotated[str | None, Query(description=_FORMAT_DOC)] = None,
 ) -> Response:
     """Return the frequency record of one variant; ``seen: false`` with the AN at its position if absent."""
+    if wants_va(format, request.headers.get("accept")):
+        return va_response(rel, variant_id, caller_of(request))
     return _one(rel, variant_id, strata, caller_of(request), exclude_group, request.query_params)
 
 
@@ -222,6 +230,8 @@ async def _fast_get(request: Request) -> Response:
     name_route(request.scope, "/v1/variants/{variant_id}")
     store: ReleaseStore = request.app.state.store
     rel = store.get(_release_param(request))
+    if wants_va(request.query_params.get("format"), request.headers.get("accept")):
+        return va_response(rel, request.path_params["variant_id"], caller_of(request))
     return _one(
         rel,
         request.path_params["variant_id"],
