@@ -39,7 +39,8 @@ from variantdb.api.deps import OpenRelease
 from variantdb.api.errors import APIError
 from variantdb.api.records import ExcludedGroup
 from variantdb.disclosure import is_small
-from variantdb.frequency import faf_lambda
+from variantdb.release.alerts import read_counts
+from variantdb.variant import Variant
 from variantdb.verdict import (
     DiseaseArchitecture,
     VerdictArrays,
@@ -59,6 +60,7 @@ __all__ = [
     "page_verdicts",
     "parse_verdict_query",
     "verdict_inputs",
+    "verdict_inputs_many",
 ]
 
 #: Query parameters that ask for verdicts (any of them, or ``verdicts=true``).
@@ -215,57 +217,39 @@ def parse_verdict_query(rel: OpenRelease, params: Mapping[str, str]) -> VerdictQ
     return VerdictQuery(archs, group)
 
 
-def _region_faf(
-    rel: OpenRelease, t: tuple[int, ...] | None, an_t: tuple[int, ...] | None, minus: int
-) -> tuple[float | None, int]:
-    """Return the highest region faf95 (regions' AC less ``minus``, AN kept) and that region's AC."""
-    best: float | None = None
-    best_ac = 0
-    for info, (a, b, _, _), i_an in rel.layout.strata:
-        if not info["id"].startswith("region_"):
-            continue
-        if t is not None:
-            ac, an = max(0, t[a] - minus), t[b]
-        else:
-            ac, an = 0, (an_t[i_an] if an_t is not None and i_an is not None else 0)
-        if not an:
-            continue
-        value = float(faf_lambda(ac, 0.95)) / an
-        if best is None or value > best:
-            best, best_ac = value, ac
-    return best, best_ac
-
-
-def verdict_inputs(
-    rel: OpenRelease, v_row: int | None, chrom: str, pos: int, group: ExcludedGroup | None
-) -> VerdictInputs:
-    """Return the counts a verdict on one variant uses (see the module docstring).
+def verdict_inputs_many(
+    rel: OpenRelease, variants: Sequence[Variant], rows: Sequence[int | None], group: ExcludedGroup | None
+) -> list[VerdictInputs]:
+    """Return the counts verdicts on many variants use (see the module docstring).
 
     Parameters
     ----------
     rel
         The release.
-    v_row
-        The variant's row in the release index, or None when it is absent.
-    chrom, pos
-        Its normalized position (1-based), for the AN track of an absent variant.
+    variants, rows
+        The normalized variants and their rows in the release index (None: absent).
     group
         The patient group left out, or None.
     """
-    _, (a, b, _, _, _), i_an = rel.layout.groups[0]
-    if v_row is not None:
-        t = rel.index.count_tuple(v_row)
-        ac, an = t[a], t[b]
-        g_ac = t[group.counts[0]] if group is not None else 0
-        g_an = t[group.counts[1]] if group is not None else 0
-        faf, region_ac = _region_faf(rel, t, None, g_ac)
-        return VerdictInputs(ac - g_ac, an - g_an, faf, g_ac, region_ac)
-    an_t = rel.index.an_tuple(chrom, pos)
-    an = an_t[i_an] if an_t is not None and i_an is not None else 0
-    if group is not None and an_t is not None and group.an is not None:
-        an -= an_t[group.an]
-    faf, _ = _region_faf(rel, None, an_t, 0)
-    return VerdictInputs(0, an, faf, 0, 0)
+    code = group.id.removeprefix("group_") if group is not None else None
+    c = read_counts(rel.index, variants, code, rows)
+    return [
+        VerdictInputs(
+            int(c.ac[i]),
+            int(c.an[i]),
+            None if np.isnan(c.faf95_max_region[i]) else float(c.faf95_max_region[i]),
+            int(c.group_ac[i]),
+            int(c.region_ac[i]),
+        )
+        for i in range(len(variants))
+    ]
+
+
+def verdict_inputs(
+    rel: OpenRelease, v: Variant, row: int | None, group: ExcludedGroup | None
+) -> VerdictInputs:
+    """Return the counts a verdict on one variant uses (:func:`verdict_inputs_many` of one)."""
+    return verdict_inputs_many(rel, [v], [row], group)[0]
 
 
 def _verdict_dicts(arrays: VerdictArrays, inputs: Sequence[VerdictInputs]) -> list[dict[str, Any]]:
@@ -364,6 +348,7 @@ def page_verdicts(
     if asked is None:
         return None
     row = rel.index.find(rec["chrom"], rec["pos"], rec["ref"], rec["alt"])
-    inputs = verdict_inputs(rel, row, rec["chrom"], rec["pos"], asked.group)
+    v = Variant(rec["chrom"], rec["pos"], rec["ref"], rec["alt"])
+    inputs = verdict_inputs(rel, v, row, asked.group)
     attach_verdicts([rec], [inputs], asked, role, threshold)
     return asked

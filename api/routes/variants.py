@@ -28,7 +28,13 @@ from variantdb.api.lookup import excluded_group, parse_query, record_for_query, 
 from variantdb.api.metrics import name_route
 from variantdb.api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
 from variantdb.api.va import va_response, wants_va
-from variantdb.api.verdicts import VerdictParams, attach_verdicts, parse_verdict_query, verdict_inputs
+from variantdb.api.verdicts import (
+    VerdictParams,
+    attach_verdicts,
+    parse_verdict_query,
+    verdict_inputs,
+    verdict_inputs_many,
+)
 from variantdb.settings import Settings
 from variantdb.variant import Variant
 
@@ -119,7 +125,7 @@ def _one(
         )
     rec = shape_record(rec, caller.role, caller.small_count_threshold)
     if asked is not None:
-        inputs = verdict_inputs(rel, row, v.chrom, v.pos, asked.group)
+        inputs = verdict_inputs(rel, v, row, asked.group)
         attach_verdicts([rec], [inputs], asked, caller.role, caller.small_count_threshold)
     caller.granularity = level
     return Response(orjson.dumps(rec), media_type=_JSON)
@@ -167,11 +173,12 @@ def _batch(
             continue
         rec = record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group)
         data.append(shape_record(rec, role, threshold))
-        if asked is not None:
-            inputs.append(verdict_inputs(rel, rows[k], v.chrom, v.pos, asked.group))
+        inputs.append(k)
         k += 1
     if asked is not None:
-        attach_verdicts(data, inputs, asked, role, threshold)
+        found = [v for v in parsed if isinstance(v, Variant)]
+        many = verdict_inputs_many(rel, found, rows, asked.group)
+        attach_verdicts(data, [None if j is None else many[j] for j in inputs], asked, role, threshold)
     caller.granularity = level
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 

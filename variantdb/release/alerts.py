@@ -100,8 +100,13 @@ class ReleaseCounts:
     region_ac: np.ndarray
 
 
-def read_counts(index: ReleaseIndex, variants: Sequence[Variant], group: str | None = None) -> ReleaseCounts:
-    """Return the counts of ``variants`` in one release.
+def read_counts(
+    index: ReleaseIndex,
+    variants: Sequence[Variant],
+    group: str | None = None,
+    rows: Sequence[int | None] | None = None,
+) -> ReleaseCounts:
+    """Return the counts of ``variants`` in one release (vectorized over the found ones).
 
     Parameters
     ----------
@@ -111,58 +116,72 @@ def read_counts(index: ReleaseIndex, variants: Sequence[Variant], group: str | N
         Normalized variants.
     group
         A patient group code (``hereditary_heart``) to leave out; default None.
+    rows
+        Their rows in ``index`` if the caller already searched (None: absent);
+        default None: searched here.
 
     Raises
     ------
     KeyError
         ``group`` is not a patient group stratum of the release.
     """
-    fields = {f: i for i, f in enumerate(index.fields)}
-    an_fields = {f: i for i, f in enumerate(index.an_fields)}
-    if group is not None and f"ac_group_{group}" not in fields:
+    names = set(index.fields)
+    if group is not None and f"ac_group_{group}" not in names:
         raise KeyError(group)
     regions = [f[3:] for f in index.fields if f.startswith("ac_region_")]
-    lam = faf_lambda(np.arange(1), FAF_CONFIDENCE["faf95"])  # grown below as needed
     n = len(variants)
-    found = np.zeros(n, dtype=bool)
+    if rows is None:
+        rows = index.find_many(list(variants))
+    row_a = np.array([-1 if r is None else r for r in rows], dtype=np.int64)
+    found = row_a >= 0
     ac = np.zeros(n, dtype=np.int64)
     an = np.zeros(n, dtype=np.int64)
+    ac_all = np.zeros(n, dtype=np.int64)
     g_ac = np.zeros(n, dtype=np.int64)
-    best = np.full(n, np.nan)
-    best_ac = np.zeros(n, dtype=np.int64)
-    states: list[str] = []
-    rows = index.find_many(list(variants))
-    for i, (v, row) in enumerate(zip(variants, rows, strict=True)):
-        if row is not None:
-            t = index.count_tuple(row)
-            found[i] = True
-            a, b = t[fields["ac"]], t[fields["an"]]
-            a_all = t[fields["ac_all"]] if "ac_all" in fields else 0
-            states.append(seen_state(True, a, b, a_all))
-            ga = t[fields[f"ac_group_{group}"]] if group else 0
-            gb = t[fields[f"an_group_{group}"]] if group else 0
-            r_counts = [(max(0, t[fields[f"ac_{r}"]] - ga), t[fields[f"an_{r}"]]) for r in regions]
-        else:
-            an_t = index.an_tuple(v.chrom, v.pos)
-            b = an_t[an_fields["an"]] if an_t is not None and "an" in an_fields else 0
-            a = ga = 0
-            gb = an_t[an_fields[f"an_group_{group}"]] if group and an_t is not None else 0
-            states.append(seen_state(False, 0, b, 0))
-            r_counts = [
-                (0, an_t[an_fields[f"an_{r}"]] if an_t is not None and f"an_{r}" in an_fields else 0)
-                for r in regions
-            ]
-        ac[i], an[i], g_ac[i] = max(0, a - ga), max(0, b - gb), ga
-        for r_ac, r_an in r_counts:
-            if not r_an:
-                continue
-            if r_ac >= len(lam):
-                lam = faf_lambda(np.arange(max(r_ac + 1, 2 * len(lam))), FAF_CONFIDENCE["faf95"])
-            value = float(lam[r_ac]) / r_an
-            if np.isnan(best[i]) or value > best[i]:
-                best[i], best_ac[i] = value, r_ac
-    an = np.maximum(an, ac)
-    return ReleaseCounts(found, states, ac, an, best, g_ac, best_ac)
+    g_an = np.zeros(n, dtype=np.int64)
+    r_ac = np.zeros((n, len(regions)), dtype=np.int64)
+    r_an = np.zeros((n, len(regions)), dtype=np.int64)
+    if found.any():
+        vals = np.asarray(index.values[row_a[found]])
+        ac[found] = vals["ac"]
+        an[found] = vals["an"]
+        if "ac_all" in names:
+            ac_all[found] = vals["ac_all"]
+        if group is not None:
+            g_ac[found] = vals[f"ac_group_{group}"]
+            g_an[found] = vals[f"an_group_{group}"]
+        for j, r in enumerate(regions):
+            r_ac[found, j] = vals[f"ac_{r}"]
+            r_an[found, j] = vals[f"an_{r}"]
+    an_pos = {f: i for i, f in enumerate(index.an_fields)}
+    for i in np.flatnonzero(~found).tolist():
+        an_t = index.an_tuple(variants[i].chrom, variants[i].pos)
+        if an_t is None:
+            continue
+        an[i] = an_t[an_pos["an"]] if "an" in an_pos else 0
+        if group is not None and f"an_group_{group}" in an_pos:
+            g_an[i] = an_t[an_pos[f"an_group_{group}"]]
+        for j, r in enumerate(regions):
+            if f"an_{r}" in an_pos:
+                r_an[i, j] = an_t[an_pos[f"an_{r}"]]
+    states = [
+        seen_state(bool(f), int(a), int(b), int(c)) for f, a, b, c in zip(found, ac, an, ac_all, strict=True)
+    ]
+    left = np.maximum(r_ac - g_ac[:, None], 0)
+    lam = faf_lambda(np.arange(int(left.max(initial=0)) + 1), FAF_CONFIDENCE["faf95"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_faf = np.where(r_an > 0, lam[left] / np.where(r_an > 0, r_an, 1), np.nan)
+    if regions:
+        none = np.isnan(r_faf).all(axis=1)
+        pick = np.where(np.isnan(r_faf), -1.0, r_faf).argmax(axis=1)
+        best = np.where(none, np.nan, r_faf[np.arange(n), pick])
+        best_ac = np.where(none, 0, left[np.arange(n), pick])
+    else:
+        best = np.full(n, np.nan)
+        best_ac = np.zeros(n, dtype=np.int64)
+    out_ac = np.maximum(ac - g_ac, 0)
+    out_an = np.maximum(np.maximum(an - g_an, 0), out_ac)
+    return ReleaseCounts(found, states, out_ac, out_an, best, g_ac, best_ac.astype(np.int64))
 
 
 def _af(ac: int, an: int) -> float | None:
