@@ -164,7 +164,7 @@ def read_counts(
         for j, r in enumerate(regions):
             if f"an_{r}" in an_pos:
                 r_an[i, j] = an_t[an_pos[f"an_{r}"]]
-    states = [
+    states: list[str] = [
         seen_state(bool(f), int(a), int(b), int(c)) for f, a, b, c in zip(found, ac, an, ac_all, strict=True)
     ]
     left = np.maximum(r_ac - g_ac[:, None], 0)
