@@ -452,3 +452,42 @@ def test_verdict_options_are_checked(api_db: Path, patient: Path, tmp_path: Path
             app, ["annotate", "--db", str(api_db), str(patient), "-o", str(out), *args]
         )
         assert result.exit_code != 0 and args[1] in result.output, result.output
+
+
+def test_http_annotate_verdicts_equal_the_cli(
+    api_db: Path, patient: Path, api_client: TestClient, tmp_path: Path
+) -> None:
+    cli_out = tmp_path / "cli.vcf"
+    args = [
+        "annotate",
+        "--db",
+        str(api_db),
+        str(patient),
+        "-o",
+        str(cli_out),
+        "--patient-group",
+        "hereditary_heart",
+    ]
+    assert CliRunner().invoke(app, [*args, "--quiet"]).exit_code == 0
+    resp = api_client.post(
+        "/v1/annotate",
+        params={"patient_group": "hereditary_heart"},
+        content=gzip.decompress(patient.read_bytes()),
+        headers={"content-type": "text/vcf"},
+    )
+    assert resp.status_code == 200, resp.text[:500]
+    got = tmp_path / "http.vcf"
+    got.write_bytes(resp.content)
+    with pysam.VariantFile(str(got)) as a, pysam.VariantFile(str(cli_out)) as b:
+        assert "freqVerdict" in a.header.info
+        for x, y in zip(a, b, strict=True):
+            assert x.info.get("freqVerdict") == y.info.get("freqVerdict")
+            assert x.info.get("maxTolAC") == y.info.get("maxTolAC")
+    bad = api_client.post(
+        "/v1/annotate",
+        params={"disease": "Hypertrophic cardiomyopathy", "penetrance": "2"},
+        content=b"x",
+        headers={"content-type": "text/vcf"},
+    )
+    assert_error(bad, 422, "invalid_request")
+    assert "penetrance" in bad.json()["error"]["message"]
