@@ -41,6 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammainccinv
 from scipy.stats import poisson
 
+from variantdb.errors import VariantdbError
 from variantdb.schema import load_vocabulary
 
 __all__ = [
@@ -121,7 +122,7 @@ _FRACTION_FIELDS: Final = {
 _TABLE: Final = "data/disease_architectures.tsv"
 
 
-class VerdictParameterError(ValueError):
+class VerdictParameterError(VariantdbError, ValueError):
     """A disease-architecture parameter or a count that cannot be used.
 
     Attributes
