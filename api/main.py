@@ -24,6 +24,7 @@ from variantdb.api.routes import (
     annotate,
     apidocs,
     coverage,
+    diff,
     health,
     pages,
     regions,
@@ -90,6 +91,7 @@ def create_app(db: Path, settings: Settings | None = None, *, anonymous_role: Ro
     app.include_router(signin.router)
     app.include_router(apidocs.router)
     app.include_router(annotate.router)
+    app.include_router(diff.router)
     app.include_router(beacon.router)
     app.state.access = Access(Path(db), settings, anonymous_role)
     app.add_middleware(AccessMiddleware, access=app.state.access)

@@ -18,6 +18,7 @@ from variantdb.seen import SeenState
 
 __all__ = [
     "ACCESS_ERRORS",
+    "ArchitecturePublic",
     "BatchRequest",
     "BatchResult",
     "CoverageBlock",
@@ -37,6 +38,7 @@ __all__ = [
     "StratumCounts",
     "VariantError",
     "VariantPublic",
+    "VerdictPublic",
 ]
 
 
@@ -83,6 +85,50 @@ class StratumCounts(BaseModel):
     hemizygote_count: int = Field(description=_doc("hemizygote_count"))
     faf95: float | None = Field(description=_doc("faf95"))
     faf99: float | None = Field(description=_doc("faf99"))
+
+
+class ArchitecturePublic(BaseModel):
+    """A disease architecture a verdict used (``variantdb.verdict.DiseaseArchitecture.to_dict``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    patient_group: str = Field(description="patient group code of the row")
+    disease: str
+    inheritance: Literal["dominant", "recessive"]
+    prevalence: float
+    allelic_contribution: float
+    genetic_contribution: float
+    penetrance: float
+    ci: float = Field(description="confidence of max_tolerated_ac and PM2: 0.95 or 0.99")
+    source: str
+    overridden: list[str] = Field(description="parameters the request overrode")
+    max_credible_af: float = Field(description="Whiffin et al. 2017 maximum credible population AF")
+
+
+class VerdictPublic(BaseModel):
+    """The frequency verdict on a variant for one disease (docs/verdicts.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: str = Field(
+        description="no_data, ba1, bs1, pm2, insufficient_data, indeterminate; withheld (registered keys) "
+        "when a count it rests on is small"
+    )
+    criteria: list[Literal["BA1", "BS1", "PM2"]] | None = Field(
+        description="ACMG/AMP criteria met; null when withheld"
+    )
+    max_credible_af: float
+    max_tolerated_ac: int = Field(description="Poisson ci quantile of an x max_credible_af")
+    min_informative_an: int = Field(description="smallest AN at which PM2 can be met")
+    af_upper: float | None = Field(
+        default=None, description="one-sided upper ci bound on the AF (controlled keys)"
+    )
+    ac: int | None = Field(default=None, description="AC used (controlled keys)")
+    an: int | None = Field(default=None, description="AN used (controlled keys)")
+    faf95_max_region: float | None = Field(
+        default=None,
+        description="highest region faf95 used; a lower bound with a patient group (controlled keys)",
+    )
+    ba1_faf: float
+    architecture: ArchitecturePublic
 
 
 class VariantPublic(BaseModel):
@@ -144,6 +190,14 @@ class VariantPublic(BaseModel):
         default=None,
         description="with ?exclude_group: the patient group stratum (e.g. group_hereditary_heart) the headline counts "
         "leave out; absent otherwise",
+    )
+    verdicts: list[VerdictPublic] | None = Field(
+        default=None,
+        description="with ?verdicts=true or ?patient_group= etc.: frequency verdicts per disease (docs/verdicts.md); "
+        "absent for public callers",
+    )
+    verdict_population: str | None = Field(
+        default=None, description="the population the verdicts were counted over"
     )
     raw: GroupCounts | None = Field(
         default=None, description="every called genotype of founders (gnomAD raw)"

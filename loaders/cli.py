@@ -30,6 +30,12 @@ from variantdb.loaders.options import DbOpt
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.store.registry import Registry
 from variantdb.subcohort import parse_filter_args
+from variantdb.verdict import (
+    DiseaseArchitecture,
+    VerdictParameterError,
+    architecture_for,
+    read_disease_architectures,
+)
 
 __all__ = ["app", "main"]
 
@@ -272,6 +278,21 @@ def export(
         err.print(f"wrote {n:,} variants to {output}", highlight=False)
 
 
+def _verdict_architecture(patient_group: str | None, disease: str | None) -> DiseaseArchitecture | None:
+    """Return the disease architecture ``annotate --patient-group/--disease`` ask for, or None."""
+    if patient_group is not None:
+        return architecture_for(patient_group, disease)
+    if disease is None:
+        return None
+    rows = read_disease_architectures()
+    for a in rows:
+        if a.disease.lower() == disease.strip().lower():
+            return a
+    raise VerdictParameterError(
+        "disease", disease, "not in the disease table; listed: " + "; ".join(a.disease for a in rows)
+    )
+
+
 @app.command()
 def annotate(
     db: DbOpt,
@@ -300,9 +321,30 @@ def annotate(
     release: Annotated[
         str | None, typer.Option("--release", help="Release id. Default: the current one.")
     ] = None,
+    patient_group: Annotated[
+        str | None,
+        typer.Option(
+            "--patient-group",
+            help="Add frequency verdict fields (maxCredibleAF, maxTolAC, ACMG_freq, freqVerdict) for this "
+            "patient group's disease, counted over the founders outside the group.",
+        ),
+    ] = None,
+    disease: Annotated[
+        str | None,
+        typer.Option(
+            "--disease",
+            help="Verdict fields for this disease of the disease table (default: the group's first row); "
+            "without --patient-group, counted over everyone.",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Add the release's AC, AN, AF, nhomalt ... to every ALT allele of a VCF (gnomAD INFO names)."""
+    try:
+        verdict = _verdict_architecture(patient_group, disease)
+    except VerdictParameterError as e:
+        _fail(f"--{e.parameter.replace('_', '-')} {e.value!r}: {e.reason}")
+        return
     progress = Progress(
         TextColumn("records"),
         MofNCompleteColumn(),
@@ -323,6 +365,8 @@ def annotate(
                 prefix=prefix,
                 release=release,
                 progress=lambda n: progress.update(task, advance=n),
+                verdict=verdict,
+                verdict_group=verdict.patient_group if verdict is not None and patient_group else None,
             )
     except (VariantdbError, FileNotFoundError) as e:
         _fail(str(e))

@@ -156,17 +156,58 @@ def releases(db: DbOpt, as_json: JsonOpt = False) -> None:
 
 def diff(
     db: DbOpt,
-    old: Annotated[str, typer.Argument(help="The old release id.")],
-    new: Annotated[str, typer.Argument(help="The new release id.")],
+    old: Annotated[str | None, typer.Argument(help="The old release id.")] = None,
+    new: Annotated[
+        str | None, typer.Argument(help="The new release id (default with --variants: the current).")
+    ] = None,
     af_threshold: Annotated[
         float,
         typer.Option("--af-threshold", help="Report an AF change only when |AF_new - AF_old| exceeds it."),
     ] = 0.0,
+    variants: Annotated[
+        Path | None,
+        typer.Option(
+            "--variants",
+            help="Compare only these variant ids (a file, one id a line; '#' lines skipped): which changed "
+            "state, verdict or AF, one TSV row per id.",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="With --variants: the old release, compared with the current one."),
+    ] = None,
+    af_factor: Annotated[
+        float,
+        typer.Option("--af-factor", help="With --variants: an AF change counts beyond this factor (> 1)."),
+    ] = 2.0,
+    patient_group: Annotated[
+        str | None,
+        typer.Option(
+            "--patient-group",
+            help="With --variants: count outside this patient group and compare its disease's verdicts.",
+        ),
+    ] = None,
+    disease: Annotated[
+        str | None, typer.Option("--disease", help="With --variants: compare the verdicts for this disease.")
+    ] = None,
 ) -> None:
-    """List variants added, removed, and with AF changed beyond the threshold (TSV on standard output)."""
+    """List variants added, removed, and with AF changed beyond the threshold (TSV on standard output).
+
+    With --variants FILE: for each id of the file, whether its seen state, frequency verdict
+    (with --patient-group or --disease) or AF (beyond --af-factor) changed from OLD (or --since) to NEW
+    (default the current release).
+    """
     from variantdb.export import write_tsv
     from variantdb.release.diff import diff_releases
 
+    if variants is not None:
+        _diff_variants(db, variants, old, new, since, af_factor, patient_group, disease)
+        return
+    if since is not None or patient_group is not None or disease is not None:
+        _fail("--since, --patient-group and --disease go with --variants FILE")
+    if old is None or new is None:
+        _fail("give OLD NEW release ids, or --variants FILE [--since RELEASE]")
+        return
     try:
         table = diff_releases(db, old, new, af_threshold)
     except (VariantdbError, ValueError) as e:
@@ -179,6 +220,86 @@ def diff(
     err.print(
         f"{old} -> {new}: {counts['added']:,} added, {counts['removed']:,} removed, "
         f"{counts['af_changed']:,} with AF changed by more than {af_threshold:g}",
+        highlight=False,
+    )
+
+
+def _diff_variants(
+    db: Path,
+    path: Path,
+    old: str | None,
+    new: str | None,
+    since: str | None,
+    af_factor: float,
+    patient_group: str | None,
+    disease: str | None,
+) -> None:
+    """``variantdb diff --variants FILE``: one TSV row per id (see :func:`variantdb.release.alerts.diff_variants`)."""
+    import csv
+    import sys
+
+    from variantdb.release.alerts import ALERT_COLUMNS, diff_variants
+    from variantdb.verdict import VerdictParameterError, architecture_for, read_disease_architectures
+
+    if since is not None and (old is not None or new is not None):
+        _fail("give either --since RELEASE or OLD [NEW], not both")
+    old = since or old
+    if old is None:
+        _fail("give the old release: --since RELEASE, or OLD [NEW]")
+        return
+    new = new or read_current(db)
+    if new is None:
+        _fail(f"{db} has no current release")
+        return
+    try:
+        ids = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as e:
+        _fail(f"--variants {path}: cannot be read ({e})")
+        return
+    lines = [(n, t) for n, t in enumerate(ids, 1) if t and not t.startswith("#")]
+    architecture = None
+    group = None
+    try:
+        if patient_group is not None:
+            architecture = architecture_for(patient_group, disease)
+            group = architecture.patient_group
+        elif disease is not None:
+            rows = [a for a in read_disease_architectures() if a.disease.lower() == disease.strip().lower()]
+            if not rows:
+                raise VerdictParameterError(
+                    "disease", disease, "not in the disease table (variantdb/data/disease_architectures.tsv)"
+                )
+            architecture = rows[0]
+        alerts, errors = diff_variants(
+            db, [t for _, t in lines], old, new, af_factor=af_factor, architecture=architecture, group=group
+        )
+    except VerdictParameterError as e:
+        _fail(f"--{e.parameter.replace('_', '-')} {e.value!r}: {e.reason}")
+        return
+    except (VariantdbError, ValueError) as e:
+        _fail(str(e))
+        return
+    for k, _text, message in errors:
+        err.print(f"{path} line {lines[k - 1][0]}: {message}; skipped", highlight=False)
+    w = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
+    w.writerow(["from", "to", *ALERT_COLUMNS])
+    for r in alerts:
+        cells = []
+        for c in ALERT_COLUMNS:
+            v = r[c]
+            cells.append(
+                ",".join(v)
+                if isinstance(v, list)
+                else ""
+                if v is None
+                else str(v).lower()
+                if isinstance(v, bool)
+                else v
+            )
+        w.writerow([old, new, *cells])
+    n_changed = sum(1 for r in alerts if r["changed"])
+    err.print(
+        f"{old} -> {new}: {n_changed:,} of {len(alerts):,} variants changed ({len(errors):,} ids skipped)",
         highlight=False,
     )
 

@@ -164,7 +164,13 @@ def test_n_fail_and_carrier_families_hand_worked(tmp_path: Path) -> None:
     assert rows == [
         (100, "C", 2, 0, 1),  # F and M, adj: one family
         (100, "T", 1, 0, 1),
-        (200, "A", 2, 2, 0),  # F (GQ 10) and M (allele balance 5/30) fail adj; C (fam1), a child, is the adj carrier
+        (
+            200,
+            "A",
+            2,
+            2,
+            0,
+        ),  # F (GQ 10) and M (allele balance 5/30) fail adj; C (fam1), a child, is the adj carrier
         (400, "C", 2, 2, 2),  # founders F and U failed FILTER; carrier families fam1 (F) and U's own
         (5000000, "A", 3, 0, 2),  # founders F, M of fam1 and U
         (3000000, "T", 1, 0, 1),

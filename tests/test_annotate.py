@@ -394,3 +394,100 @@ def test_http_upload_over_the_limit_is_413(api_db: Path, patient: Path) -> None:
             client.post("/v1/annotate", content=patient.read_bytes()), 413, "payload_too_large"
         )
     assert "max_annotate_bytes" in err["message"]
+
+
+def test_verdict_fields_equal_the_lookup_endpoint(
+    api_db: Path, patient: Path, api_client: TestClient, tmp_path: Path
+) -> None:
+    out = tmp_path / "verdicts.vcf.gz"
+    result = CliRunner().invoke(
+        app,
+        [
+            "annotate",
+            "--db",
+            str(api_db),
+            str(patient),
+            "-o",
+            str(out),
+            "--patient-group",
+            "hereditary_heart",
+            "--prefix",
+            "X_",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    states: set[str] = set()
+    with pysam.VariantFile(str(out)) as vf:
+        assert vf.header.info["X_maxCredibleAF"].number == 1
+        assert {vf.header.info[f"X_{n}"].number for n in ("maxTolAC", "ACMG_freq", "freqVerdict")} == {"A"}
+        for n, rec in enumerate(vf):
+            if n % 7:
+                continue
+            for k, alt in enumerate(rec.alts or ()):
+                want = api_client.get(
+                    f"/v1/variants/{rec.chrom}-{rec.pos}-{rec.ref}-{alt}",
+                    params={"patient_group": "hereditary_heart"},
+                ).json()["verdicts"][0]
+                assert rec.info["X_maxCredibleAF"] == pytest.approx(want["max_credible_af"], rel=1e-6)
+                assert _values(rec, "X_maxTolAC")[k] == want["max_tolerated_ac"]
+                assert _values(rec, "X_ACMG_freq")[k] == ("&".join(want["criteria"]) or "none")
+                assert _values(rec, "X_freqVerdict")[k] == want["state"]
+                states.add(want["state"])
+    assert len(states) >= 2, states
+    if shutil.which("bcftools"):
+        q = subprocess.run(
+            ["bcftools", "query", "-f", "%X_maxCredibleAF\t%X_maxTolAC\t%X_ACMG_freq\n", str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert q.stderr == "" and q.stdout.strip()
+
+
+def test_verdict_options_are_checked(api_db: Path, patient: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.vcf"
+    for args in (["--patient-group", "astronauts"], ["--disease", "scurvy"]):
+        result = CliRunner().invoke(
+            app, ["annotate", "--db", str(api_db), str(patient), "-o", str(out), *args]
+        )
+        assert result.exit_code != 0 and args[1] in result.output, result.output
+
+
+def test_http_annotate_verdicts_equal_the_cli(
+    api_db: Path, patient: Path, api_client: TestClient, tmp_path: Path
+) -> None:
+    cli_out = tmp_path / "cli.vcf"
+    args = [
+        "annotate",
+        "--db",
+        str(api_db),
+        str(patient),
+        "-o",
+        str(cli_out),
+        "--patient-group",
+        "hereditary_heart",
+    ]
+    assert CliRunner().invoke(app, [*args, "--quiet"]).exit_code == 0
+    resp = api_client.post(
+        "/v1/annotate",
+        params={"patient_group": "hereditary_heart"},
+        content=gzip.decompress(patient.read_bytes()),
+        headers={"content-type": "text/vcf"},
+    )
+    assert resp.status_code == 200, resp.text[:500]
+    got = tmp_path / "http.vcf"
+    got.write_bytes(resp.content)
+    with pysam.VariantFile(str(got)) as a, pysam.VariantFile(str(cli_out)) as b:
+        assert "freqVerdict" in a.header.info
+        for x, y in zip(a, b, strict=True):
+            assert x.info.get("freqVerdict") == y.info.get("freqVerdict")
+            assert x.info.get("maxTolAC") == y.info.get("maxTolAC")
+    bad = api_client.post(
+        "/v1/annotate",
+        params={"disease": "Hypertrophic cardiomyopathy", "penetrance": "2"},
+        content=b"x",
+        headers={"content-type": "text/vcf"},
+    )
+    assert_error(bad, 422, "invalid_request")
+    assert "penetrance" in bad.json()["error"]["message"]

@@ -46,6 +46,7 @@ from variantdb.schema import vcf_info_name
 from variantdb.seen import SEEN_STATES, seen_states
 from variantdb.store.layout import ReleaseNotFoundError, release_path
 from variantdb.variant import InvalidVariantError, Reference, normalize
+from variantdb.verdict import DiseaseArchitecture, compute_verdicts
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -396,6 +397,15 @@ class Annotator:
         (``sex``, ``region``, ``patient_group``) or stratum keys (``sex_xx``). Default none.
     prefix
         Put before every INFO name (``NGC_`` gives ``NGC_AC``). Default none.
+    verdict
+        A disease architecture (:func:`variantdb.verdict.architecture_for`): add
+        ``maxCredibleAF`` (Number=1), ``maxTolAC``, ``ACMG_freq`` (criteria met,
+        ``&``-joined, ``none`` when none) and ``freqVerdict`` (the state), all
+        Number=A but the first, prefixed. Default None: no verdict fields.
+    verdict_group
+        The patient group (code) whose founders the verdict's counts leave out
+        (``ac``, ``an`` and each region's AC less the group's; the region
+        maximum faf95 is then a lower bound). Default None: everyone.
     """
 
     def __init__(
@@ -406,11 +416,20 @@ class Annotator:
         fields: Sequence[str] = DEFAULT_FIELDS,
         strata: Sequence[str] = (),
         prefix: str = "",
+        verdict: DiseaseArchitecture | None = None,
+        verdict_group: str | None = None,
     ) -> None:
         self.index = index
         self.release = release
         self.reference = reference
         self.columns = _resolve_columns(index, list(fields) or list(DEFAULT_FIELDS), strata, prefix, release)
+        self.verdict = verdict
+        self.verdict_group = verdict_group
+        self.verdict_ids = {k: prefix + k for k in ("maxCredibleAF", "maxTolAC", "ACMG_freq", "freqVerdict")}
+        if verdict_group is not None and f"ac_group_{verdict_group}" not in index.fields:
+            raise AnnotateError(
+                f"--patient-group {verdict_group!r}: not a patient group of release {release}"
+            )
         self.join = IndexJoin(index)
         self._contigs: dict[str, int] = {}
         self._lambdas: dict[str, np.ndarray] = {}
@@ -452,7 +471,10 @@ class Annotator:
         try:
             header = vin.header
             _check_contigs(src, header)
-            replaced = {c.info_id for c in self.columns if c.info_id in header.info}
+            ids = [c.info_id for c in self.columns]
+            if self.verdict is not None:
+                ids += list(self.verdict_ids.values())
+            replaced = {i for i in ids if i in header.info}
             for info_id in sorted(replaced):
                 header.info.remove_header(info_id)
                 report.replaced_info.append(info_id)
@@ -468,6 +490,8 @@ class Annotator:
                 header.add_line(
                     f'##INFO=<ID={col.info_id},Number=A,Type={col.vcf_type},Description="{desc}">'
                 )
+            if self.verdict is not None:
+                self._declare_verdict(header)
             gz = str(dst).endswith(".gz") if compress is None else compress
             mode = "wb" if str(dst).endswith(".bcf") else ("wz" if gz else "w")
             with pysam.VariantFile(str(dst), mode, header=header) as vout:
@@ -519,6 +543,95 @@ class Annotator:
             self._write_chunk(chunk, vout, report, replaced)
             if progress is not None:
                 progress(len(chunk))
+
+    def _declare_verdict(self, header: Any) -> None:
+        arch = self.verdict
+        assert arch is not None
+        who = (
+            f"adj founders outside patient group {self.verdict_group}"
+            if self.verdict_group
+            else "adj founders"
+        )
+        about = (
+            f"{arch.disease} ({arch.inheritance}, prevalence {arch.prevalence:g}, allelic {arch.allelic_contribution:g}, "
+            f"genetic {arch.genetic_contribution:g}, penetrance {arch.penetrance:g}, ci {arch.ci:g}); counts of {who}"
+        ).replace('"', "'")
+        ids = self.verdict_ids
+        header.add_line(
+            f'##INFO=<ID={ids["maxCredibleAF"]},Number=1,Type=Float,Description="Maximum credible population '
+            f'allele frequency (Whiffin et al. 2017) for {about}">'
+        )
+        header.add_line(
+            f'##INFO=<ID={ids["maxTolAC"]},Number=A,Type=Integer,Description="Maximum tolerated allele count at '
+            f"this allele's AN (Poisson ci quantile of AN x maxCredibleAF) for {about}\">"
+        )
+        header.add_line(
+            f'##INFO=<ID={ids["ACMG_freq"]},Number=A,Type=String,Description="ACMG/AMP frequency criteria met '
+            f'(BA1, BS1, PM2 joined by &; none) for {about}">'
+        )
+        header.add_line(
+            f'##INFO=<ID={ids["freqVerdict"]},Number=A,Type=String,Description="Frequency verdict state '
+            f'(no_data, ba1, bs1, pm2, insufficient_data, indeterminate; docs/verdicts.md) for {about}">'
+        )
+
+    def _verdict_values(self, keys: np.ndarray, rows: np.ndarray) -> list[tuple[str, list[Any]]]:
+        """Return the verdict INFO values per query (None where the ALT was not looked up)."""
+        arch = self.verdict
+        assert arch is not None
+        m = len(keys)
+        found = rows >= 0
+        asked = keys >= 0
+        absent = asked & ~found
+        names = self.index.fields
+        regions = [f[3:] for f in names if f.startswith("ac_region_")]
+        g = self.verdict_group
+        ac = np.zeros(m, dtype=np.int64)
+        an = np.zeros(m, dtype=np.int64)
+        g_ac = np.zeros(m, dtype=np.int64)
+        r_ac = np.zeros((m, len(regions)), dtype=np.int64)
+        r_an = np.zeros((m, len(regions)), dtype=np.int64)
+        if found.any():
+            vals = np.asarray(self.index.values[rows[found]])
+            ac[found] = vals["ac"]
+            an[found] = vals["an"]
+            if g is not None:
+                g_ac[found] = vals[f"ac_group_{g}"]
+                an[found] -= vals[f"an_group_{g}"]
+            for j, r in enumerate(regions):
+                r_ac[found, j] = vals[f"ac_{r}"]
+                r_an[found, j] = vals[f"an_{r}"]
+        seg = self.join.an_segments(np.where(absent, keys, -1))
+        has = seg >= 0
+        if has.any():
+            anv = np.asarray(self.index.an_values[seg[has]])
+            an_names = anv.dtype.names or ()
+            an[has] = anv["an"]
+            if g is not None and f"an_group_{g}" in an_names:
+                an[has] -= anv[f"an_group_{g}"]
+            for j, r in enumerate(regions):
+                if f"an_{r}" in an_names:
+                    r_an[has, j] = anv[f"an_{r}"]
+        ac = np.maximum(ac - g_ac, 0)
+        an = np.maximum(an, ac)
+        lam = self._lambda("faf95")
+        r_left = np.maximum(r_ac - g_ac[:, None], 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r_faf = np.where(r_an > 0, lam[r_left] / np.where(r_an > 0, r_an, 1), np.nan)
+        none = np.isnan(r_faf).all(axis=1) if regions else np.ones(m, dtype=bool)
+        faf = np.where(
+            none, np.nan, np.nanmax(np.where(np.isnan(r_faf), -1.0, r_faf), axis=1) if regions else np.nan
+        )
+        v = compute_verdicts(ac, an, faf, arch)
+        tol: list[Any] = v.max_tolerated_ac.tolist()
+        crit: list[Any] = ["&".join(v.criteria(i)) or "none" for i in range(m)]
+        state: list[Any] = v.state.tolist()
+        keep = asked.tolist()
+        ids = self.verdict_ids
+        return [
+            (ids["maxTolAC"], [x if k else None for x, k in zip(tol, keep, strict=True)]),
+            (ids["ACMG_freq"], [x if k else None for x, k in zip(crit, keep, strict=True)]),
+            (ids["freqVerdict"], [x if k else None for x, k in zip(state, keep, strict=True)]),
+        ]
 
     def _lambda(self, name: str) -> np.ndarray:
         arr = self._lambdas.get(name)
@@ -643,6 +756,10 @@ class Annotator:
             if q[2] is not None:
                 report.not_annotated[q[2]] += 1
         fields = list(zip([c.info_id for c in self.columns], per_col, strict=True))
+        if self.verdict is not None:
+            fields += self._verdict_values(keys, rows)
+            max_af = self.verdict.max_credible_af
+            max_af_id = self.verdict_ids["maxCredibleAF"]
         out_header = vout.header
         write = vout.write
         at = 0
@@ -667,6 +784,8 @@ class Annotator:
             elif replaced:
                 for info_id in replaced:
                     rec.info.pop(info_id, None)
+            if k and self.verdict is not None:
+                rec.info[max_af_id] = max_af
             at += k
             if i in symbolic:
                 # htslib gives a symbolic-allele record's INFO other IDs than the output
@@ -704,6 +823,8 @@ def annotate_vcf(
     prefix: str = "",
     release: str | None = None,
     progress: Callable[[int], None] | None = None,
+    verdict: DiseaseArchitecture | None = None,
+    verdict_group: str | None = None,
 ) -> AnnotateReport:
     """Annotate a VCF/BCF with a release's counts (see the module docstring).
 
@@ -717,6 +838,9 @@ def annotate_vcf(
         As :class:`Annotator` takes them. Defaults: :data:`DEFAULT_FIELDS`, no strata, no prefix.
     release
         Release id. Default: the current release.
+    verdict, verdict_group
+        As :class:`Annotator` takes them: frequency verdict fields for a disease,
+        counted outside a patient group. Default: none.
 
     Raises
     ------
@@ -734,7 +858,7 @@ def annotate_vcf(
     index = ReleaseIndex.open(release_path(db, release))
     reference = _open_reference(meta)
     try:
-        annotator = Annotator(index, release, reference, fields, strata, prefix)
+        annotator = Annotator(index, release, reference, fields, strata, prefix, verdict, verdict_group)
         return annotator.annotate(Path(src), Path(dst), progress=progress)
     finally:
         if reference is not None:

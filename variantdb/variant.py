@@ -43,6 +43,7 @@ _SPDI = re.compile(
     r"^(?P<seq>N[CTW]_\d+\.\d+):(?P<pos>\d+):(?P<ref>[A-Za-z]*|\d+):(?P<alt>[A-Za-z]*)$", re.ASCII
 )
 _SPDI_LIKE = re.compile(r"^N[CTW]_\d+\.\d+:", re.ASCII)
+_HGVS_LIKE = re.compile(r"^[A-Za-z0-9_.]+:[a-z]\.", re.ASCII)
 
 
 class InvalidVariantError(VariantdbError, ValueError):
@@ -203,8 +204,10 @@ def parse_variant_id(text: str, reference: Reference | None = None) -> Variant:
     ----------
     text
         ``1-55516888-G-GA``, ``chr1-55516888-G-GA``, ``chr1:55516888:G:GA``,
-        ``chr1:55516888 G>GA`` (positions 1-based), or SPDI
-        ``NC_000001.11:55516887:G:GA`` (position 0-based, per the SPDI standard).
+        ``chr1:55516888 G>GA`` (positions 1-based), SPDI
+        ``NC_000001.11:55516887:G:GA`` (position 0-based, per the SPDI standard),
+        or HGVS genomic ``NC_000017.11:g.43045712A>G`` / ``chr17:g.100_102del``
+        (1-based; see :mod:`variantdb.hgvs`).
     reference
         Used to left-align and to check REF; needed for SPDI ids with an empty
         allele or a deleted-length instead of bases. Default None.
@@ -219,6 +222,11 @@ def parse_variant_id(text: str, reference: Reference | None = None) -> Variant:
         raise InvalidVariantError("empty variant id")
     if len(text) > 10_000:
         raise InvalidVariantError("variant id longer than 10,000 characters")
+    if _HGVS_LIKE.match(text):
+        # Imported here: variantdb.hgvs builds on this module's normalize.
+        from variantdb.hgvs import parse_hgvs
+
+        return parse_hgvs(text, reference)
     spdi = _SPDI.match(text)
     if spdi:
         return _parse_spdi(spdi, reference)
@@ -233,7 +241,8 @@ def parse_variant_id(text: str, reference: Reference | None = None) -> Variant:
             return normalize(m["chrom"], int(m["pos"]), m["ref"], m["alt"], reference)
     raise InvalidVariantError(
         f"cannot parse variant id {text!r}; use CHROM-POS-REF-ALT (e.g. 1-55516888-G-GA), "
-        "chr1:55516888:G:GA, chr1:55516888 G>GA or SPDI (NC_000001.11:55516887:G:GA)"
+        "chr1:55516888:G:GA, chr1:55516888 G>GA, SPDI (NC_000001.11:55516887:G:GA) or HGVS g. "
+        "(NC_000017.11:g.43045712A>G)"
     )
 
 

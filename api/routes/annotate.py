@@ -28,6 +28,8 @@ from variantdb.api.auth import caller_role, may_see_strata, note_granularity
 from variantdb.api.deps import OpenRelease, ReleaseDep, SettingsDep
 from variantdb.api.errors import APIError
 from variantdb.api.models import ErrorPublic
+from variantdb.api.verdicts import VERDICT_PARAMETERS, parse_verdict_query
+from variantdb.verdict import DiseaseArchitecture
 
 __all__ = ["router"]
 
@@ -74,17 +76,44 @@ async def _spool(request: Request, path: Path, limit: int) -> int:
 
 
 def _annotate(
-    rel: OpenRelease, src: Path, dst: Path, fields: list[str], strata: list[str], prefix: str, gz: bool
+    rel: OpenRelease,
+    src: Path,
+    dst: Path,
+    fields: list[str],
+    strata: list[str],
+    prefix: str,
+    gz: bool,
+    verdict: tuple[DiseaseArchitecture, str | None] | None = None,
 ) -> AnnotateReport:
     try:
         annotator = Annotator(
-            rel.index, rel.id, rel.reference, fields or list(DEFAULT_FIELDS), strata, prefix
+            rel.index,
+            rel.id,
+            rel.reference,
+            fields or list(DEFAULT_FIELDS),
+            strata,
+            prefix,
+            verdict[0] if verdict else None,
+            verdict[1] if verdict else None,
         )
         # The index is shared with every request: keep its pages mapped.
         return annotator.annotate(src, dst, release_pages=False, compress=gz)
     except AnnotateError as e:
         # The message names the temporary file; the caller knows it as "the upload".
         raise APIError(400, "invalid_vcf", str(e).replace(str(src), "the uploaded VCF")) from None
+
+
+def _verdict(
+    rel: OpenRelease, request: Request, patient_group: str | None, disease: str | None
+) -> tuple[DiseaseArchitecture, str | None] | None:
+    """Return the disease architecture and group code the verdict fields use, or None when not asked."""
+    if patient_group is None and disease is None:
+        return None
+    params = {k: v for k, v in request.query_params.items() if k in VERDICT_PARAMETERS}
+    asked = parse_verdict_query(rel, params)
+    assert asked is not None
+    group = asked.group.id.removeprefix("group_") if asked.group else None
+    return asked.architectures[0], group
 
 
 def summary_header(report: AnnotateReport) -> str:
@@ -150,6 +179,21 @@ async def annotate(
         ),
     ] = None,
     prefix: Annotated[str, Query(description="put before every INFO name, e.g. NGC_", max_length=32)] = "",
+    patient_group: Annotated[
+        str | None,
+        Query(
+            description="add frequency verdict INFO fields (maxCredibleAF, maxTolAC, ACMG_freq, freqVerdict) for "
+            "this patient group's disease, counted outside the group (docs/verdicts.md)",
+            max_length=100,
+        ),
+    ] = None,
+    disease: Annotated[
+        str | None,
+        Query(
+            description="verdict fields for this disease of the table (without patient_group: everyone)",
+            max_length=200,
+        ),
+    ] = None,
 ) -> StreamingResponse:
     """Return the uploaded VCF with the release's counts added to every ALT allele.
 
@@ -165,6 +209,7 @@ async def annotate(
             "forbidden",
             f"annotation writes exact counts, which need a controlled key; this caller is {caller_role(request)}",
         )
+    verdict = _verdict(rel, request, patient_group, disease)
     note_granularity(request, "record")
     work = Path(tempfile.mkdtemp(prefix="variantdb-annotate-"))
     try:
@@ -180,7 +225,7 @@ async def annotate(
             gz = fh.read(2) == _GZIP_MAGIC
         dst = work / ("annotated.vcf.gz" if gz else "annotated.vcf")
         report = await run_in_threadpool(
-            _annotate, rel, src, dst, parse_list(fields), parse_list(strata), prefix, gz
+            _annotate, rel, src, dst, parse_list(fields), parse_list(strata), prefix, gz, verdict
         )
         os.unlink(src)
         # Every ALT allele annotated is one variant query of the daily budget; the request paid for one.

@@ -42,8 +42,10 @@ from variantdb.api.deps import OpenRelease, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import record_for_query, record_for_row
 from variantdb.api.routes.regions import check_listing, parse_region, resolve_gene
+from variantdb.api.verdicts import page_verdicts
 from variantdb.frequency import af_array
 from variantdb.genes import GeneNotFoundError, find_gene
+from variantdb.hgvs import is_hgvs
 from variantdb.seen import STATE_HEADLINES, describe_state
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
@@ -151,7 +153,7 @@ def render_page(request: Request, template: str, status: int = 200, **context: A
     return HTMLResponse(html, status_code=status, headers=HTML_HEADERS)
 
 
-def _error_page(request: Request, e: APIError, title: str = "Not found") -> HTMLResponse:
+def error_page(request: Request, e: APIError, title: str = "Not found") -> HTMLResponse:
     return render_page(
         request,
         "error.html",
@@ -229,6 +231,16 @@ async def get_search(
         return _redirect("/variant/" + quote(format_variant_id(v), safe=""))
     except InvalidVariantError as e:
         variant_problem = str(e)
+    if is_hgvs(text):
+        # An HGVS description is no region or gene: the parser's words say what is not supported.
+        return render_page(
+            request,
+            "index.html",
+            status=400,
+            query=q,
+            problem=f"HGVS: {variant_problem}.",
+            examples=_examples(request),
+        )
     single = _POSITION.match(text)
     if single or (":" in text and "-" in text.split(":", 1)[1]):
         # A lone position (chr1:55516888) is the one-base region at it: every allele there.
@@ -333,8 +345,12 @@ async def get_variant_page(
         rec = record_for_query(rel, variant_id, strata=level == "record")
     except APIError as e:
         title = "Cannot read this variant id" if e.code == "invalid_variant" else "Not found"
-        return _error_page(request, e, title)
+        return error_page(request, e, title)
     rec = shape_record(rec, caller.role, caller.small_count_threshold)
+    try:
+        asked = page_verdicts(rel, rec, request.query_params, caller.role, caller.small_count_threshold)
+    except APIError as e:
+        return error_page(request, e, "Cannot compute these verdicts")
     note_granularity(request, level)
     kind, headline, sentence = _verdict(rec)
     lo, hi = rel.index.region_rows(rec["chrom"], rec["pos"], rec["pos"])
@@ -360,6 +376,9 @@ async def get_variant_page(
         json_href=json_href,
         beacon_href=_beacon_href(request, rec),
         region_href=f"/region/{rec['chrom']}:{max(1, rec['pos'] - 50)}-{rec['pos'] + 50}",
+        verdict_groups=rel.layout.patient_groups(),
+        verdict_group=asked.group.id.removeprefix("group_") if asked and asked.group else "",
+        verdict_population=rec.get("verdict_population"),
     )
 
 
@@ -472,7 +491,7 @@ async def get_region_page(
         chrom, start, end = parse_region(region, settings)
         return _region_page(request, store, settings, release, chrom, start, end, page, per_page)
     except APIError as e:
-        return _error_page(request, e, "Cannot show this region")
+        return error_page(request, e, "Cannot show this region")
 
 
 @router.get("/gene/{symbol}", response_class=HTMLResponse)
@@ -493,7 +512,7 @@ async def get_gene_page(
             request, store, settings, release, gene["chrom"], gene["start"], gene["end"], page, per_page, gene
         )
     except APIError as e:
-        return _error_page(request, e, "Cannot show this gene")
+        return error_page(request, e, "Cannot show this gene")
 
 
 # --- statistics ---------------------------------------------------------------------------
@@ -532,7 +551,7 @@ async def get_stats_page(
             )
         rel = store.get(release)
     except APIError as e:
-        return _error_page(request, e, "Not available")
+        return error_page(request, e, "Not available")
     stats = shape_stats(rel.meta.get("stats"), caller.role, caller.small_count_threshold)
     stats = stats if isinstance(stats, dict) else {}
     note_granularity(request, granularity(caller.role))

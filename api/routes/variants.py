@@ -9,6 +9,7 @@ endpoint, documented and answering.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -35,6 +36,14 @@ from variantdb.api.params import (
     read_body,
 )
 from variantdb.api.responses import ORJSONResponse
+from variantdb.api.va import va_response, wants_va
+from variantdb.api.verdicts import (
+    VerdictParams,
+    attach_verdicts,
+    parse_verdict_query,
+    verdict_inputs,
+    verdict_inputs_many,
+)
 from variantdb.settings import Settings
 from variantdb.variant import Variant
 
@@ -71,6 +80,13 @@ EXCLUDE_GROUP = Text(
     "faf95, faf99, homozygote_count, hemizygote_count, n_carriers) become everyone's but that group's, "
     "derived from the stored strata; raw, all and strata stay as stored. An unknown group is a 400",
 )
+FORMAT = Text(
+    "format",
+    "va: the GA4GH VA-Spec CohortAlleleFrequencyStudyResult (strata as subCohortFrequency; also with "
+    "Accept: application/ld+json or application/vnd.ga4gh.va+json); json (default): the record",
+)
+#: The verdict parameters, documented from the model that describes them (read by parse_verdict_query).
+VERDICTS = tuple(Text(name, field.description or name) for name, field in VerdictParams.model_fields.items())
 
 
 def _check_exclude(caller: Caller, exclude: str | None) -> None:
@@ -83,13 +99,33 @@ def _check_exclude(caller: Caller, exclude: str | None) -> None:
         )
 
 
-def _one(rel: OpenRelease, text: str, strata: bool, caller: Caller, exclude: str | None = None) -> Response:
+def _one(
+    rel: OpenRelease,
+    text: str,
+    strata: bool,
+    caller: Caller,
+    exclude: str | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Response:
+    if len(text) > _MAX_ID:
+        raise APIError(422, "invalid_request", f"variant id longer than {_MAX_ID:,} characters")
     _check_exclude(caller, exclude)
     level = granularity(caller.role)
-    rec = record_for_query(
-        rel, text, strata=strata and level == "record", exclude=excluded_group(rel, exclude)
-    )
+    asked = parse_verdict_query(rel, params) if params else None
+    if asked is None:
+        rec = record_for_query(
+            rel, text, strata=strata and level == "record", exclude=excluded_group(rel, exclude)
+        )
+    else:
+        v = parse_query(rel, text)
+        row = rel.index.find(v.chrom, v.pos, v.ref, v.alt)
+        rec = record_for_variant(
+            rel, v, text, strata=strata and level == "record", row=row, exclude=excluded_group(rel, exclude)
+        )
     rec = shape_record(rec, caller.role, caller.small_count_threshold)
+    if asked is not None:
+        inputs = verdict_inputs(rel, v, row, asked.group)
+        attach_verdicts([rec], [inputs], asked, caller.role, caller.small_count_threshold)
     caller.granularity = level
     return Response(orjson.dumps(rec), media_type=_JSON)
 
@@ -105,6 +141,7 @@ def _batch(
     caller = caller_of(request)
     _check_exclude(caller, exclude)
     group = excluded_group(rel, exclude)
+    asked = parse_verdict_query(rel, request.query_params)
     if len(ids) > settings.max_batch_ids:
         raise APIError(
             413,
@@ -125,15 +162,22 @@ def _batch(
     # One vectorized search for the whole batch, then the records in request order.
     rows = rel.index.find_many([v for v in parsed if isinstance(v, Variant)])
     data: list[dict[str, Any]] = []
+    inputs: list[Any] = []
     k = 0
     for text, v in zip(ids, parsed, strict=True):
         if isinstance(v, APIError):
             error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
             data.append({"query": text, "error": error})
+            inputs.append(None)
             continue
         rec = record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group)
         data.append(shape_record(rec, role, threshold))
+        inputs.append(k)
         k += 1
+    if asked is not None:
+        found = [v for v in parsed if isinstance(v, Variant)]
+        many = verdict_inputs_many(rel, found, rows, asked.group)
+        attach_verdicts(data, [None if j is None else many[j] for j in inputs], asked, role, threshold)
     caller.granularity = level
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 
@@ -142,7 +186,7 @@ def _batch(
     "/{variant_id:path}",
     response_model=VariantPublic,
     responses=_ERRORS,
-    openapi_extra=parameters(VARIANT_ID, STRATA, EXCLUDE_GROUP, RELEASE),
+    openapi_extra=parameters(VARIANT_ID, STRATA, EXCLUDE_GROUP, RELEASE, FORMAT, *VERDICTS),
 )
 async def get_variant(request: Request) -> Response:
     """Return the frequency record of one variant; ``seen: false`` with the AN at its position if absent."""
@@ -151,9 +195,13 @@ async def get_variant(request: Request) -> Response:
     strata = STRATA.read(request, problems)
     exclude = EXCLUDE_GROUP.read(request, problems)
     release = RELEASE.read(request, problems)
+    form = FORMAT.read(request, problems)
     check(problems)
     store: ReleaseStore = request.app.state.store
-    return _one(store.get(release), variant_id, strata, caller_of(request), exclude)
+    rel = store.get(release)
+    if wants_va(form, request.headers.get("accept")):
+        return va_response(rel, variant_id, caller_of(request))
+    return _one(rel, variant_id, strata, caller_of(request), exclude, request.query_params)
 
 
 @router.post(
@@ -161,7 +209,7 @@ async def get_variant(request: Request) -> Response:
     response_model=BatchResult,
     responses={**_ERRORS, 413: {"model": ErrorPublic, "description": "more ids than max_batch_ids"}},
     openapi_extra={
-        **parameters(STRATA, EXCLUDE_GROUP, RELEASE),
+        **parameters(STRATA, EXCLUDE_GROUP, RELEASE, *VERDICTS),
         **json_body(BatchRequest, {"two": {"value": {"variants": ["1-55516888-G-GA", "chr2:100 A>G"]}}}),
     },
 )
