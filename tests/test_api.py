@@ -456,7 +456,11 @@ def test_the_hot_routes_document_their_parameters_body_and_responses(api_client:
     spec = api_client.get("/openapi.json").json()
     get = spec["paths"]["/v1/variants/{variant_id}"]["get"]
     params = {p["name"]: p for p in get["parameters"]}
-    assert list(params) == ["variant_id", "strata", "exclude_group", "release"]
+    from variantdb.api.verdicts import VerdictParams
+
+    verdict_params = list(VerdictParams.model_fields)
+    assert list(params) == ["variant_id", "strata", "exclude_group", "release", "format", *verdict_params]
+    assert all(params[name]["description"] for name in ("format", *verdict_params))
     assert params["variant_id"]["in"] == "path" and params["variant_id"]["required"] is True
     assert params["variant_id"]["schema"]["maxLength"] == 10_000
     assert params["strata"]["schema"] == {
@@ -471,7 +475,7 @@ def test_the_hot_routes_document_their_parameters_body_and_responses(api_client:
         ref = get["responses"][status]["content"]["application/json"]["schema"]["$ref"]
         assert ref == "#/components/schemas/ErrorPublic"
     post = spec["paths"]["/v1/variants"]["post"]
-    assert [p["name"] for p in post["parameters"]] == ["strata", "exclude_group", "release"]
+    assert [p["name"] for p in post["parameters"]] == ["strata", "exclude_group", "release", *verdict_params]
     body = post["requestBody"]
     assert body["required"] is True
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BatchRequest"}
