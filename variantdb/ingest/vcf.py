@@ -34,6 +34,7 @@ import pysam
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
 from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig, is_par, ploidy
+from variantdb.ingest.genotypes import judge
 from variantdb.manifest import SampleRecord, looks_like_cpr
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Reference, Variant, normalize
@@ -568,86 +569,35 @@ def _read_records(
             exp = np.array([ploidy(s, chrom, pos) for s in _SEXES], dtype=np.int64)[sex]
             ploidy_cache[pkey] = exp
 
-        if n == 1:
-            if max(rec.genotypes[0][:-1], default=0) > len(alts):
-                raise _bad_allele(path, recno, rec, order[0].sample_id, 0, len(alts))
-            # One sample (the usual single-genome VCF): plain Python is several
-            # times faster than numpy on arrays of one.
-            _single_sample(
-                rec,
-                chrom,
-                normalized,
-                is_block,
-                lo,
-                hi,
-                int(exp[0]),
-                int(idx[0]),
-                calls,
-                gaps,
-                settings,
-                reference,
-                report,
-                gvcf,
-                cov_raw,
-                cov_adj,
-            )
-            continue
-
         gt = rec.genotype.array() if n else np.zeros((0, 3), dtype=np.int16)
         alleles = np.asarray(gt[:, :-1], dtype=np.int64)
         if alleles.size and int(alleles.max()) > len(alts):
             i = int(np.flatnonzero((alleles > len(alts)).any(axis=1))[0])
             raise _bad_allele(path, recno, rec, order[i].sample_id, i, len(alts))
-        gt_ploidy = (alleles != -2).sum(axis=1)
-        missing = (alleles == -1).any(axis=1) | (gt_ploidy == 0)
-        # Recode to the ploidy the sample's sex gives here (see genome.ploidy).
-        a0 = alleles[:, 0]
-        a1 = alleles[:, 1] if alleles.shape[1] > 1 else np.full(n, -2, dtype=np.int64)
-        haploid_from_diploid = (exp == 1) & (gt_ploidy == 2)
-        het_in_haploid = haploid_from_diploid & (a0 != a1) & ~missing
-        # A reference block's ploidy is taken per position by the AN sweep (a block
-        # may cross a PAR boundary): only a variant's genotype must fit its ploidy.
-        diploid_from_haploid = (exp == 2) & (gt_ploidy == 1) & ~missing & (not is_block)
-        if het_in_haploid.any():
-            report.skipped["heterozygous_calls_in_haploid_regions"] += int(het_in_haploid.sum())
-        if diploid_from_haploid.any():
-            report.skipped["haploid_calls_in_diploid_regions"] += int(diploid_from_haploid.sum())
-        polyploid = gt_ploidy > 2
-        if polyploid.any():
-            report.skipped["polyploid_calls"] += int(polyploid.sum())
-        nocall = missing | het_in_haploid | diploid_from_haploid | polyploid
-        a1 = np.where(haploid_from_diploid | (exp == 1), -2, a1)
-        counted = exp > 0
-        called = ~missing if is_block else ~nocall & counted
-
-        # adj: GQ, DP (MIN_DP in reference blocks) and allele balance of hets.
         formats = set(rec.FORMAT)
-        gq = np.asarray(rec.gt_quals, dtype=np.float64) if "GQ" in formats else None
-        gq_int = None if gq is None else np.minimum(gq, 32767).astype(np.int64)
+        gq = np.asarray(rec.gt_quals, dtype=np.float64) if "GQ" in formats else np.full(n, np.nan)
+        gq_int = np.where(np.isnan(gq), -1, np.minimum(gq, 32767)).astype(np.int64)
         dp = None
         if is_block and "MIN_DP" in formats:
             dp = _fmt_int(rec, "MIN_DP", formats)
         if dp is None:
             dp = _fmt_int(rec, "DP", formats)
-        dp1 = None if dp is None else dp[:, 0]
-        adj = called.copy()
-        if gq is not None:
-            adj &= gq >= min_gq
-        if dp1 is not None:
-            adj &= dp1 >= min_dp
+        dp1 = np.full(n, -1, dtype=np.int64) if dp is None else dp[:, 0]
         ad = None if is_block else _fmt_int(rec, "AD", formats)
-        if ad is not None and not is_block:
-            het = called & (a1 >= 0) & (a0 != a1)
-            if het.any():
-                denom = dp1 if dp1 is not None else np.where(ad >= 0, ad, 0).sum(axis=1)
-                denom = np.maximum(denom, 0)
-                ok = np.ones(n, dtype=bool)
-                for a in (a0, a1):
-                    col = np.clip(a, 0, ad.shape[1] - 1)
-                    ad_a = np.take_along_axis(ad, col[:, None], axis=1)[:, 0]
-                    frac = np.divide(ad_a, denom, out=np.zeros(n), where=denom > 0)
-                    ok &= (a <= 0) | (frac >= min_ab)
-                adj &= ~het | ok
+        j = judge(
+            alleles,
+            exp,
+            is_block,
+            gq,
+            np.full(n, np.nan) if dp is None else dp1.astype(np.float64),
+            ad,
+            min_gq,
+            min_dp,
+            min_ab,
+            report.skipped,
+        )
+        a0, a1, nocall, called, adj = j.a0, j.a1, j.nocall, j.called, j.adj
+        counted = exp > 0
 
         if is_block:
             report.reference_blocks += 1
@@ -681,8 +631,8 @@ def _read_records(
                     "ploidy": exp[carriers],
                     "adj": adj[carriers],
                     "filter_pass": filter_pass,
-                    "gq": -1 if gq_int is None else gq_int[carriers],
-                    "dp": -1 if dp1 is None else dp1[carriers],
+                    "gq": gq_int[carriers],
+                    "dp": dp1[carriers],
                     "ad_alt": ad[carriers, k] if ad is not None and k < ad.shape[1] else -1,
                 },
             )
@@ -702,127 +652,6 @@ def _read_records(
         gvcf = report.gvcf = header_gvcf
     if gvcf:
         _write_gvcf_gaps(idx, cov_raw, cov_adj, gaps, only_contigs)
-
-
-def _single_sample(
-    rec: cyvcf2.Variant,
-    chrom: str,
-    normalized: list[tuple[int, Variant]],
-    is_block: bool,
-    lo: int,
-    hi: int,
-    exp: int,
-    sidx: int,
-    calls: PartWriter,
-    gaps: PartWriter,
-    settings: Settings,
-    reference: Reference | None,
-    report: FileReport,
-    gvcf: bool | None,
-    cov_raw: dict[str, list[_Coverage]],
-    cov_adj: dict[str, list[_Coverage]],
-) -> None:
-    """Handle one record of a one-sample file; the same rules as the vectorized path."""
-    gt = rec.genotypes[0]
-    alleles = gt[:-1]
-    gt_ploidy = len(alleles)
-    missing = gt_ploidy == 0 or any(a < 0 for a in alleles)
-    nocall = missing
-    if not nocall and not is_block:  # a block's ploidy is taken per position by the AN sweep
-        if gt_ploidy > 2:
-            report.skipped["polyploid_calls"] += 1
-            nocall = True
-        elif exp == 1 and gt_ploidy == 2:
-            if alleles[0] != alleles[1]:
-                report.skipped["heterozygous_calls_in_haploid_regions"] += 1
-                nocall = True
-            else:
-                alleles = alleles[:1]
-        elif exp == 2 and gt_ploidy == 1:
-            report.skipped["haploid_calls_in_diploid_regions"] += 1
-            nocall = True
-    counted = exp > 0
-    called = not missing if is_block else counted and not nocall
-    formats = set(rec.FORMAT)
-    gq = int(min(rec.gt_quals[0], 32767)) if "GQ" in formats else None
-    dp = None
-    if is_block and "MIN_DP" in formats:
-        arr = _fmt_int(rec, "MIN_DP", formats)
-        dp = None if arr is None else int(arr[0, 0])
-    if dp is None and "DP" in formats:
-        arr = _fmt_int(rec, "DP", formats)
-        dp = None if arr is None else int(arr[0, 0])
-    adj = called and (gq is None or gq >= settings.adj_min_gq) and (dp is None or dp >= settings.adj_min_dp)
-    ad = None
-    if not is_block and "AD" in formats:
-        arr = _fmt_int(rec, "AD", formats)
-        ad = None if arr is None else arr[0].tolist()
-    if adj and ad is not None and len(alleles) == 2 and alleles[0] != alleles[1]:
-        denom = dp if dp is not None else sum(x for x in ad if x > 0)
-        for a in alleles:
-            if a > 0:
-                frac = ad[a] / denom if denom and denom > 0 and a < len(ad) and ad[a] >= 0 else 0.0
-                if frac < settings.adj_min_ab:
-                    adj = False
-    if is_block:
-        report.reference_blocks += 1
-        if called:
-            _cover_one(cov_raw, cov_adj, chrom, adj, lo, hi)
-        return
-    if normalized:
-        report.variants += 1
-        report.genotypes += int(counted)
-    filter_pass = rec.FILTER is None or rec.FILTER in ("PASS", ".")
-    for k, v in normalized:
-        dosage = alleles.count(k)
-        if dosage == 0:
-            continue
-        if not counted:
-            report.skipped["calls_where_sex_gives_no_allele"] += 1
-            continue
-        if not called:
-            continue
-        report.calls += 1
-        calls.add(
-            v.chrom,
-            v.pos,
-            (
-                sidx,
-                v.chrom,
-                v.pos,
-                v.ref,
-                v.alt,
-                dosage,
-                exp,
-                adj,
-                filter_pass,
-                -1 if gq is None else gq,
-                -1 if dp is None else dp,
-                ad[k] if ad is not None and k < len(ad) else -1,
-            ),
-        )
-    if gvcf:
-        if called:
-            _cover_one(cov_raw, cov_adj, chrom, adj, lo, hi)
-    elif counted and not adj:
-        gaps.add(chrom, lo, (sidx, chrom, lo, hi, not called))
-
-
-def _cover_one(
-    cov_raw: dict[str, list[_Coverage]],
-    cov_adj: dict[str, list[_Coverage]],
-    chrom: str,
-    adj: bool,
-    start: int,
-    end: int,
-) -> None:
-    raw = cov_raw.get(chrom)
-    if raw is None:
-        raw = cov_raw[chrom] = [_Coverage()]
-        cov_adj[chrom] = [_Coverage()]
-    raw[0].add(start, end)
-    if adj:
-        cov_adj[chrom][0].add(start, end)
 
 
 def _cover(
