@@ -122,6 +122,24 @@ class PartWriter:
         self._chunks.setdefault(key, []).append((n, columns))
         self._count(key, n)
 
+    def add_columns(self, chrom: str, pos: np.ndarray, columns: dict[str, Any]) -> None:
+        """Add rows at many positions of one contig: each column an array of ``len(pos)`` values or one scalar."""
+        n = len(pos)
+        if n == 0:
+            return
+        if not self.bin_size:
+            self.add_rows(chrom, int(pos[0]), n, columns)
+            return
+        bins = pos // self.bin_size
+        if bins[0] == bins[-1] and (bins == bins[0]).all():
+            self.add_rows(chrom, int(pos[0]), n, columns)
+            return
+        order = np.argsort(bins, kind="stable")
+        bounds = np.flatnonzero(np.diff(bins[order])) + 1
+        for sel in np.split(order, bounds):
+            part = {k: v[sel] if isinstance(v, np.ndarray) else v for k, v in columns.items()}
+            self.add_rows(chrom, int(pos[sel[0]]), int(sel.size), part)
+
     def _column(self, field: pa.Field, chunks: list[tuple[int, dict[str, Any]]]) -> pa.Array:
         counts = [n for n, _ in chunks]
         values = [c[field.name] for _, c in chunks]
@@ -181,6 +199,11 @@ class _Coverage:
         self.start = -1
         self.end = -2
 
+    def add_many(self, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Add many intervals at once (merged with the rest by :meth:`merged`)."""
+        if starts.size:
+            self.runs.extend(zip(starts.tolist(), ends.tolist(), strict=True))
+
     def add(self, start: int, end: int) -> None:
         if self.start <= start <= self.end + 1:
             self.end = max(self.end, end)
@@ -191,14 +214,17 @@ class _Coverage:
 
     def merged(self) -> list[tuple[int, int]]:
         runs = [*self.runs, (self.start, self.end)] if self.start >= 0 else list(self.runs)
-        runs.sort()
-        out: list[tuple[int, int]] = []
-        for s, e in runs:
-            if out and s <= out[-1][1] + 1:
-                out[-1] = (out[-1][0], max(out[-1][1], e))
-            else:
-                out.append((s, e))
-        return out
+        if not runs:
+            return []
+        arr = np.array(runs, dtype=np.int64)
+        arr = arr[np.argsort(arr[:, 0], kind="stable")]
+        starts, ends = arr[:, 0], np.maximum.accumulate(arr[:, 1])
+        # A run starts where an interval neither overlaps nor touches everything before it.
+        first = np.ones(len(arr), dtype=bool)
+        first[1:] = starts[1:] > ends[:-1] + 1
+        heads = np.flatnonzero(first)
+        tails = np.append(heads[1:] - 1, len(arr) - 1)
+        return list(zip(starts[heads].tolist(), ends[tails].tolist(), strict=True))
 
 
 def _complement(runs: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
@@ -369,6 +395,15 @@ def read_vcf(
         # Without a record on a loaded contig, only the header can tell a gVCF
         # (every position then has no data) from a VCF with no variants.
         header_gvcf = "ID=NON_REF" in vcf.raw_header or "##GVCFBlock" in vcf.raw_header
+        state = _State()
+        if len(order) == 1 and _columns_ok(path, vcf):
+            from variantdb.ingest.chunks import read_chunks
+
+            sidx = sample_idx[order[0].sample_id]
+            if read_chunks(path, region, order[0], sidx, calls, gaps, settings, reference, report, progress,
+                           only, state):  # fmt: skip
+                _finish(state, report, header_gvcf, np.array([sidx], dtype=np.int64), gaps, only)
+                return report
         _read_records(
             path,
             records,
@@ -382,6 +417,7 @@ def read_vcf(
             progress,
             only,
             header_gvcf,
+            state,
         )
     finally:
         with contextlib.suppress(Exception):
@@ -447,6 +483,16 @@ def _check_header(path: Path, vcf: cyvcf2.VCF, samples: Sequence[SampleRecord]) 
             )
 
 
+@dataclass
+class _State:
+    """What a file's read carries from one reader to the next: gVCF or not, coverage, records done."""
+
+    gvcf: bool | None = None
+    cov_raw: dict[str, list[_Coverage]] = field(default_factory=dict)
+    cov_adj: dict[str, list[_Coverage]] = field(default_factory=dict)
+    done: int = 0
+
+
 def _read_records(
     path: Path,
     vcf: Any,
@@ -460,15 +506,18 @@ def _read_records(
     progress: Any,
     only_contigs: list[str] | None,
     header_gvcf: bool = False,
+    state: _State | None = None,
 ) -> None:
+    """Judge records one at a time (any number of samples); skip the ``state.done`` records read already."""
+    state = state or _State()
     n = len(order)
     idx = np.array([sample_idx[s.sample_id] for s in order], dtype=np.int64)
     sex = np.array([_SEX_CODE[s.sex] for s in order], dtype=np.int64)
     # A gVCF is told by its records, not its header: every record of a gVCF
     # carries <NON_REF> (GATK) or <*> (bcftools), a plain VCF none.
-    gvcf: bool | None = None
-    cov_raw: dict[str, list[_Coverage]] = {}
-    cov_adj: dict[str, list[_Coverage]] = {}
+    gvcf: bool | None = state.gvcf
+    cov_raw, cov_adj = state.cov_raw, state.cov_adj
+    skip = state.done
     ploidy_cache: dict[tuple[str, bool], np.ndarray] = {}
     min_gq, min_dp, min_ab = settings.adj_min_gq, settings.adj_min_dp, settings.adj_min_ab
     recno = 0
@@ -485,6 +534,8 @@ def _read_records(
                 f"{path}: record {recno + 1} (after {recno} good records): corrupt or truncated input ({e})"
             ) from None
         recno += 1
+        if recno <= skip:
+            continue
         pending += 1
         if progress is not None and pending >= 10_000:
             progress(pending)
@@ -648,10 +699,50 @@ def _read_records(
             )
     if progress is not None and pending:
         progress(pending)
-    if gvcf is None:
-        gvcf = report.gvcf = header_gvcf
-    if gvcf:
-        _write_gvcf_gaps(idx, cov_raw, cov_adj, gaps, only_contigs)
+    state.gvcf = gvcf
+    _finish(state, report, header_gvcf, idx, gaps, only_contigs)
+
+
+def _finish(
+    state: _State,
+    report: FileReport,
+    header_gvcf: bool,
+    idx: np.ndarray,
+    gaps: PartWriter,
+    only_contigs: list[str] | None,
+) -> None:
+    """Write a gVCF's gaps once every record is read."""
+    if state.gvcf is None:
+        state.gvcf = report.gvcf = header_gvcf
+    if state.gvcf:
+        _write_gvcf_gaps(idx, state.cov_raw, state.cov_adj, gaps, only_contigs)
+
+
+_COLUMN_FORMATS = {
+    "GT": ("1", "String"),
+    "GQ": ("1", "Integer"),
+    "DP": ("1", "Integer"),
+    "AD": ("R", "Integer"),
+}
+
+
+def _columns_ok(path: Path, vcf: cyvcf2.VCF) -> bool:
+    """Tell whether a one-sample file can be read in column chunks: a text VCF declaring the fields as usual."""
+    if str(path).endswith(".bcf"):
+        return False
+    declared: dict[tuple[str, str], tuple[str, str]] = {}
+    for h in vcf.header_iter():
+        info = h.info()
+        if info.get("HeaderType") in ("FORMAT", "INFO") and "ID" in info:
+            declared[(str(info["HeaderType"]), str(info["ID"]))] = (
+                str(info.get("Number")),
+                str(info.get("Type")),
+            )
+    if any(declared.get(("FORMAT", k)) != v for k, v in _COLUMN_FORMATS.items()):
+        return False
+    if declared.get(("FORMAT", "MIN_DP"), ("1", "Integer")) != ("1", "Integer"):
+        return False
+    return declared.get(("INFO", "END"), ("1", "Integer")) == ("1", "Integer")
 
 
 def _cover(
