@@ -47,7 +47,7 @@ class Judged:
 def judge(
     alleles: np.ndarray,
     exp: np.ndarray,
-    is_block: np.ndarray,
+    is_block: np.ndarray | bool,
     gq: np.ndarray,
     dp: np.ndarray,
     ad: np.ndarray | None,
