@@ -105,6 +105,16 @@ class Reference:
         self._cache = (chrom, wstart, seq)
         return seq[start - wstart : end - wstart + 1]
 
+    def preload(self, chrom: str, start: int, end: int) -> str:
+        """Read 1-based ``[start, end]`` once and keep it, so later fetches inside it read no file; return it."""
+        name = self._names.get(chrom)
+        if name is None:
+            raise InvalidVariantError(f"contig {chrom} is not in the reference {self.path}")
+        start = max(1, start)
+        seq = str(self._fasta.fetch(name, start - 1, end)).upper()
+        self._cache = (chrom, start, seq)
+        return seq
+
     def close(self) -> None:
         """Close the FASTA."""
         self._fasta.close()

@@ -34,6 +34,7 @@ import pysam
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
 from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig, is_par, ploidy
+from variantdb.ingest.genotypes import judge
 from variantdb.manifest import SampleRecord, looks_like_cpr
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Reference, Variant, normalize
@@ -121,6 +122,24 @@ class PartWriter:
         self._chunks.setdefault(key, []).append((n, columns))
         self._count(key, n)
 
+    def add_columns(self, chrom: str, pos: np.ndarray, columns: dict[str, Any]) -> None:
+        """Add rows at many positions of one contig: each column an array of ``len(pos)`` values or one scalar."""
+        n = len(pos)
+        if n == 0:
+            return
+        if not self.bin_size:
+            self.add_rows(chrom, int(pos[0]), n, columns)
+            return
+        bins = pos // self.bin_size
+        if bins[0] == bins[-1] and (bins == bins[0]).all():
+            self.add_rows(chrom, int(pos[0]), n, columns)
+            return
+        order = np.argsort(bins, kind="stable")
+        bounds = np.flatnonzero(np.diff(bins[order])) + 1
+        for sel in np.split(order, bounds):
+            part = {k: v[sel] if isinstance(v, np.ndarray) else v for k, v in columns.items()}
+            self.add_rows(chrom, int(pos[sel[0]]), int(sel.size), part)
+
     def _column(self, field: pa.Field, chunks: list[tuple[int, dict[str, Any]]]) -> pa.Array:
         counts = [n for n, _ in chunks]
         values = [c[field.name] for _, c in chunks]
@@ -180,6 +199,11 @@ class _Coverage:
         self.start = -1
         self.end = -2
 
+    def add_many(self, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Add many intervals at once (merged with the rest by :meth:`merged`)."""
+        if starts.size:
+            self.runs.extend(zip(starts.tolist(), ends.tolist(), strict=True))
+
     def add(self, start: int, end: int) -> None:
         if self.start <= start <= self.end + 1:
             self.end = max(self.end, end)
@@ -190,14 +214,17 @@ class _Coverage:
 
     def merged(self) -> list[tuple[int, int]]:
         runs = [*self.runs, (self.start, self.end)] if self.start >= 0 else list(self.runs)
-        runs.sort()
-        out: list[tuple[int, int]] = []
-        for s, e in runs:
-            if out and s <= out[-1][1] + 1:
-                out[-1] = (out[-1][0], max(out[-1][1], e))
-            else:
-                out.append((s, e))
-        return out
+        if not runs:
+            return []
+        arr = np.array(runs, dtype=np.int64)
+        arr = arr[np.argsort(arr[:, 0], kind="stable")]
+        starts, ends = arr[:, 0], np.maximum.accumulate(arr[:, 1])
+        # A run starts where an interval neither overlaps nor touches everything before it.
+        first = np.ones(len(arr), dtype=bool)
+        first[1:] = starts[1:] > ends[:-1] + 1
+        heads = np.flatnonzero(first)
+        tails = np.append(heads[1:] - 1, len(arr) - 1)
+        return list(zip(starts[heads].tolist(), ends[tails].tolist(), strict=True))
 
 
 def _complement(runs: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
@@ -368,6 +395,15 @@ def read_vcf(
         # Without a record on a loaded contig, only the header can tell a gVCF
         # (every position then has no data) from a VCF with no variants.
         header_gvcf = "ID=NON_REF" in vcf.raw_header or "##GVCFBlock" in vcf.raw_header
+        state = _State()
+        if len(order) == 1 and _columns_ok(path, vcf):
+            from variantdb.ingest.chunks import read_chunks
+
+            sidx = sample_idx[order[0].sample_id]
+            if read_chunks(path, region, order[0], sidx, calls, gaps, settings, reference, report, progress,
+                           only, state):  # fmt: skip
+                _finish(state, report, header_gvcf, np.array([sidx], dtype=np.int64), gaps, only)
+                return report
         _read_records(
             path,
             records,
@@ -381,6 +417,7 @@ def read_vcf(
             progress,
             only,
             header_gvcf,
+            state,
         )
     finally:
         with contextlib.suppress(Exception):
@@ -446,6 +483,16 @@ def _check_header(path: Path, vcf: cyvcf2.VCF, samples: Sequence[SampleRecord]) 
             )
 
 
+@dataclass
+class _State:
+    """What a file's read carries from one reader to the next: gVCF or not, coverage, records done."""
+
+    gvcf: bool | None = None
+    cov_raw: dict[str, list[_Coverage]] = field(default_factory=dict)
+    cov_adj: dict[str, list[_Coverage]] = field(default_factory=dict)
+    done: int = 0
+
+
 def _read_records(
     path: Path,
     vcf: Any,
@@ -459,15 +506,18 @@ def _read_records(
     progress: Any,
     only_contigs: list[str] | None,
     header_gvcf: bool = False,
+    state: _State | None = None,
 ) -> None:
+    """Judge records one at a time (any number of samples); skip the ``state.done`` records read already."""
+    state = state or _State()
     n = len(order)
     idx = np.array([sample_idx[s.sample_id] for s in order], dtype=np.int64)
     sex = np.array([_SEX_CODE[s.sex] for s in order], dtype=np.int64)
     # A gVCF is told by its records, not its header: every record of a gVCF
     # carries <NON_REF> (GATK) or <*> (bcftools), a plain VCF none.
-    gvcf: bool | None = None
-    cov_raw: dict[str, list[_Coverage]] = {}
-    cov_adj: dict[str, list[_Coverage]] = {}
+    gvcf: bool | None = state.gvcf
+    cov_raw, cov_adj = state.cov_raw, state.cov_adj
+    skip = state.done
     ploidy_cache: dict[tuple[str, bool], np.ndarray] = {}
     min_gq, min_dp, min_ab = settings.adj_min_gq, settings.adj_min_dp, settings.adj_min_ab
     recno = 0
@@ -484,6 +534,8 @@ def _read_records(
                 f"{path}: record {recno + 1} (after {recno} good records): corrupt or truncated input ({e})"
             ) from None
         recno += 1
+        if recno <= skip:
+            continue
         pending += 1
         if progress is not None and pending >= 10_000:
             progress(pending)
@@ -568,86 +620,35 @@ def _read_records(
             exp = np.array([ploidy(s, chrom, pos) for s in _SEXES], dtype=np.int64)[sex]
             ploidy_cache[pkey] = exp
 
-        if n == 1:
-            if max(rec.genotypes[0][:-1], default=0) > len(alts):
-                raise _bad_allele(path, recno, rec, order[0].sample_id, 0, len(alts))
-            # One sample (the usual single-genome VCF): plain Python is several
-            # times faster than numpy on arrays of one.
-            _single_sample(
-                rec,
-                chrom,
-                normalized,
-                is_block,
-                lo,
-                hi,
-                int(exp[0]),
-                int(idx[0]),
-                calls,
-                gaps,
-                settings,
-                reference,
-                report,
-                gvcf,
-                cov_raw,
-                cov_adj,
-            )
-            continue
-
         gt = rec.genotype.array() if n else np.zeros((0, 3), dtype=np.int16)
         alleles = np.asarray(gt[:, :-1], dtype=np.int64)
         if alleles.size and int(alleles.max()) > len(alts):
             i = int(np.flatnonzero((alleles > len(alts)).any(axis=1))[0])
             raise _bad_allele(path, recno, rec, order[i].sample_id, i, len(alts))
-        gt_ploidy = (alleles != -2).sum(axis=1)
-        missing = (alleles == -1).any(axis=1) | (gt_ploidy == 0)
-        # Recode to the ploidy the sample's sex gives here (see genome.ploidy).
-        a0 = alleles[:, 0]
-        a1 = alleles[:, 1] if alleles.shape[1] > 1 else np.full(n, -2, dtype=np.int64)
-        haploid_from_diploid = (exp == 1) & (gt_ploidy == 2)
-        het_in_haploid = haploid_from_diploid & (a0 != a1) & ~missing
-        # A reference block's ploidy is taken per position by the AN sweep (a block
-        # may cross a PAR boundary): only a variant's genotype must fit its ploidy.
-        diploid_from_haploid = (exp == 2) & (gt_ploidy == 1) & ~missing & (not is_block)
-        if het_in_haploid.any():
-            report.skipped["heterozygous_calls_in_haploid_regions"] += int(het_in_haploid.sum())
-        if diploid_from_haploid.any():
-            report.skipped["haploid_calls_in_diploid_regions"] += int(diploid_from_haploid.sum())
-        polyploid = gt_ploidy > 2
-        if polyploid.any():
-            report.skipped["polyploid_calls"] += int(polyploid.sum())
-        nocall = missing | het_in_haploid | diploid_from_haploid | polyploid
-        a1 = np.where(haploid_from_diploid | (exp == 1), -2, a1)
-        counted = exp > 0
-        called = ~missing if is_block else ~nocall & counted
-
-        # adj: GQ, DP (MIN_DP in reference blocks) and allele balance of hets.
         formats = set(rec.FORMAT)
-        gq = np.asarray(rec.gt_quals, dtype=np.float64) if "GQ" in formats else None
-        gq_int = None if gq is None else np.minimum(gq, 32767).astype(np.int64)
+        gq = np.asarray(rec.gt_quals, dtype=np.float64) if "GQ" in formats else np.full(n, np.nan)
+        gq_int = np.where(np.isnan(gq), -1, np.minimum(gq, 32767)).astype(np.int64)
         dp = None
         if is_block and "MIN_DP" in formats:
             dp = _fmt_int(rec, "MIN_DP", formats)
         if dp is None:
             dp = _fmt_int(rec, "DP", formats)
-        dp1 = None if dp is None else dp[:, 0]
-        adj = called.copy()
-        if gq is not None:
-            adj &= gq >= min_gq
-        if dp1 is not None:
-            adj &= dp1 >= min_dp
+        dp1 = np.full(n, -1, dtype=np.int64) if dp is None else dp[:, 0]
         ad = None if is_block else _fmt_int(rec, "AD", formats)
-        if ad is not None and not is_block:
-            het = called & (a1 >= 0) & (a0 != a1)
-            if het.any():
-                denom = dp1 if dp1 is not None else np.where(ad >= 0, ad, 0).sum(axis=1)
-                denom = np.maximum(denom, 0)
-                ok = np.ones(n, dtype=bool)
-                for a in (a0, a1):
-                    col = np.clip(a, 0, ad.shape[1] - 1)
-                    ad_a = np.take_along_axis(ad, col[:, None], axis=1)[:, 0]
-                    frac = np.divide(ad_a, denom, out=np.zeros(n), where=denom > 0)
-                    ok &= (a <= 0) | (frac >= min_ab)
-                adj &= ~het | ok
+        j = judge(
+            alleles,
+            exp,
+            is_block,
+            gq,
+            np.full(n, np.nan) if dp is None else dp1.astype(np.float64),
+            ad,
+            min_gq,
+            min_dp,
+            min_ab,
+            report.skipped,
+        )
+        a0, a1, nocall, called, adj = j.a0, j.a1, j.nocall, j.called, j.adj
+        counted = exp > 0
 
         if is_block:
             report.reference_blocks += 1
@@ -681,8 +682,8 @@ def _read_records(
                     "ploidy": exp[carriers],
                     "adj": adj[carriers],
                     "filter_pass": filter_pass,
-                    "gq": -1 if gq_int is None else gq_int[carriers],
-                    "dp": -1 if dp1 is None else dp1[carriers],
+                    "gq": gq_int[carriers],
+                    "dp": dp1[carriers],
                     "ad_alt": ad[carriers, k] if ad is not None and k < ad.shape[1] else -1,
                 },
             )
@@ -698,131 +699,50 @@ def _read_records(
             )
     if progress is not None and pending:
         progress(pending)
-    if gvcf is None:
-        gvcf = report.gvcf = header_gvcf
-    if gvcf:
-        _write_gvcf_gaps(idx, cov_raw, cov_adj, gaps, only_contigs)
+    state.gvcf = gvcf
+    _finish(state, report, header_gvcf, idx, gaps, only_contigs)
 
 
-def _single_sample(
-    rec: cyvcf2.Variant,
-    chrom: str,
-    normalized: list[tuple[int, Variant]],
-    is_block: bool,
-    lo: int,
-    hi: int,
-    exp: int,
-    sidx: int,
-    calls: PartWriter,
-    gaps: PartWriter,
-    settings: Settings,
-    reference: Reference | None,
+def _finish(
+    state: _State,
     report: FileReport,
-    gvcf: bool | None,
-    cov_raw: dict[str, list[_Coverage]],
-    cov_adj: dict[str, list[_Coverage]],
+    header_gvcf: bool,
+    idx: np.ndarray,
+    gaps: PartWriter,
+    only_contigs: list[str] | None,
 ) -> None:
-    """Handle one record of a one-sample file; the same rules as the vectorized path."""
-    gt = rec.genotypes[0]
-    alleles = gt[:-1]
-    gt_ploidy = len(alleles)
-    missing = gt_ploidy == 0 or any(a < 0 for a in alleles)
-    nocall = missing
-    if not nocall and not is_block:  # a block's ploidy is taken per position by the AN sweep
-        if gt_ploidy > 2:
-            report.skipped["polyploid_calls"] += 1
-            nocall = True
-        elif exp == 1 and gt_ploidy == 2:
-            if alleles[0] != alleles[1]:
-                report.skipped["heterozygous_calls_in_haploid_regions"] += 1
-                nocall = True
-            else:
-                alleles = alleles[:1]
-        elif exp == 2 and gt_ploidy == 1:
-            report.skipped["haploid_calls_in_diploid_regions"] += 1
-            nocall = True
-    counted = exp > 0
-    called = not missing if is_block else counted and not nocall
-    formats = set(rec.FORMAT)
-    gq = int(min(rec.gt_quals[0], 32767)) if "GQ" in formats else None
-    dp = None
-    if is_block and "MIN_DP" in formats:
-        arr = _fmt_int(rec, "MIN_DP", formats)
-        dp = None if arr is None else int(arr[0, 0])
-    if dp is None and "DP" in formats:
-        arr = _fmt_int(rec, "DP", formats)
-        dp = None if arr is None else int(arr[0, 0])
-    adj = called and (gq is None or gq >= settings.adj_min_gq) and (dp is None or dp >= settings.adj_min_dp)
-    ad = None
-    if not is_block and "AD" in formats:
-        arr = _fmt_int(rec, "AD", formats)
-        ad = None if arr is None else arr[0].tolist()
-    if adj and ad is not None and len(alleles) == 2 and alleles[0] != alleles[1]:
-        denom = dp if dp is not None else sum(x for x in ad if x > 0)
-        for a in alleles:
-            if a > 0:
-                frac = ad[a] / denom if denom and denom > 0 and a < len(ad) and ad[a] >= 0 else 0.0
-                if frac < settings.adj_min_ab:
-                    adj = False
-    if is_block:
-        report.reference_blocks += 1
-        if called:
-            _cover_one(cov_raw, cov_adj, chrom, adj, lo, hi)
-        return
-    if normalized:
-        report.variants += 1
-        report.genotypes += int(counted)
-    filter_pass = rec.FILTER is None or rec.FILTER in ("PASS", ".")
-    for k, v in normalized:
-        dosage = alleles.count(k)
-        if dosage == 0:
-            continue
-        if not counted:
-            report.skipped["calls_where_sex_gives_no_allele"] += 1
-            continue
-        if not called:
-            continue
-        report.calls += 1
-        calls.add(
-            v.chrom,
-            v.pos,
-            (
-                sidx,
-                v.chrom,
-                v.pos,
-                v.ref,
-                v.alt,
-                dosage,
-                exp,
-                adj,
-                filter_pass,
-                -1 if gq is None else gq,
-                -1 if dp is None else dp,
-                ad[k] if ad is not None and k < len(ad) else -1,
-            ),
-        )
-    if gvcf:
-        if called:
-            _cover_one(cov_raw, cov_adj, chrom, adj, lo, hi)
-    elif counted and not adj:
-        gaps.add(chrom, lo, (sidx, chrom, lo, hi, not called))
+    """Write a gVCF's gaps once every record is read."""
+    if state.gvcf is None:
+        state.gvcf = report.gvcf = header_gvcf
+    if state.gvcf:
+        _write_gvcf_gaps(idx, state.cov_raw, state.cov_adj, gaps, only_contigs)
 
 
-def _cover_one(
-    cov_raw: dict[str, list[_Coverage]],
-    cov_adj: dict[str, list[_Coverage]],
-    chrom: str,
-    adj: bool,
-    start: int,
-    end: int,
-) -> None:
-    raw = cov_raw.get(chrom)
-    if raw is None:
-        raw = cov_raw[chrom] = [_Coverage()]
-        cov_adj[chrom] = [_Coverage()]
-    raw[0].add(start, end)
-    if adj:
-        cov_adj[chrom][0].add(start, end)
+_COLUMN_FORMATS = {
+    "GT": ("1", "String"),
+    "GQ": ("1", "Integer"),
+    "DP": ("1", "Integer"),
+    "AD": ("R", "Integer"),
+}
+
+
+def _columns_ok(path: Path, vcf: cyvcf2.VCF) -> bool:
+    """Tell whether a one-sample file can be read in column chunks: a text VCF declaring the fields as usual."""
+    if str(path).endswith(".bcf"):
+        return False
+    declared: dict[tuple[str, str], tuple[str, str]] = {}
+    for h in vcf.header_iter():
+        info = h.info()
+        if info.get("HeaderType") in ("FORMAT", "INFO") and "ID" in info:
+            declared[(str(info["HeaderType"]), str(info["ID"]))] = (
+                str(info.get("Number")),
+                str(info.get("Type")),
+            )
+    if any(declared.get(("FORMAT", k)) != v for k, v in _COLUMN_FORMATS.items()):
+        return False
+    if declared.get(("FORMAT", "MIN_DP"), ("1", "Integer")) != ("1", "Integer"):
+        return False
+    return declared.get(("INFO", "END"), ("1", "Integer")) == ("1", "Integer")
 
 
 def _cover(
