@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.api_helpers import assert_error
 from tests.conftest_api import build_release
 from variantdb.api.main import create_app
 from variantdb.audit import audit_path, read_audit
@@ -115,16 +116,6 @@ def _auth(key: str | None) -> dict[str, str]:
 def _last_audit(db: Path) -> dict[str, Any]:
     lines = audit_path(db).read_bytes().splitlines()
     return orjson.loads(lines[-1])
-
-
-def _error(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text[:500]
-    body = r.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"status", "code", "message", "details"}
-    assert body["error"]["status"] == status
-    if code is not None:
-        assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 # --- keys and the CLI ------------------------------------------------------------------------
@@ -360,7 +351,7 @@ def test_role_matrix_cell(
         assert entry["granularity"] is None
         return
     if cell in ("403", "404"):
-        err = _error(r, int(cell))
+        err = assert_error(r, int(cell))
         if role == "admin":
             assert err["code"] == ("admin_key_over_http" if cell == "403" else "not_found")
         elif cell == "403":
@@ -416,7 +407,7 @@ def test_a_bad_key_is_401_and_logged_never_public(
     client: TestClient, db: Path, headers: dict[str, str], why: str
 ) -> None:
     r = client.get(f"/v1/variants/{SMALL_ID}", headers=headers)
-    err = _error(r, 401, "invalid_key")
+    err = assert_error(r, 401, "invalid_key")
     assert why in err["message"]
     assert r.headers["www-authenticate"].startswith("Bearer")
     entry = _last_audit(db)
@@ -429,7 +420,7 @@ def test_a_known_id_with_the_wrong_secret_is_401(client: TestClient, db: Path, k
     kid = good.split("_")[1]
     forged = f"vdb_{kid}_" + ("B" * 43 if not good.endswith("B" * 43) else "C" * 43)
     r = client.get(f"/v1/variants/{SMALL_ID}", headers=_auth(forged))
-    _error(r, 401, "invalid_key")
+    assert_error(r, 401, "invalid_key")
     entry = _last_audit(db)
     assert entry["key"] == kid and entry["status"] == 401 and entry["refused"] == "unknown"
     # The real key still works after a failed attempt (the negative cache holds the forged key only).
@@ -438,7 +429,7 @@ def test_a_known_id_with_the_wrong_secret_is_401(client: TestClient, db: Path, k
 
 def test_a_revoked_key_is_401(client: TestClient, db: Path, keys: dict[str, str]) -> None:
     r = client.get(f"/v1/variants/{SMALL_ID}", headers={"X-API-Key": keys["revoked"]})
-    assert "revoked" in _error(r, 401, "invalid_key")["message"]
+    assert "revoked" in assert_error(r, 401, "invalid_key")["message"]
     assert _last_audit(db)["refused"] == "revoked"
 
 
@@ -449,7 +440,7 @@ def test_revocation_takes_effect_without_a_restart(tmp_path: Path) -> None:
         assert c.get(f"/v1/variants/{SMALL_ID}", headers=_auth(key)).json()["ac"] == 3
         r = CliRunner().invoke(cli, ["keys", "revoke", "--db", str(db), rec.id])
         assert r.exit_code == 0, r.output
-        _error(c.get(f"/v1/variants/{SMALL_ID}", headers=_auth(key)), 401, "invalid_key")
+        assert_error(c.get(f"/v1/variants/{SMALL_ID}", headers=_auth(key)), 401, "invalid_key")
         # And a key created while the service runs works at once.
         new, _ = KeyStore(db).create("registered", "new")
         assert c.get(f"/v1/variants/{SMALL_ID}", headers=_auth(new)).json()["ac"] == "<5"
@@ -459,7 +450,10 @@ def test_both_headers_must_agree(client: TestClient, keys: dict[str, str]) -> No
     same = {**_auth(keys["controlled"]), "X-API-Key": keys["controlled"]}
     assert client.get(f"/v1/variants/{SMALL_ID}", headers=same).json()["ac"] == 3
     other = {**_auth(keys["controlled"]), "X-API-Key": keys["registered"]}
-    assert "different keys" in _error(client.get(f"/v1/variants/{SMALL_ID}", headers=other), 401)["message"]
+    assert (
+        "different keys"
+        in assert_error(client.get(f"/v1/variants/{SMALL_ID}", headers=other), 401)["message"]
+    )
 
 
 def test_no_role_gets_sample_ids_or_genotypes(client: TestClient, db: Path, keys: dict[str, str]) -> None:
@@ -491,7 +485,7 @@ def test_public_rate_limit_is_429_with_retry_after_and_logged(tmp_path: Path) ->
         for _ in range(3):
             assert c.get(f"/v1/variants/{SMALL_ID}").status_code == 200
         r = c.get(f"/v1/variants/{SMALL_ID}")
-        err = _error(r, 429, "rate_limited")
+        err = assert_error(r, 429, "rate_limited")
         assert int(r.headers["retry-after"]) >= 1 and "client address" in err["message"]
         entry = _last_audit(db)
         assert entry["status"] == 429 and entry["role"] == "public"
@@ -522,7 +516,7 @@ def test_public_daily_budget_counts_each_id_of_a_batch(tmp_path: Path) -> None:
         ok = c.post("/v1/variants", json={"variants": [SMALL_ID] * 8})
         assert ok.status_code == 200 and {d["granularity"] for d in ok.json()["data"]} == {"boolean"}
         r = c.post("/v1/variants", json={"variants": [SMALL_ID] * 5})
-        err = _error(r, 429, "query_budget_exceeded")
+        err = assert_error(r, 429, "query_budget_exceeded")
         # The refused request itself counted one query (8 + 1).
         assert "9 queries today" in err["message"] and "registered key" in err["message"]
         assert int(r.headers["retry-after"]) <= 86_400
@@ -530,7 +524,7 @@ def test_public_daily_budget_counts_each_id_of_a_batch(tmp_path: Path) -> None:
         assert entry["status"] == 429 and entry["queries"] == 5
         # One single query still fits, then the budget is spent.
         assert c.get(f"/v1/variants/{SMALL_ID}").status_code == 200
-        _error(c.get(f"/v1/variants/{SMALL_ID}"), 429, "query_budget_exceeded")
+        assert_error(c.get(f"/v1/variants/{SMALL_ID}"), 429, "query_budget_exceeded")
 
 
 def _spend(path: str, n: int, out: Any) -> None:
@@ -586,7 +580,9 @@ def test_oversized_bodies_and_batches_are_refused_and_logged(tmp_path: Path) -> 
     )
     with TestClient(create_app(db, settings, anonymous_role="controlled")) as c:
         big = json.dumps({"variants": [SMALL_ID] * 100}).encode()
-        err = _error(c.post("/v1/variants", content=big, headers={"content-type": "application/json"}), 413)
+        err = assert_error(
+            c.post("/v1/variants", content=big, headers={"content-type": "application/json"}), 413
+        )
         assert "max_request_bytes" in err["message"]
         assert _last_audit(db)["status"] == 413
 
@@ -594,11 +590,13 @@ def test_oversized_bodies_and_batches_are_refused_and_logged(tmp_path: Path) -> 
             for _ in range(10):
                 yield b" " * 200
 
-        _error(c.post("/v1/variants", content=chunks()), 413, "payload_too_large")
+        assert_error(c.post("/v1/variants", content=chunks()), 413, "payload_too_large")
         assert _last_audit(db)["status"] == 413
-        _error(c.post("/v1/variants", json={"variants": [SMALL_ID] * 4}), 413, "too_many_ids")
+        assert_error(c.post("/v1/variants", json={"variants": [SMALL_ID] * 4}), 413, "too_many_ids")
         assert _last_audit(db)["status"] == 413
-        _error(c.post("/v1/variants", content=b"[" * 500, headers={"content-type": "application/json"}), 422)
+        assert_error(
+            c.post("/v1/variants", content=b"[" * 500, headers={"content-type": "application/json"}), 422
+        )
         assert _last_audit(db)["status"] == 422
 
 
@@ -625,7 +623,7 @@ def test_traversal_and_sql_in_parameters_are_refused_and_logged(
     r = client.get(path, headers=_auth(keys["controlled"]))
     assert 400 <= r.status_code < 500, (path, r.status_code)
     if r.headers["content-type"].startswith("application/json"):
-        _error(r, r.status_code)
+        assert_error(r, r.status_code)
     assert "root:" not in r.text and "DuckDB" not in r.text and "Traceback" not in r.text
     entry = _last_audit(db)
     assert entry["status"] == r.status_code and entry["key"] == keys["controlled"].split("_")[1]
@@ -655,7 +653,7 @@ def test_header_injection_cannot_split_a_response_or_an_audit_line(
     # A key carrying CR LF and a header of its own (a real server's h11 refuses it before the app;
     # the in-process client passes it on): malformed, 401, one audit line, no header added.
     r = client.get(f"/v1/variants/{SMALL_ID}", headers={"X-API-Key": "vdb_x\r\nX-Evil: 1"})
-    _error(r, 401, "invalid_key")
+    assert_error(r, 401, "invalid_key")
     assert "x-evil" not in {k.lower() for k in r.headers}
     assert len(audit_path(db).read_bytes().splitlines()) == before + 3
 

@@ -153,7 +153,7 @@ def test_release_table_names_the_region_of_the_highest_faf(api_db: Path) -> None
 def test_n_fail_and_carrier_families_hand_worked(tmp_path: Path) -> None:
     # The loader's hand-worked cohort (tests/test_batch.py): F and M are founders of fam1 with
     # their child C; U is a founder without a family. Plus one record that failed FILTER.
-    from tests.test_batch import RECORDS, G, make_batch, release_rows
+    from tests.batch_data import RECORDS, G, make_batch, release_rows
     from variantdb.load import load_batch
 
     lowqual = (

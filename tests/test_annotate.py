@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.test_api import assert_error
+from tests.api_helpers import assert_error
 from variantdb.annotate import AnnotateError, annotate_vcf
 from variantdb.api.main import create_app
 from variantdb.genome import CONTIGS

@@ -8,50 +8,23 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
-import pyarrow.parquet as pq
 import pysam
 import pytest
 from fastapi.testclient import TestClient
-from httpx2 import Response
 from hypothesis import HealthCheck, given
 from hypothesis import seed as hyp_seed
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from tests.api_helpers import _release_rows, assert_error
 from tests.conftest_api import build_release
 from variantdb.api.main import create_app
 from variantdb.api.models import GroupCounts, RegionPage, StratumCounts, VariantPublic
 from variantdb.frequency import faf_column
-from variantdb.genome import CONTIGS
 from variantdb.release.files import set_current
 from variantdb.schema import COUNT_FIELDS, QUALITY_FIELDS, REGION_MAX_FIELDS, STRATUM_FIELDS, strata
 from variantdb.settings import Settings
-from variantdb.store.layout import variants_file
 from variantdb.variant import Reference, Variant, format_variant_id, normalize, to_spdi
-
-
-def assert_error(resp: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """Check the one error shape of the service and return its body."""
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    body = resp.json()
-    assert set(body) == {"error"}
-    err = body["error"]
-    assert set(err) == {"status", "code", "message", "details"}
-    assert err["status"] == status and isinstance(err["message"], str) and err["message"]
-    if code is not None:
-        assert err["code"] == code, err
-    return err  # type: ignore[no-any-return]
-
-
-def _release_rows(db: Path) -> list[dict[str, Any]]:
-    rel = db / "releases" / (db / "CURRENT").read_text().strip()
-    rows: list[dict[str, Any]] = []
-    for chrom in CONTIGS:
-        part = variants_file(rel, chrom)
-        if part.exists():
-            rows += pq.read_table(part).to_pylist()
-    return rows
 
 
 def _check_record(rec: dict[str, Any], row: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.test_api import assert_error
+from tests.api_helpers import assert_error
 from variantdb.api.models import CoveragePublic, RegionPage
 from variantdb.release.coverage import COVERAGE_FILE
 

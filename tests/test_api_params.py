@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.test_api import assert_error
+from tests.api_helpers import assert_error
 from variantdb.api.errors import install_error_handlers
 from variantdb.api.params import (
     Flag,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.test_api import _release_rows, assert_error
+from tests.api_helpers import _release_rows, assert_error
 from variantdb.api.routes.subcohort import SubcohortRegionPage, SubcohortResult
 
 

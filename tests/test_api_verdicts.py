@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from scipy.stats import poisson
 
+from tests.api_helpers import assert_error
 from tests.conftest_api import build_release
-from tests.test_api import assert_error
 from variantdb.api.main import create_app
 from variantdb.api.models import VariantPublic
 from variantdb.keys import KeyStore

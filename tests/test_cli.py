@@ -10,7 +10,7 @@ import pysam
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_batch import EXPECTED, make_batch
+from tests.batch_data import EXPECTED, make_batch
 from variantdb.loaders.cli import app
 
 runner = CliRunner()
@@ -155,7 +155,7 @@ def test_export_carries_faf_and_quality_fields(db: Path, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("name", ["b?", "b*", "b[1]", "a b", "x=y", "-b", "b/c", "é"])
 def test_batch_name_outside_the_allowed_characters_is_refused(db: Path, tmp_path: Path, name: str) -> None:
-    from tests.test_batch import tree_digest
+    from tests.batch_data import tree_digest
 
     before = tree_digest(db)
     manifest = make_batch(tmp_path / "in")

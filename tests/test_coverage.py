@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.cohort import generate_cohort
-from tests.test_capture import _capture_by_thirds, _write_beds
-from tests.test_peer_bcftools import _bcftools, _peer_plain
+from tests.capture_data import _capture_by_thirds, _write_beds
+from tests.peers import _bcftools, _peer_plain
 from variantdb.genome import CONTIG_LENGTHS
 from variantdb.load import load_batch
 from variantdb.release.coverage import COVERAGE_FILE, CoverageTrack, compute_coverage_track, coverage_schema

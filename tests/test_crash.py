@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import variantdb.load
 from benchmarks.crash_trials import run_trials
-from tests.test_batch import make_batch
+from tests.batch_data import make_batch
 from variantdb.loaders.cli import app
 from variantdb.release.check import check_database
 from variantdb.release.files import read_current, set_current

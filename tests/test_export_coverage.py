@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_batch import make_batch
+from tests.batch_data import make_batch
 from variantdb.loaders.cli import app
 from variantdb.release.coverage import COVERAGE_FILE
 from variantdb.release.files import read_current

@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_helpers import assert_error
 from tests.conftest_api import build_release
-from tests.test_api import assert_error
 from tests.vcfdata import write_fasta
 from variantdb.api.main import create_app
 from variantdb.hgvs import is_hgvs, parse_hgvs

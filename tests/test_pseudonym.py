@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_batch import make_batch
+from tests.batch_data import make_batch
 from variantdb.ingest.vcf import LoadError
 from variantdb.lifecycle import withdraw
 from variantdb.load import load_batch

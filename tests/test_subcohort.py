@@ -610,7 +610,7 @@ def test_segments_are_merged_by_tier_and_incremental_equals_full_rebuild(
     """Six batches with fanout 2: the trailing segments of one size tier are merged as batches
     arrive; a full rebuild applies the same merges (identical files) and the counts still equal
     every stored stratum."""
-    from tests.test_incremental import assert_same_release, release_digest
+    from tests.release_helpers import assert_same_release, release_digest
     from variantdb.load import load_batch
 
     monkeypatch.setenv("VARIANTDB_SUBCOHORT_MERGE_FANOUT", "2")

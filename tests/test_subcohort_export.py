@@ -12,7 +12,7 @@ import pysam
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_api import _release_rows
+from tests.api_helpers import _release_rows
 from variantdb.loaders.cli import app
 from variantdb.subcohort import SubcohortFilterError, parse_filter_args
 

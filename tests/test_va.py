@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from ga4gh.va_spec.base.core import CohortAlleleFrequencyStudyResult
 
+from tests.api_helpers import assert_error
 from tests.conftest_api import build_release
-from tests.test_api import assert_error
 from variantdb.api.main import create_app
 from variantdb.keys import KeyStore
 from variantdb.schema import strata
