@@ -114,3 +114,13 @@ def test_wheel_installs_one_top_level_name(tmp_path: Path) -> None:
         [str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["True", "True", "True"]
+
+
+def test_no_test_file_imports_another() -> None:
+    """Shared helpers live in helper modules (tests/*.py not named test_*) or fixtures, never in a test file."""
+    bad = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        hits = [n for n in _imports(path) if n.startswith("tests.test_")]
+        if hits:
+            bad.append(f"{path.relative_to(ROOT)}: {sorted(hits)}")
+    assert bad == []
