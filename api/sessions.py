@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from variantdb.keys import access_dir
+from variantdb.store.layout import access_dir
 
 __all__ = [
     "CSRF_COOKIE",

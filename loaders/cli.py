@@ -28,6 +28,7 @@ from variantdb.loaders.access_cli import audit, keys_app
 from variantdb.loaders.lifecycle_cli import register as register_lifecycle
 from variantdb.loaders.options import DbOpt
 from variantdb.release.files import read_current, read_release_meta
+from variantdb.store.layout import registry_file
 from variantdb.store.registry import Registry
 from variantdb.subcohort import parse_filter_args
 from variantdb.verdict import (
@@ -388,7 +389,7 @@ def annotate(
 @app.command()
 def info(db: DbOpt, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Summarize the database: releases, batches, samples, variants."""
-    if not (db / "registry.duckdb").exists():
+    if not registry_file(db).exists():
         _fail(f"{db} is not a variantdb database (no registry.duckdb); create one with `variantdb load`")
     with Registry(db, read_only=True) as reg:
         summary = reg.summary()

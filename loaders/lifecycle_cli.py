@@ -18,6 +18,7 @@ from rich.table import Table
 from variantdb.errors import VariantdbError
 from variantdb.loaders.options import DbOpt
 from variantdb.release.files import read_current
+from variantdb.store.layout import registry_file, staging_root
 from variantdb.store.registry import Registry, write_lock
 
 __all__ = ["register"]
@@ -41,7 +42,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _need_db(db: Path) -> None:
-    if not (db / "registry.duckdb").exists():
+    if not registry_file(db).exists():
         _fail(f"{db} is not a variantdb database (no registry.duckdb); create one with `variantdb load`")
 
 
@@ -354,7 +355,7 @@ def check(
     try:
         with write_lock(db):
             before = read_current(db)
-            staged = sorted(p.name for p in (db / "staging").glob("*") if not p.name.startswith("."))
+            staged = sorted(p.name for p in staging_root(db).glob("*") if not p.name.startswith("."))
             with Registry(db, read_only=True) as reg:
                 known = [r["id"] for r in reg.releases()]
                 loaded = set(reg.batch_names())

@@ -41,8 +41,8 @@ from variantdb.frequency import af_array
 from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
+from variantdb.schema import COUNT_FIELDS, vcf_info_name
 from variantdb.schema import strata as all_strata
-from variantdb.schema import vcf_info_name
 from variantdb.seen import SEEN_STATES, seen_states
 from variantdb.store.layout import ReleaseNotFoundError, release_path
 from variantdb.variant import InvalidVariantError, Reference, normalize
@@ -63,16 +63,8 @@ _STRATUM_FIELDS: Final = ("ac", "an", "af", "faf95", "faf99", "homozygote_count"
 _CHUNK: Final = 20_000
 _WIDTH: Final = 32  # alleles up to this many bytes ("REF>ALT") are compared in numpy; longer ones in Python
 _INFO_ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
-_DESCRIBE: Final = {
-    "ac": "alternate allele count",
-    "an": "total number of called alleles at the normalized variant's position",
-    "af": "alternate allele frequency (AC / AN; missing where AN is 0)",
-    "faf95": "filtering allele frequency, 95% confidence (gnomAD/Hail definition; missing where AN is 0)",
-    "faf99": "filtering allele frequency, 99% confidence (gnomAD/Hail definition; missing where AN is 0)",
-    "homozygote_count": "number of homozygous-alternate individuals",
-    "hemizygote_count": "number of hemizygous-alternate individuals (haploid calls)",
-    "n_carriers": "number of individuals carrying the allele",
-}
+#: What each count means, from the one declaration of the release's columns (variantdb.schema).
+_DESCRIBE: Final = {name: desc for name, (_, desc) in COUNT_FIELDS.items()}
 _GROUP_DOC: Final = {
     "": "adj genotypes of founders",
     "_raw": "all genotypes of founders",

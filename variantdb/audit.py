@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from variantdb.errors import VariantdbError
+from variantdb.store.layout import access_dir
 
 __all__ = [
     "MAX_QUERY",
@@ -44,7 +45,7 @@ MAX_QUERY = 2000
 
 def audit_path(db: Path) -> Path:
     """Return ``DB/access/audit.log``."""
-    return Path(db) / "access" / "audit.log"
+    return access_dir(db) / "audit.log"
 
 
 class AuditReadError(VariantdbError, ValueError):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from variantdb.errors import VariantdbError
+from variantdb.store.layout import access_dir
 
 __all__ = [
     "KEY_ROLES",
@@ -75,11 +76,6 @@ class ApiKey:
             "created": self.created,
             "revoked": self.revoked,
         }
-
-
-def access_dir(db: Path) -> Path:
-    """Return ``DB/access``, where keys, rate-limit state and the audit log live."""
-    return Path(db) / "access"
 
 
 def parse_key(text: str) -> str | None:

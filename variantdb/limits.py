@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from variantdb.store.layout import access_dir
+
 __all__ = ["SLOTS", "Decision", "Limiter", "limits_path"]
 
 SLOTS = 1 << 16
@@ -42,7 +44,7 @@ _DAY = 86_400
 
 def limits_path(db: Path) -> Path:
     """Return ``DB/access/limits.bin``."""
-    return Path(db) / "access" / "limits.bin"
+    return access_dir(db) / "limits.bin"
 
 
 @dataclass(frozen=True)

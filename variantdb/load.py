@@ -81,7 +81,14 @@ from variantdb.release.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS, variants_schema
 from variantdb.settings import Settings, get_settings
 from variantdb.store.batches import finish_pending
-from variantdb.store.layout import ReleaseNotFoundError, batch_dir, release_path, variants_file
+from variantdb.store.layout import (
+    ReleaseNotFoundError,
+    batch_dir,
+    release_path,
+    releases_dir,
+    staging_root,
+    variants_file,
+)
 from variantdb.store.pseudonym import load_pseudonymizer
 from variantdb.store.registry import BATCH_NAME, BATCH_NAME_RULE, Registry, write_lock
 from variantdb.subcohort import extend_subcohort, write_subcohort
@@ -199,7 +206,7 @@ def recover(db: Path) -> None:
     are deleted, and ``CURRENT`` is pointed at the newest recorded release.
     """
     db = Path(db)
-    staging = db / "staging"
+    staging = staging_root(db)
     with Registry(db) as reg:
         known_batches = set(reg.batch_names())
         known_releases = [r["id"] for r in reg.releases()]
@@ -214,7 +221,7 @@ def recover(db: Path) -> None:
                         dst.parent.mkdir(parents=True, exist_ok=True)
                         src.rename(dst)
             shutil.rmtree(folder, ignore_errors=True)
-    root = db / "releases"
+    root = releases_dir(db)
     if root.exists():
         for folder in root.iterdir():
             if folder.name not in known_releases:
@@ -304,7 +311,7 @@ def load_batch(
         pseudonyms = load_pseudonymizer(db)
         stored = [pseudonyms.record(r) for r in records]
         original = {s.sample_id: r.sample_id for s, r in zip(stored, records, strict=True)}
-        staging = db / "staging" / name
+        staging = staging_root(db) / name
         committing = False
         try:
             with Registry(db) as reg:
@@ -667,7 +674,7 @@ def _aggregate_connection(db: Path, settings: Settings) -> duckdb.DuckDBPyConnec
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory whatever the batch size: DuckDB spills to disk past this.
     con.execute("SET memory_limit = $1", [f"{int(settings.aggregate_memory_mb)}MB"])
-    spill = db / "staging" / ".duckdb-spill" / "incremental"
+    spill = staging_root(db) / ".duckdb-spill" / "incremental"
     spill.mkdir(parents=True, exist_ok=True)
     con.execute("SET temp_directory = $1", [str(spill)])
     return con
@@ -716,7 +723,7 @@ def publish_release(
         The release metadata written to ``release.json``.
     """
     cohort = make_cohort(samples)
-    spill = db / "staging" / ".duckdb-spill"
+    spill = staging_root(db) / ".duckdb-spill"
     tracks: list[pa.Table] = []
     progress("aggregate", 0, len(CONTIGS))
     run = mapper or _map_in_process

@@ -29,7 +29,15 @@ import duckdb
 from variantdb.release.files import checksums, read_current, read_release_meta
 from variantdb.store.batches import stored_sample_idx
 from variantdb.store.changelog import verify_chain
-from variantdb.store.layout import KINDS, ReleaseNotFoundError, batch_dir, release_path
+from variantdb.store.layout import (
+    KINDS,
+    ReleaseNotFoundError,
+    batch_dir,
+    pending_root,
+    registry_file,
+    release_path,
+    staging_root,
+)
 from variantdb.store.registry import VCF_NAME, Registry
 
 __all__ = ["CheckReport", "check_database"]
@@ -152,7 +160,7 @@ def check_database(db: Path, release: str | None = None) -> CheckReport:
     """
     db = Path(db)
     report = CheckReport()
-    if not (db / "registry.duckdb").exists():
+    if not registry_file(db).exists():
         report.problems.append(f"{db} is not a variantdb database (no registry.duckdb)")
         return report
     with Registry(db, read_only=True) as reg:
@@ -174,10 +182,10 @@ def check_database(db: Path, release: str | None = None) -> CheckReport:
             f"CURRENT names {current} but the registry's newest release is {recorded[-1]}: "
             "an interrupted write; any write (or `variantdb check`) finishes it"
         )
-    pending = db / "pending"
+    pending = pending_root(db)
     if pending.exists() and any(pending.iterdir()):
         report.problems.append(f"an interrupted change is pending in {pending}")
-    staging = db / "staging"
+    staging = staging_root(db)
     if staging.exists() and any(p.name != ".duckdb-spill" for p in staging.iterdir()):
         report.problems.append(f"an interrupted load is staged in {staging}")
     report.release = release or current

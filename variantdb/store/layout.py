@@ -13,6 +13,7 @@ Layout of a database directory ``DB``::
     DB/releases/ID/index/                           memory-mapped lookup index
     DB/releases/ID/subcohort/                       sub-cohort structures
     DB/CURRENT                                      the live release id
+    DB/access/                                      API keys, audit log, query budgets, browser sessions
 
 Every other module asks this one for a path instead of joining names itself.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "KINDS",
     "RELEASE_ID",
     "ReleaseNotFoundError",
+    "access_dir",
     "batch_dir",
     "current_file",
     "fsync_dir",
@@ -56,6 +58,11 @@ class ReleaseNotFoundError(VariantdbError, LookupError):
 def registry_file(db: Path) -> Path:
     """Return ``DB/registry.duckdb``."""
     return Path(db) / "registry.duckdb"
+
+
+def access_dir(db: Path) -> Path:
+    """Return ``DB/access``: API keys, the audit log, query budgets and browser sessions."""
+    return Path(db) / "access"
 
 
 def current_file(db: Path) -> Path:

@@ -23,6 +23,7 @@ import pyarrow as pa
 from variantdb.errors import VariantdbError
 from variantdb.manifest import SampleRecord
 from variantdb.store import changelog
+from variantdb.store.layout import registry_file
 
 __all__ = [
     "BATCH_NAME",
@@ -150,7 +151,7 @@ class Registry:
 
     def __init__(self, db: Path, read_only: bool = False) -> None:
         self.db = Path(db)
-        path = self.db / "registry.duckdb"
+        path = registry_file(self.db)
         if read_only and not path.exists():
             raise FileNotFoundError(f"{self.db} is not a variantdb database (no registry.duckdb)")
         self.con = duckdb.connect(str(path), read_only=read_only)

@@ -15,7 +15,7 @@ import pyarrow as pa
 from variantdb.errors import VariantdbError
 from variantdb.genome import SEXES
 from variantdb.manifest import TECHNOLOGIES
-from variantdb.schema import load_vocabulary
+from variantdb.schema import COUNT_FIELDS, load_vocabulary
 
 __all__ = [
     "FILTER_KEYS",
@@ -37,14 +37,10 @@ ROLES: Final[dict[str, str]] = {
 }
 #: Fields of a sub-cohort record, gnomAD's names where the meaning is the same.
 SUBCOHORT_FIELDS: Final[dict[str, str]] = {
-    "ac": "alternate allele count among the matching samples (gnomAD AC)",
-    "an": "called alleles of the matching samples at the position (gnomAD AN)",
-    "af": "ac / an; null when an is 0 (gnomAD AF)",
-    "faf95": "filtering allele frequency, 95% confidence, as the release's faf95; null when an is 0",
-    "faf99": "filtering allele frequency, 99% confidence; null when an is 0",
-    "homozygote_count": "diploid homozygous alternate genotypes among the matching samples",
-    "hemizygote_count": "haploid alternate genotypes among the matching samples",
-    "n_carriers": "matching samples carrying the alternate allele",
+    **{
+        name: f"{COUNT_FIELDS[name][1]}; among the matching samples"
+        for name in ("ac", "an", "af", "faf95", "faf99", "homozygote_count", "hemizygote_count", "n_carriers")
+    },
     "n_carrier_families": "distinct families among those carriers (a sample without family_id is its own)",
 }
 
