@@ -23,11 +23,10 @@ from variantdb.api.access import spend_queries
 from variantdb.api.auth import Caller, caller_of, granularity, may_see_strata, shape_record
 from variantdb.api.deps import OpenRelease, ReleaseDep, ReleaseStore, SettingsDep
 from variantdb.api.errors import APIError
-from variantdb.api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
+from variantdb.api.lookup import excluded_group, record_for_query, records_for_ids
 from variantdb.api.metrics import name_route
 from variantdb.api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
 from variantdb.settings import Settings
-from variantdb.variant import Variant
 
 __all__ = ["fast_routes", "router"]
 
@@ -122,24 +121,14 @@ def _batch(
     level = granularity(caller.role)
     strata = strata and level == "record"
     role, threshold = caller.role, caller.small_count_threshold
-    parsed: list[Variant | APIError] = []
-    for text in ids:
-        try:
-            parsed.append(parse_query(rel, text))
-        except APIError as e:
-            parsed.append(e)
-    # One vectorized search for the whole batch, then the records in request order.
-    rows = rel.index.find_many([v for v in parsed if isinstance(v, Variant)])
+    # Parsed, searched and read in bulk (api.lookup.records_for_ids), shaped one by one.
     data: list[dict[str, Any]] = []
-    k = 0
-    for text, v in zip(ids, parsed, strict=True):
-        if isinstance(v, APIError):
-            error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
+    for text, rec in zip(ids, records_for_ids(rel, ids, strata=strata, exclude=group), strict=True):
+        if isinstance(rec, APIError):
+            error = {"status": rec.status, "code": rec.code, "message": rec.message, "details": None}
             data.append({"query": text, "error": error})
-            continue
-        rec = record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group)
-        data.append(shape_record(rec, role, threshold))
-        k += 1
+        else:
+            data.append(shape_record(rec, role, threshold))
     caller.granularity = level
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 
