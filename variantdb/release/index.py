@@ -559,8 +559,12 @@ class ReleaseIndex:
         if not variants or self.n_variants == 0:
             return [None] * len(variants)
         q = self._query_keys(variants)
-        lo = np.searchsorted(self.keys, q, side="left")
-        hi = np.searchsorted(self.keys, q, side="right")
+        # Sorted needles let searchsorted walk the keys once instead of jumping about.
+        order = np.argsort(q, kind="stable")
+        lo = np.empty(len(q), dtype=np.int64)
+        hi = np.empty(len(q), dtype=np.int64)
+        lo[order] = np.searchsorted(self.keys, q[order], side="left")
+        hi[order] = np.searchsorted(self.keys, q[order], side="right")
         hi[q < 0] = lo[q < 0]
         n_cand = hi - lo
         out: list[int | None] = [None] * len(variants)
@@ -665,8 +669,7 @@ class ReleaseIndex:
             if not 0 <= row < self.n_variants:
                 raise IndexError(f"row {row} out of range (0-{self.n_variants - 1})")
         buf = b"".join([os.pread(fd, size, base + row * size) for row in rows])
-        out: list[tuple[int, ...]] = np.frombuffer(buf, dtype=self.values.dtype).tolist()
-        return out
+        return list(st.iter_unpack(buf))
 
     def an_tuples(self, variants: list[Variant]) -> list[tuple[int, ...] | None]:
         """Return :meth:`an_tuple` at the position of each variant, searching all at once."""
@@ -674,10 +677,13 @@ class ReleaseIndex:
         if not variants or len(self.an_starts) == 0:
             return out
         q = self._query_keys(variants)
-        i = np.searchsorted(self.an_starts, q, side="right") - 1
+        order = np.argsort(q, kind="stable")
+        i = np.empty(len(q), dtype=np.int64)
+        i[order] = np.searchsorted(self.an_starts, q[order], side="right") - 1
         inside = np.flatnonzero((q >= 0) & (i >= 0) & (self.an_ends[np.maximum(i, 0)] >= q))
-        values = self.an_values[i[inside]].tolist()
-        for k, t in zip(inside.tolist(), values, strict=True):
+        st = self._an_struct
+        rows = np.asarray(self.an_values).view(np.uint8).reshape(-1, st.size)[i[inside]]
+        for k, t in zip(inside.tolist(), st.iter_unpack(rows.tobytes()), strict=True):
             out[k] = t
         return out
 
