@@ -188,7 +188,10 @@ def test_n_fail_and_carrier_families_hand_worked(tmp_path: Path) -> None:
     ),
 )
 def test_an_track_streamed_by_bins_equals_the_whole_contig(
-    tmp_path_factory: pytest.TempPathFactory, chrom: str, bin_rows: int, gaps: list[tuple[int, int, int, bool]]
+    tmp_path_factory: pytest.TempPathFactory,
+    chrom: str,
+    bin_rows: int,
+    gaps: list[tuple[int, int, int, bool]],
 ) -> None:
     from variantdb.genome import CONTIG_LENGTHS
     from variantdb.release.aggregate import compute_an_track, compute_an_track_from_files, make_cohort
