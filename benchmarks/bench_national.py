@@ -211,8 +211,11 @@ def run(work: Path, n_first: int, n_monthly: int, length: int, seed: int) -> dic
 
     tabix_s = _timed(tabix_all) / len(probe)
     con = duckdb.connect()
-    parquet = str(rel_dir / "variants" / "*.parquet")
-    stmt = f"SELECT * FROM read_parquet('{parquet}') WHERE chrom = ? AND pos = ? AND ref = ? AND alt = ?"
+    # The release's Parquet as a view: paths go to DuckDB as arguments, never into SQL text.
+    con.register(
+        "variants", con.read_parquet([str(p) for p in sorted((rel_dir / "variants").glob("*.parquet"))])
+    )
+    stmt = "SELECT * FROM variants WHERE chrom = ? AND pos = ? AND ref = ? AND alt = ?"
     few = probe[:50]
     con.execute(stmt, list(few[0])).fetchall()
     duck_s = _timed(lambda: [con.execute(stmt, list(v)).fetchall() for v in few], 1) / len(few)
@@ -233,7 +236,7 @@ def run(work: Path, n_first: int, n_monthly: int, length: int, seed: int) -> dic
                            work / "bcftools-view-R.log")  # fmt: skip
     ids_tbl = _ids_table(batch)
     con.register("ids", ids_tbl)
-    join = f"SELECT v.* FROM ids JOIN read_parquet('{parquet}') v USING (chrom, pos, ref, alt)"
+    join = "SELECT v.* FROM ids JOIN variants v USING (chrom, pos, ref, alt)"
     duck_b = _timed(lambda: con.execute(join).fetchall(), 2)
     steps["batch_lookup"] = {
         "ids": len(batch),
