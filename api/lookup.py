@@ -12,7 +12,14 @@ from variantdb.api.deps import OpenRelease
 from variantdb.api.errors import APIError
 from variantdb.api.records import ExcludedGroup
 from variantdb.seen import describe_state, seen_state
-from variantdb.variant import InvalidVariantError, Variant, format_variant_id, parse_variant_id, to_spdi
+from variantdb.variant import (
+    InvalidVariantError,
+    Variant,
+    format_variant_id,
+    parse_variant_id,
+    parse_variant_ids,
+    to_spdi,
+)
 
 __all__ = [
     "excluded_group",
@@ -21,6 +28,7 @@ __all__ = [
     "record_for_query",
     "record_for_row",
     "record_for_variant",
+    "records_for_ids",
     "state_of",
 ]
 
@@ -106,18 +114,29 @@ def record_for_variant(
     """
     if row is False:
         row = rel.index.find(v.chrom, v.pos, v.ref, v.alt)
-    out = _head(query, v, rel, row is not None)
-    layout = rel.layout
-    t = None
     if row is not None:
-        t = rel.index.count_tuple(row)
+        return _record(rel, v, query, strata, rel.index.count_tuple(row), None, exclude)
+    return _record(rel, v, query, strata, None, rel.index.an_tuple(v.chrom, v.pos), exclude)
+
+
+def _record(
+    rel: OpenRelease,
+    v: Variant,
+    query: str,
+    strata: bool,
+    t: tuple[int, ...] | None,
+    an_t: tuple[int, ...] | None,
+    exclude: ExcludedGroup | None,
+) -> dict[str, Any]:
+    """Build a record from the variant's count tuple ``t`` (None: not in the release, AN from ``an_t``)."""
+    out = _head(query, v, rel, t is not None)
+    layout = rel.layout
+    if t is not None:
         counts = layout.seen(t) if strata else layout.seen_compact(t)
-        an_t = None
     else:
-        an_t = rel.index.an_tuple(v.chrom, v.pos)
         counts = layout.unseen(an_t, strata)
     # The state is the stored record's: leaving a group out changes the counts, not what was observed.
-    out["state"] = state_of(row is not None, counts)
+    out["state"] = state_of(t is not None, counts)
     if exclude is not None:
         layout.without_group(counts, exclude, t, an_t)
     an = counts["an"]
@@ -134,6 +153,46 @@ def record_for_variant(
         out["message"] = words + f", outside patient group {exclude.value}"
         out["excluded_group"] = exclude.id
     out.update(counts)
+    return out
+
+
+def records_for_ids(
+    rel: OpenRelease,
+    ids: list[str],
+    *,
+    strata: bool = True,
+    exclude: ExcludedGroup | None = None,
+) -> list[dict[str, Any] | APIError]:
+    """Return the record of each id of a batch, in order, or the 400 error of an id that cannot be parsed.
+
+    The same records as :func:`record_for_query` one id at a time, found in bulk:
+    the ids parsed by :func:`variantdb.variant.parse_variant_ids`, every row found
+    by one vectorized search (:meth:`ReleaseIndex.find_many`), the count rows
+    of the variants present and the AN of the absent ones each read in one call.
+
+    Parameters
+    ----------
+    strata
+        Include the strata. Default True.
+    exclude
+        As for :func:`record_for_variant`. Default None.
+    """
+    parsed = parse_variant_ids(ids, rel.reference)
+    variants = [v for v in parsed if isinstance(v, Variant)]
+    index = rel.index
+    rows = index.find_many(variants)
+    present = [r for r in rows if r is not None]
+    counts = iter(index.count_tuples(present))
+    absent = iter(index.an_tuples([v for v, r in zip(variants, rows, strict=True) if r is None]))
+    found = iter(rows)
+    out: list[dict[str, Any] | APIError] = []
+    for text, v in zip(ids, parsed, strict=True):
+        if isinstance(v, InvalidVariantError):
+            out.append(invalid_variant_error(text, v))
+        elif next(found) is not None:
+            out.append(_record(rel, v, text, strata, next(counts), None, exclude))
+        else:
+            out.append(_record(rel, v, text, strata, None, next(absent), exclude))
     return out
 
 

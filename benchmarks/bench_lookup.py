@@ -7,6 +7,7 @@ Stages (each prints JSON and appends it to ``--out``)::
     python benchmarks/bench_lookup.py duckdb  --db /tmp/bench100m
     python benchmarks/bench_lookup.py tabix   --db /tmp/bench10m
     python benchmarks/bench_lookup.py afquery --work /tmp/bench_afq
+    python benchmarks/bench_lookup.py batch   --db /tmp/bench10m --compare-tree /tmp/before
 
 Releases come from ``benchmarks/synthetic_release.py`` (frequency table built
 directly) except for the afquery stage, which needs genotypes: it generates a
@@ -212,7 +213,7 @@ def bare_app() -> Any:
 
 
 class Server:
-    def __init__(self, target: str, env: dict[str, str], workers: int = 1) -> None:
+    def __init__(self, target: str, env: dict[str, str], workers: int = 1, cwd: Path = ROOT) -> None:
         self.port = _free_port()
         cmd = [
             PY,
@@ -230,7 +231,7 @@ class Server:
             "--workers",
             str(workers),
         ]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd)
         deadline = time.time() + 120
         while time.time() < deadline:
             try:
@@ -388,6 +389,69 @@ def stage_http(db: Path, out: Path, seconds: int, n: int) -> None:
         else None,
     }
     emit(out, {"stage": "http", **res})
+
+
+def _batch_body(db: Path) -> bytes:
+    """The 10,000-id batch of the http stage: 5,000 present and 5,000 absent ids, shuffled."""
+    present, absent = probes(db, 20000, seed=11)
+    ids = [format_variant_id(v) for v in present[10000:15000]] + [
+        format_variant_id(v) for v in absent[10000:15000]
+    ]
+    random.Random(3).shuffle(ids)
+    return json.dumps({"variants": ids}).encode()
+
+
+def stage_batch(db: Path, out: Path, runs: int, compare_tree: Path | None) -> None:
+    """Time the 10,000-id ``POST /v1/variants``, this tree against another (``before``) in one run.
+
+    Both servers run at once and the requests alternate between them, so load
+    from elsewhere on the machine falls on both alike. ``compare_tree`` is a
+    source tree of variantdb (e.g. ``git archive`` of an earlier commit) with
+    ``variantdb/api`` and ``variantdb/loaders`` linked to its ``api/`` and
+    ``loaders/``; its server runs with that tree first on ``sys.path``.
+    """
+    body = _batch_body(db)
+    headers = {"content-type": "application/json", **_bench_key(db)}
+    env = {"VARIANTDB_DB": str(db), "VARIANTDB_CONTROLLED_REQUESTS_PER_MINUTE": str(10**9)}
+    trees = {"after": ROOT} if compare_tree is None else {"before": compare_tree, "after": ROOT}
+    servers = {
+        label: Server("variantdb.api.main:create_app_from_env", {**env, "PYTHONPATH": str(tree)}, cwd=tree)
+        for label, tree in trees.items()
+    }
+    res: dict[str, Any] = {"db": str(db), "n_variants": len(ReleaseIndex.open(_current(db))), "runs": runs}
+    try:
+        conns = {label: http.client.HTTPConnection("127.0.0.1", srv.port) for label, srv in servers.items()}
+        for query in ("", "?strata=false"):
+            times: dict[str, list[float]] = {label: [] for label in servers}
+            sizes: dict[str, int] = {}
+            bodies: dict[str, Any] = {}
+            for i in range(runs + 1):
+                for label, c in conns.items():
+                    t0 = time.perf_counter()
+                    c.request("POST", "/v1/variants" + query, body=body, headers=headers)
+                    r = c.getresponse()
+                    payload = r.read()
+                    dt = time.perf_counter() - t0
+                    assert r.status == 200, payload[:300]
+                    if i:  # the first request of each server warms it
+                        times[label].append(dt)
+                    sizes[label] = len(payload)
+                    if i == 1:
+                        bodies[label] = json.loads(payload)
+            if len(bodies) == 2:
+                assert bodies["before"] == bodies["after"], "the two trees answer differently"
+            for label in servers:
+                res[f"{label}{query.replace('?', '_').replace('=', '_')}"] = {
+                    "p50_ms": statistics.median(times[label]) * 1e3,
+                    "min_ms": min(times[label]) * 1e3,
+                    "response_mb": sizes[label] / 1e6,
+                }
+        res["server_pythonpath"] = {label: str(tree) for label, tree in trees.items()}
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    res["load_avg_1min"] = os.getloadavg()[0]
+    emit(out, {"stage": "batch", **res})
 
 
 def _index_warm_us(rel: Path, vs: list[Variant]) -> float:
@@ -691,7 +755,11 @@ def main() -> None:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # run as a script: make benchmarks/ and loaders/ importable
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["inproc", "http", "duckdb", "tabix", "afquery", "_inproc_child"])
+    ap.add_argument(
+        "stage", choices=["inproc", "http", "batch", "duckdb", "tabix", "afquery", "_inproc_child"]
+    )
+    ap.add_argument("--compare-tree", type=Path, help="batch: another source tree to time beside this one")
+    ap.add_argument("--runs", type=int, default=15, help="batch: timed requests per server and form")
     ap.add_argument("--db", type=Path, action="append", default=[])
     ap.add_argument("--probes", type=Path)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_afq"))
@@ -708,6 +776,8 @@ def main() -> None:
         stage_inproc(a.db, a.n, a.out)
     elif a.stage == "http":
         stage_http(a.db[0], a.out, a.seconds, min(a.n, 20000))
+    elif a.stage == "batch":
+        stage_batch(a.db[0], a.out, a.runs, a.compare_tree)
     elif a.stage == "duckdb":
         stage_duckdb(a.db[0], a.out, min(a.n, 300))
     elif a.stage == "tabix":

@@ -176,3 +176,66 @@ def test_n_fail_and_carrier_families_hand_worked(tmp_path: Path) -> None:
         (3000000, "T", 1, 0, 1),
         (100, "G", 1, 0, 1),  # F (founder) and C, both fam1
     ]
+
+
+@seed(14)
+@settings(max_examples=40, deadline=None)
+@given(
+    chrom=st.sampled_from(["chr1", "chrX", "chrY"]),
+    bin_rows=st.integers(1, 6),
+    gaps=st.lists(
+        st.tuples(
+            st.integers(0, 5),  # sample_idx; 5 is not in the cohort
+            st.sampled_from([1, 2, 2_781_470, 2_781_480, 10_000, 10_003, 10_004, 155_701_380]),  # start
+            st.sampled_from([0, 1, 5, 300, 3_000_000]),  # length - 1
+            st.booleans(),
+        ),
+        max_size=30,
+    ),
+)
+def test_an_track_streamed_by_bins_equals_the_whole_contig(
+    tmp_path_factory: pytest.TempPathFactory,
+    chrom: str,
+    bin_rows: int,
+    gaps: list[tuple[int, int, int, bool]],
+) -> None:
+    from variantdb.genome import CONTIG_LENGTHS
+    from variantdb.release.aggregate import compute_an_track, compute_an_track_from_files, make_cohort
+    from variantdb.schema import GAPS_SCHEMA
+
+    length = CONTIG_LENGTHS[chrom]
+    gaps = [(s, min(p, length), min(p + n, length), raw) for s, p, n, raw in gaps]
+    sexes = ["XX", "XY", "unknown", "XY", "XX"]
+    samples = pa.table(
+        {
+            "sample_idx": pa.array(range(5), pa.int32()),
+            "sample_id": [f"S{i}" for i in range(5)],
+            "sex": sexes,
+            "region": ["Hovedstaden", "Sjælland"] * 2 + ["Hovedstaden"],
+            "patient_group": [None] * 5,
+            "family_id": [None] * 5,
+            "father_id": [None] * 5,
+            "mother_id": [None] * 5,
+        }
+    )
+    cohort = make_cohort(samples)
+    table = pa.table(
+        {
+            "sample_idx": pa.array([g[0] for g in gaps], pa.int32()),
+            "chrom": [chrom] * len(gaps),
+            "start": pa.array([g[1] for g in gaps], pa.int32()),
+            "end": pa.array([g[2] for g in gaps], pa.int32()),
+            "raw": [g[3] for g in gaps],
+        },
+        schema=GAPS_SCHEMA,
+    )
+    folder = tmp_path_factory.mktemp("gaps")
+    # Two files, rows in no order: the stream sorts them.
+    half = len(gaps) // 2
+    files = []
+    for k, part in enumerate((table.slice(0, half), table.slice(half))):
+        path = folder / f"part-{k}.parquet"
+        pq.write_table(part.take(np.arange(part.num_rows)[::-1]), path)
+        files.append(str(path))
+    streamed = compute_an_track_from_files(chrom, files, cohort, bin_rows=bin_rows, memory_mb=64)
+    assert streamed.equals(compute_an_track(chrom, table, cohort))

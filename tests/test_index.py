@@ -197,3 +197,15 @@ def test_index_without_max_ac_reads_it_from_the_counts(release: Path) -> None:
     ix = ReleaseIndex.open(release)
     assert len(ix.faf_lambda["faf95"]) == 1 + max(r[4] + 2 for r in ROWS)  # ac_all is ac + 2
     assert ix.record(4) == want
+
+
+def test_count_and_an_tuples_agree_with_one_at_a_time(release: Path) -> None:
+    ix = ReleaseIndex.open(release)
+    rows = [3, 0, 6, 0]
+    assert ix.count_tuples(rows) == [ix.count_tuple(r) for r in rows]
+    assert ix.count_tuples([]) == []
+    with pytest.raises(IndexError):
+        ix.count_tuples([len(ix)])
+    probes = [Variant(c, p, r, a) for c, p, r, a, _, _ in ROWS]
+    probes += [Variant("chr1", 101, "A", "C"), Variant("chr22", 10, "A", "G"), Variant("chrZ", 5, "A", "G")]
+    assert ix.an_tuples(probes) == [ix.an_tuple(v.chrom, v.pos) for v in probes]

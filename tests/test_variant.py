@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 
 from tests.vcfdata import write_fasta
-from variantdb.variant import InvalidVariantError, Reference, Variant, normalize, parse_variant_id, to_spdi
+from variantdb.variant import (
+    InvalidVariantError,
+    Reference,
+    Variant,
+    normalize,
+    parse_variant_id,
+    parse_variant_ids,
+    to_spdi,
+)
 
 # chr1: NNNNN ACGT CAAAAAT GG...   (1-based: 6=A 7=C 8=G 9=T 10=C 11-15=AAAAA 16=T)
 SEQ = "NNNNN" + "ACGT" + "CAAAAAT" + "G" * 50
@@ -101,3 +109,43 @@ def test_spdi_round_trip_and_empty_alleles(ref: Reference) -> None:
 def test_unparseable_ids_say_what_forms_are_accepted(text: str) -> None:
     with pytest.raises(InvalidVariantError):
         parse_variant_id(text)
+
+
+_BATCH_IDS = [
+    "1-100-A-G",
+    "chr1-100-a-g",
+    "chr1:100:A:G",
+    "X-5-C-T",
+    "MT-16000-T-C",
+    "NC_000001.11:99:A:G",  # SPDI: 0-based, so position 100, not 99
+    "nc_000001.11:99:A:G",  # not SPDI (case): the contig alias, 1-based
+    " 1-100-A-G ",
+    "1-100-A-A",
+    "1-0-A-G",
+    "1-999999999-A-G",
+    "chrZ-100-A-G",
+    "1-100-A-N",
+    "1-7-C-T",  # REF matches the reference
+    "1-7-G-T",  # it does not
+    "1-11-CA-C",  # left-aligned with a reference
+    "not an id",
+]
+
+
+@pytest.mark.parametrize("with_ref", [False, True])
+def test_parse_variant_ids_answers_as_parse_variant_id(ref: Reference, with_ref: bool) -> None:
+    reference = ref if with_ref else None
+
+    def one(text: str) -> object:
+        try:
+            return parse_variant_id(text, reference)
+        except InvalidVariantError as e:
+            return ("error", str(e))
+
+    got = [
+        ("error", str(v)) if isinstance(v, InvalidVariantError) else v
+        for v in parse_variant_ids(_BATCH_IDS, reference)
+    ]
+    assert got == [one(t) for t in _BATCH_IDS]
+    if not with_ref:  # the test reference's chr1 is 66 bases long
+        assert got[5] == Variant("chr1", 100, "A", "G") and got[6] == Variant("chr1", 99, "A", "G")

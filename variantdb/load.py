@@ -59,7 +59,7 @@ from variantdb.release.aggregate import (
     check_an_track,
     check_counts,
     cohort_stats,
-    compute_an_track,
+    compute_an_track_from_files,
     make_cohort,
 )
 from variantdb.release.coverage import COVERAGE_FILE, write_coverage
@@ -790,8 +790,10 @@ def _release_contig(
 
     A function of files only, so it runs in-process or on a Dask worker alike.
     """
-    gaps = pq.ParquetDataset(gap_files, schema=GAPS_SCHEMA).read() if gap_files else GAPS_SCHEMA.empty_table()
-    track = compute_an_track(chrom, gaps, cohort)
+    # Streamed a bin at a time, so memory does not grow with the number of gVCFs.
+    track = compute_an_track_from_files(
+        chrom, gap_files, cohort, memory_mb=memory_mb, spill=spill / f"{chrom}-gaps"
+    )
     if not call_files:  # nothing to count: no DuckDB connection to open
         return aggregate_contig(None, chrom, call_files, track, cohort), track  # type: ignore[arg-type]
     # Bounded memory whatever the batch size: DuckDB spills to disk past this, in a

@@ -15,6 +15,11 @@ from typing import NamedTuple
 from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, REFSEQ, UnknownContigError, canonical_contig
 
+# An SNV id as a batch sends it; SPDI ids (0-based) are left to parse_variant_id.
+_SIMPLE_SNV = re.compile(
+    r"(?!N[CTW]_\d+\.\d+:)([\w.]+?)[-:]([1-9]\d{0,9})[-:]([ACGTacgt])[-:]([ACGTacgt])", re.ASCII
+)
+
 __all__ = [
     "InvalidVariantError",
     "Reference",
@@ -22,6 +27,7 @@ __all__ = [
     "format_variant_id",
     "normalize",
     "parse_variant_id",
+    "parse_variant_ids",
     "to_spdi",
 ]
 
@@ -254,6 +260,62 @@ def parse_variant_id(text: str, reference: Reference | None = None) -> Variant:
         "chr1:55516888:G:GA, chr1:55516888 G>GA, SPDI (NC_000001.11:55516887:G:GA) or HGVS g. "
         "(NC_000017.11:g.43045712A>G)"
     )
+
+
+def parse_variant_ids(
+    texts: list[str], reference: Reference | None = None
+) -> list[Variant | InvalidVariantError]:
+    """Parse and normalize many ids at once: :func:`parse_variant_id` of each, errors returned in place.
+
+    Parameters
+    ----------
+    texts
+        Ids in any form :func:`parse_variant_id` accepts.
+    reference
+        As for :func:`parse_variant_id`. Default None.
+
+    Returns
+    -------
+    list
+        One :class:`Variant` or :class:`InvalidVariantError` per id, in order.
+
+    Notes
+    -----
+    The common id of a batch, an SNV written ``1-55516888-G-A`` (or with ``chr``
+    or ``:``), is recognized by one regular expression and, without a reference,
+    needs no normalization: it skips the loop over the accepted forms. Every
+    other id goes through :func:`parse_variant_id`, so the answer is the same.
+    """
+    out: list[Variant | InvalidVariantError] = []
+    contigs: dict[str, str | None] = {}
+    simple = _SIMPLE_SNV.fullmatch
+    for text in texts:
+        m = simple(text)
+        if m is not None:
+            alias, pos_s, ref, alt = m.groups()
+            chrom = contigs.get(alias, "")
+            if chrom == "":
+                try:
+                    chrom = canonical_contig(alias)
+                except UnknownContigError:
+                    chrom = None
+                contigs[alias] = chrom
+            ref, alt = ref.upper(), alt.upper()
+            pos = int(pos_s)
+            if chrom is not None and ref != alt and pos <= CONTIG_LENGTHS[chrom]:
+                if reference is None:
+                    out.append(Variant(chrom, pos, ref, alt))
+                    continue
+                try:
+                    out.append(normalize(chrom, pos, ref, alt, reference))
+                except InvalidVariantError as e:
+                    out.append(e)
+                continue
+        try:
+            out.append(parse_variant_id(text, reference))
+        except InvalidVariantError as e:
+            out.append(e)
+    return out
 
 
 def _parse_spdi(m: re.Match[str], reference: Reference | None) -> Variant:

@@ -21,7 +21,13 @@ from variantdb.api.access import spend_queries
 from variantdb.api.auth import Caller, caller_of, granularity, may_see_strata, shape_record
 from variantdb.api.deps import OpenRelease, ReleaseStore
 from variantdb.api.errors import APIError
-from variantdb.api.lookup import excluded_group, parse_query, record_for_query, record_for_variant
+from variantdb.api.lookup import (
+    excluded_group,
+    parse_query,
+    record_for_query,
+    record_for_variant,
+    records_for_ids,
+)
 from variantdb.api.models import ACCESS_ERRORS, BatchRequest, BatchResult, ErrorPublic, VariantPublic
 from variantdb.api.params import (
     RELEASE,
@@ -45,7 +51,6 @@ from variantdb.api.verdicts import (
     verdict_inputs_many,
 )
 from variantdb.settings import Settings
-from variantdb.variant import Variant
 
 __all__ = ["router"]
 
@@ -153,28 +158,36 @@ def _batch(
     level = granularity(caller.role)
     strata = strata and level == "record"
     role, threshold = caller.role, caller.small_count_threshold
-    parsed: list[Variant | APIError] = []
-    for text in ids:
-        try:
-            parsed.append(parse_query(rel, text))
-        except APIError as e:
-            parsed.append(e)
-    # One vectorized search for the whole batch, then the records in request order.
-    rows = rel.index.find_many([v for v in parsed if isinstance(v, Variant)])
+    # Parsed, searched and read in bulk (api.lookup.records_for_ids), shaped one by one.
     data: list[dict[str, Any]] = []
-    inputs: list[Any] = []
-    k = 0
-    for text, v in zip(ids, parsed, strict=True):
-        if isinstance(v, APIError):
-            error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
-            data.append({"query": text, "error": error})
-            inputs.append(None)
-            continue
-        rec = record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group)
-        data.append(shape_record(rec, role, threshold))
-        inputs.append(k)
-        k += 1
-    if asked is not None:
+    if asked is None:
+        for text, rec in zip(ids, records_for_ids(rel, ids, strata=strata, exclude=group), strict=True):
+            if isinstance(rec, APIError):
+                error = {"status": rec.status, "code": rec.code, "message": rec.message, "details": None}
+                data.append({"query": text, "error": error})
+            else:
+                data.append(shape_record(rec, role, threshold))
+    else:
+        # With verdicts: each found variant's row is also the verdict's input.
+        parsed: list[Variant | APIError] = []
+        for text in ids:
+            try:
+                parsed.append(parse_query(rel, text))
+            except APIError as e:
+                parsed.append(e)
+        rows = rel.index.find_many([v for v in parsed if isinstance(v, Variant)])
+        inputs: list[Any] = []
+        k = 0
+        for text, v in zip(ids, parsed, strict=True):
+            if isinstance(v, APIError):
+                error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
+                data.append({"query": text, "error": error})
+                inputs.append(None)
+                continue
+            rec = record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group)
+            data.append(shape_record(rec, role, threshold))
+            inputs.append(k)
+            k += 1
         found = [v for v in parsed if isinstance(v, Variant)]
         many = verdict_inputs_many(rel, found, rows, asked.group)
         attach_verdicts(data, [None if j is None else many[j] for j in inputs], asked, role, threshold)

@@ -24,6 +24,7 @@ import pyarrow as pa
 from variantdb.frequency import FAF_CONFIDENCE, af_column, faf_column, faf_max_columns
 from variantdb.genome import CONTIG_LENGTHS, SEXES, ploidy_segments
 from variantdb.schema import (
+    GAPS_SCHEMA,
     GROUPS,
     QUALITY_FIELDS,
     Stratum,
@@ -42,6 +43,7 @@ __all__ = [
     "check_counts",
     "cohort_stats",
     "compute_an_track",
+    "compute_an_track_from_files",
     "count_calls",
     "count_columns",
     "finish_contig",
@@ -51,7 +53,9 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+_BIN_ROWS = 1 << 18
 # Which samples and calls each group counts: (founders only, adj only).
+_EMPTY_GAPS = GAPS_SCHEMA.empty_table()
 _GROUP_RULES: dict[str, tuple[bool, bool]] = {"": (True, True), "_raw": (True, False), "_all": (False, True)}
 
 
@@ -183,10 +187,148 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     pyarrow.Table
         :func:`~variantdb.schema.an_schema` rows: segments tiling ``[1, length]``,
         adjacent segments with equal values merged.
+
+    See Also
+    --------
+    compute_an_track_from_files : the same track from gap files, in bounded memory.
+    """
+    span = _an_span(chrom, 1, CONTIG_LENGTHS[chrom], *_gap_arrays(gaps, cohort), cohort)
+    return _track_table(chrom, [span])
+
+
+def compute_an_track_from_files(
+    chrom: str,
+    gap_files: list[str],
+    cohort: Cohort,
+    *,
+    bin_rows: int = _BIN_ROWS,
+    memory_mb: int = 1024,
+    spill: Path | None = None,
+) -> pa.Table:
+    """Return the AN track of one contig from its gap files, a bin of positions at a time.
+
+    Parameters
+    ----------
+    chrom
+        Canonical contig.
+    gap_files
+        Parquet files of :data:`~variantdb.schema.GAPS_SCHEMA` rows on this contig
+        (any sample; those not in the cohort are ignored).
+    cohort
+        The included samples.
+    bin_rows
+        Gap rows per bin (about; a bin never splits rows sharing a start). Default 262,144.
+    memory_mb
+        DuckDB's memory limit for sorting the rows; past it the sort spills. Default 1024.
+    spill
+        Folder for DuckDB's spill files. Default: DuckDB's own.
+
+    Returns
+    -------
+    pyarrow.Table
+        Exactly :func:`compute_an_track` of all the rows at once.
+
+    Notes
+    -----
+    DuckDB streams the rows sorted by ``start``; each bin ``[lo, hi]`` is swept
+    with the rows starting in it and those carried from earlier bins because
+    they end past ``lo`` (clipped to the bin). The sweep is position by
+    position, so cutting the contig at bin edges and merging equal neighbours
+    across them gives the same segments. Memory is one bin's rows plus the
+    carried ones (at most the samples' long gaps), whatever the number of gVCFs.
     """
     length = CONTIG_LENGTHS[chrom]
+    if not gap_files or cohort.size == 0:
+        return compute_an_track(chrom, _EMPTY_GAPS, cohort)
+    con = duckdb.connect()
+    try:
+        con.execute("SET memory_limit = $1", [f"{int(memory_mb)}MB"])
+        con.execute("SET threads = 1")
+        if spill is not None:
+            spill.mkdir(parents=True, exist_ok=True)
+            con.execute("SET temp_directory = $1", [str(spill)])
+        reader: pa.RecordBatchReader = con.sql(
+            'SELECT sample_idx, start, "end", raw FROM read_parquet($files) ORDER BY start',
+            params={"files": literal_paths(gap_files)},
+        ).to_arrow_reader(bin_rows)
+        spans = []
+        lo = 1
+        carry = pending = _no_rows()
+        for batch in reader:
+            pending = _concat_rows(pending, _gap_arrays(pa.Table.from_batches([batch]), cohort))
+            while len(pending[1]) > bin_rows:
+                # The bin ends just before the first start past bin_rows rows (equal starts stay together).
+                k = int(np.searchsorted(pending[1], pending[1][bin_rows], side="left"))
+                if k == 0:
+                    k = int(np.searchsorted(pending[1], pending[1][0], side="right"))
+                    if k == len(pending[1]):
+                        break
+                hi = int(pending[1][k]) - 1
+                take = _concat_rows(carry, _select(pending, slice(0, k)))
+                pending = _select(pending, slice(k, None))
+                spans.append(_an_span(chrom, lo, hi, *take, cohort))
+                carry = _select(take, take[2] > hi)
+                lo = hi + 1
+        spans.append(_an_span(chrom, lo, length, *_concat_rows(carry, pending), cohort))
+    finally:
+        con.close()
+    return _track_table(chrom, spans)
+
+
+_Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _no_rows() -> _Rows:
+    return (
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=bool),
+    )
+
+
+def _select(r: _Rows, which: slice | np.ndarray) -> _Rows:
+    return r[0][which], r[1][which], r[2][which], r[3][which]
+
+
+def _concat_rows(a: _Rows, b: _Rows) -> _Rows:
+    if len(a[0]) == 0:
+        return b
+    return (
+        np.concatenate([a[0], b[0]]),
+        np.concatenate([a[1], b[1]]),
+        np.concatenate([a[2], b[2]]),
+        np.concatenate([a[3], b[3]]),
+    )
+
+
+def _gap_arrays(gaps: pa.Table, cohort: Cohort) -> _Rows:
+    """Return (cohort row, start, end, raw) of the gap rows of cohort samples."""
+    g_idx = gaps.column("sample_idx").to_numpy().astype(np.int64)
+    rows = np.searchsorted(cohort.sample_idx, g_idx)
+    rows = np.minimum(rows, max(cohort.size - 1, 0))
+    keep = (cohort.sample_idx[rows] == g_idx) if cohort.size else np.zeros(len(g_idx), dtype=bool)
+    return (
+        rows[keep],
+        gaps.column("start").to_numpy().astype(np.int64)[keep],
+        gaps.column("end").to_numpy().astype(np.int64)[keep],
+        gaps.column("raw").to_numpy(zero_copy_only=False).astype(bool)[keep],
+    )
+
+
+def _an_span(
+    chrom: str,
+    lo: int,
+    hi: int,
+    rows: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    raw: np.ndarray,
+    cohort: Cohort,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (starts, ends, AN rows) of the track over 1-based ``[lo, hi]``, equal neighbours merged."""
     ncol = len(an_columns())
-    segs = ploidy_segments(chrom)
+    segs = [(max(s, lo), min(e, hi), p) for s, e, p in ploidy_segments(chrom) if s <= hi and e >= lo]
     sex_ploidy = np.array([[p[s] for s in SEXES] for _, _, p in segs], dtype=np.int32)  # (n_seg, 3)
     seg_starts = np.array([s for s, _, _ in segs], dtype=np.int64)
     w_raw = cohort.weights(raw_gap=True)
@@ -196,14 +338,10 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     for k in range(len(segs)):
         base[k] = (w_raw * sex_ploidy[k, cohort.sex][:, None]).sum(axis=0)
 
-    g_idx = gaps.column("sample_idx").to_numpy().astype(np.int64)
-    rows = np.searchsorted(cohort.sample_idx, g_idx)
-    rows = np.minimum(rows, max(cohort.size - 1, 0))
-    keep = (cohort.sample_idx[rows] == g_idx) if cohort.size else np.zeros(len(g_idx), dtype=bool)
-    rows = rows[keep]
-    starts = gaps.column("start").to_numpy().astype(np.int64)[keep]
-    ends = gaps.column("end").to_numpy().astype(np.int64)[keep]
-    raw = gaps.column("raw").to_numpy(zero_copy_only=False).astype(bool)[keep]
+    starts = np.maximum(starts, lo)
+    ends = np.minimum(ends, hi)
+    inside = starts <= ends
+    rows, starts, ends, raw = rows[inside], starts[inside], ends[inside], raw[inside]
 
     # A sample is missing from adj wherever any of its gaps lies, and from raw where
     # a raw gap lies. Gap rows of one sample may overlap (two records at one POS each
@@ -221,18 +359,18 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
         for k, (s0, e0, _) in enumerate(segs):
             s = np.maximum(s_all, s0)
             e = np.minimum(e_all, e0)
-            inside = np.flatnonzero(s <= e)
-            if inside.size:
-                pieces.append((k, s[inside], e[inside], r_all[inside], weights))
+            inside_k = np.flatnonzero(s <= e)
+            if inside_k.size:
+                pieces.append((k, s[inside_k], e[inside_k], r_all[inside_k], weights))
     bp = np.unique(
-        np.concatenate([seg_starts, [length + 1], *(p[1] for p in pieces), *(p[2] + 1 for p in pieces)])
+        np.concatenate([seg_starts, [hi + 1], *(p[1] for p in pieces), *(p[2] + 1 for p in pieces)])
     )
     # Sweep: +w where a gap starts, -w past its end, summed per breakpoint with
     # bincount (one column and chunk at a time, so memory stays bounded).
     diff = np.zeros((len(bp), ncol), dtype=np.int64)
     for k, s, e, r, weights in pieces:
-        for lo in range(0, len(s), _CHUNK):
-            sl = slice(lo, lo + _CHUNK)
+        for c0 in range(0, len(s), _CHUNK):
+            sl = slice(c0, c0 + _CHUNK)
             i_s = np.searchsorted(bp, s[sl])
             i_e = np.searchsorted(bp, e[sl] + 1)
             rr = r[sl]
@@ -246,17 +384,29 @@ def compute_an_track(chrom: str, gaps: pa.Table, cohort: Cohort) -> pa.Table:
     deficit = np.cumsum(diff, axis=0)[:-1]
     seg_of = np.searchsorted(seg_starts, bp[:-1], side="right") - 1
     an = base[seg_of] - deficit
-    starts_out = bp[:-1]
-    ends_out = bp[1:] - 1
-    # Merge runs of identical rows.
+    first, last = _runs(an)
+    return bp[:-1][first], (bp[1:] - 1)[last], an[first]
+
+
+def _runs(an: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the first and last row of each run of identical rows."""
     change = np.ones(len(an), dtype=bool)
     change[1:] = (an[1:] != an[:-1]).any(axis=1)
     first = np.flatnonzero(change)
     last = np.append(first[1:] - 1, len(an) - 1)
+    return first, last
+
+
+def _track_table(chrom: str, spans: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pa.Table:
+    """Join the spans of a contig's track, merging equal neighbours across span edges."""
+    starts = np.concatenate([s for s, _, _ in spans])
+    ends = np.concatenate([e for _, e, _ in spans])
+    an = np.concatenate([a for _, _, a in spans])
+    first, last = _runs(an)
     cols: dict[str, Any] = {
         "chrom": pa.array([chrom] * len(first), pa.string()),
-        "start": pa.array(starts_out[first], pa.int32()),
-        "end": pa.array(ends_out[last], pa.int32()),
+        "start": pa.array(starts[first], pa.int32()),
+        "end": pa.array(ends[last], pa.int32()),
     }
     for j, name in enumerate(an_columns()):
         cols[name] = pa.array(an[first, j], pa.int32())

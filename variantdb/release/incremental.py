@@ -50,7 +50,7 @@ from variantdb.genome import CONTIG_LENGTHS
 from variantdb.release.aggregate import (
     Cohort,
     call_files_for,
-    compute_an_track,
+    compute_an_track_from_files,
     count_calls,
     count_columns,
     finish_contig,
@@ -339,13 +339,9 @@ def _sum_sql(n_strata: int, signs: list[int]) -> str:
     )
 
 
-def _read_gaps(dirs: tuple[Path, ...], chrom: str, cohort: Cohort) -> pa.Table:
-    files = call_files_for(list(dirs), chrom)
-    if not files or cohort.size == 0:
-        return GAPS_SCHEMA.empty_table()
-    return pq.ParquetDataset(
-        files, schema=GAPS_SCHEMA, filters=[("sample_idx", "in", cohort.sample_idx.tolist())]
-    ).read()
+def _track(dirs: tuple[Path, ...], chrom: str, cohort: Cohort) -> pa.Table:
+    """Return the AN track of ``cohort`` from the gaps under ``dirs``, streamed a bin at a time."""
+    return compute_an_track_from_files(chrom, call_files_for(list(dirs), chrom), cohort)
 
 
 def _count(con: duckdb.DuckDBPyConnection, dirs: tuple[Path, ...], chrom: str, cohort: Cohort) -> pa.Table:
@@ -387,12 +383,10 @@ def merge_contig(
     """
     terms = [
         (old_track, 1),
-        (compute_an_track(chrom, _read_gaps(delta.plus_gap_dirs, chrom, delta.plus_an), delta.plus_an), 1),
+        (_track(delta.plus_gap_dirs, chrom, delta.plus_an), 1),
     ]
     if delta.minus_an.size:
-        minus = compute_an_track(
-            chrom, _read_gaps(delta.minus_gap_dirs, chrom, delta.minus_an), delta.minus_an
-        )
+        minus = _track(delta.minus_gap_dirs, chrom, delta.minus_an)
         terms.append((minus, -1))
     track = combine_tracks(chrom, terms)
     n = len(delta.strata)

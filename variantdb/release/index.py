@@ -534,37 +534,61 @@ class ReleaseIndex:
             i += 1
         return None
 
+    def _query_keys(self, variants: list[Variant]) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """Return the key of each variant (-1 for an unknown contig or a position out of range)."""
+        return np.fromiter(
+            (
+                (CONTIG_INDEX.get(v.chrom, -1) << 32) | v.pos if 0 < v.pos < (1 << 32) else -1
+                for v in variants
+            ),
+            dtype=np.int64,
+            count=len(variants),
+        )
+
     def find_many(self, variants: list[Variant]) -> list[int | None]:
         """Return the row of each normalized variant (None when absent), searching all at once.
 
-        One ``np.searchsorted`` over the sorted queries replaces a binary search
-        per variant; the alleles are then verified one by one as in :meth:`find`.
+        Notes
+        -----
+        Two ``np.searchsorted`` over the sorted keys give each query its rows at
+        the same position (none for most absent variants, one or two otherwise);
+        a candidate whose ``REF>ALT`` has the query's length is then compared
+        byte for byte as in :meth:`find`, so only those few comparisons run in
+        Python.
         """
         if not variants or self.n_variants == 0:
             return [None] * len(variants)
-        q = np.array(
-            [
-                (CONTIG_INDEX.get(v.chrom, -1) << 32) | v.pos if 0 < v.pos < (1 << 32) else -1
-                for v in variants
-            ],
-            dtype=np.int64,
-        )
+        q = self._query_keys(variants)
+        # Sorted needles let searchsorted walk the keys once instead of jumping about.
         order = np.argsort(q, kind="stable")
-        starts = np.empty(len(q), dtype=np.int64)
-        starts[order] = np.searchsorted(self.keys, q[order], side="left")
-        keys, off, alleles, n = self._keys_mv, self._off_mv, self._alleles_mv, len(self._keys_mv)
-        out: list[int | None] = []
-        for v, key, i in zip(variants, q.tolist(), starts.tolist(), strict=True):
-            found = None
-            if key >= 0:
-                want = f"{v.ref}>{v.alt}".encode()
-                while i < n and keys[i] == key:
-                    a, b = off[i], off[i + 1]
-                    if b - a == len(want) and alleles[a:b] == want:
-                        found = i
-                        break
-                    i += 1
-            out.append(found)
+        lo = np.empty(len(q), dtype=np.int64)
+        hi = np.empty(len(q), dtype=np.int64)
+        lo[order] = np.searchsorted(self.keys, q[order], side="left")
+        hi[order] = np.searchsorted(self.keys, q[order], side="right")
+        hi[q < 0] = lo[q < 0]
+        n_cand = hi - lo
+        out: list[int | None] = [None] * len(variants)
+        if not n_cand.any():
+            return out
+        which = np.repeat(np.arange(len(q)), n_cand)
+        first = np.cumsum(n_cand) - n_cand
+        rows = lo[which] + (np.arange(len(which)) - first[which])
+        off = self.allele_offsets
+        a = off[rows].astype(np.int64)
+        b = off[rows + 1].astype(np.int64)
+        want_len = np.fromiter(
+            (len(variants[i].ref) + len(variants[i].alt) + 1 for i in which.tolist()),
+            dtype=np.int64,
+            count=len(which),
+        )
+        same = np.flatnonzero(b - a == want_len)
+        alleles = self._alleles_mv
+        for i, row, x, y in zip(
+            which[same].tolist(), rows[same].tolist(), a[same].tolist(), b[same].tolist(), strict=True
+        ):
+            v = variants[i]
+            if out[i] is None and alleles[x:y] == f"{v.ref}>{v.alt}".encode():
+                out[i] = row
         return out
 
     def lookup(self, variant: Variant) -> int | None:
@@ -636,6 +660,32 @@ class ReleaseIndex:
         st = self._an_struct
         t: tuple[int, ...] = st.unpack_from(self._an_values_mv, i * st.size)
         return t
+
+    def count_tuples(self, rows: list[int]) -> list[tuple[int, ...]]:
+        """Return :meth:`count_tuple` of many rows, read with one ``pread`` each and decoded at once."""
+        st = self._values_struct
+        size, fd, base = st.size, self._values_fd, self._values_start
+        for row in rows:
+            if not 0 <= row < self.n_variants:
+                raise IndexError(f"row {row} out of range (0-{self.n_variants - 1})")
+        buf = b"".join([os.pread(fd, size, base + row * size) for row in rows])
+        return list(st.iter_unpack(buf))
+
+    def an_tuples(self, variants: list[Variant]) -> list[tuple[int, ...] | None]:
+        """Return :meth:`an_tuple` at the position of each variant, searching all at once."""
+        out: list[tuple[int, ...] | None] = [None] * len(variants)
+        if not variants or len(self.an_starts) == 0:
+            return out
+        q = self._query_keys(variants)
+        order = np.argsort(q, kind="stable")
+        i = np.empty(len(q), dtype=np.int64)
+        i[order] = np.searchsorted(self.an_starts, q[order], side="right") - 1
+        inside = np.flatnonzero((q >= 0) & (i >= 0) & (self.an_ends[np.maximum(i, 0)] >= q))
+        st = self._an_struct
+        rows = np.asarray(self.an_values).view(np.uint8).reshape(-1, st.size)[i[inside]]
+        for k, t in zip(inside.tolist(), st.iter_unpack(rows.tobytes()), strict=True):
+            out[k] = t
+        return out
 
     def region_rows(self, chrom: str, start: int, end: int) -> tuple[int, int]:
         """Return the row range ``[lo, hi)`` of variants whose 1-based ``pos`` lies in ``[start, end]``.
