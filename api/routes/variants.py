@@ -51,6 +51,7 @@ from variantdb.api.verdicts import (
     verdict_inputs_many,
 )
 from variantdb.settings import Settings
+from variantdb.variant import Variant
 
 __all__ = ["router"]
 
