@@ -436,3 +436,20 @@ def test_what_a_visitor_types_is_escaped(client: TestClient) -> None:
     # A path segment cannot hold "/", so the gene page gets a tag without one.
     html = _html(client, "/gene/" + quote("<img src=x onerror=alert(1)>", safe=""), 404)
     assert "<img src=x" not in html and "&lt;img src=x" in html
+
+
+def test_the_readme_example_variant_has_a_meaningful_an(client: TestClient, pages_db: Path) -> None:
+    import pyarrow.dataset as ds
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    ids = set(re.findall(r"/v1/variants/([\w-]+)`", readme))
+    assert len(ids) == 1, ids
+    rec = client.get(f"/v1/variants/{ids.pop()}").json()
+    rid = (pages_db / "CURRENT").read_text().strip()
+    top = max(
+        ds.dataset(pages_db / "releases" / rid / "variants").to_table(columns=["an"]).column("an").to_pylist()
+    )
+    assert rec["ac"] > 5 and rec["an"] >= 0.9 * top, (rec["ac"], rec["an"], top)
+    # What the README says of it.
+    assert f"seen {rec['ac']} times among {rec['an']} called alleles" in readme
+    assert f"at most {top}" in readme
