@@ -81,7 +81,10 @@ _CSP = (
 HTML_HEADERS = {
     "Content-Security-Policy": _CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it browsers send "Origin: null" even on the pages' own forms, and the
+    # sign-in and sign-out forms' Origin check would refuse every one (found by the Chromium test).
+    # same-origin still tells other sites (links out to gnomAD, ClinVar, dbSNP) nothing.
+    "Referrer-Policy": "same-origin",
 }
 
 _POSITION = re.compile(r"^[\w.]+:(?P<pos>[\d,]+)$")
