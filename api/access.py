@@ -21,7 +21,8 @@ middleware). Per request it
    client address. ``/health``, ``/metrics``, ``/static/*`` and the API docs are not limited.
 4. stores a :class:`variantdb.api.auth.Caller` in the scope (routes read it through
    :func:`variantdb.api.auth.caller_role`) and calls the app.
-5. appends the audit line (:class:`variantdb.audit.AuditLog`), whatever the outcome.
+5. appends the audit line (:class:`variantdb.audit.AuditLog`), whatever the outcome, and the
+   access-log line (:mod:`variantdb.api.accesslog`).
 
 Keys are verified with scrypt once per worker process, off the event loop
 (verifications per client address are limited like public requests, so guessing
@@ -47,6 +48,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from variantdb.api.accesslog import log_request
 from variantdb.api.auth import CALLER_SCOPE_KEY, ROLES, Caller, Role
 from variantdb.api.errors import APIError, error_response
 from variantdb.api.metrics import route_label
@@ -311,6 +313,7 @@ class AccessMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         access = self.access
         client = scope.get("client")
         from_proxy = client is not None and client[0] in access.trusted_proxies
@@ -355,6 +358,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             self._audit(scope, caller, status)
+            log_request(scope, caller.role, status, time.perf_counter() - started)
 
     @staticmethod
     def _headers(scope: Scope) -> tuple[str | None, bytes | None, Any]:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["af_plot", "bar_chart", "column_chart"]
+__all__ = ["af_bar_chart", "af_plot", "bar_chart", "column_chart"]
 
 # Colours with at least 4.5:1 contrast on white (WCAG AA for the text drawn in them).
 _BAR = "#1f5f99"
@@ -61,6 +61,61 @@ def bar_chart(items: Sequence[tuple[str, int]], title: str, ident: str, width: i
             f"{escape(label)}</text>"
             f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{row - 8}" fill="{_BAR}"/>'
             f'<text x="{label_w + w + 6}" y="{y + 16}" fill="{_TEXT}" font-size="13">{value:,}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _af_text(af: float) -> str:
+    if af == 0:
+        return "0"
+    return f"{af:.4f}" if af >= 0.001 else f"{af:.2e}"
+
+
+def af_bar_chart(items: Sequence[tuple[str, float | None]], title: str, ident: str, width: int = 360) -> str:
+    """Return a horizontal bar chart of allele frequencies (linear, from 0 to the largest shown).
+
+    Parameters
+    ----------
+    items
+        ``(label, af)`` pairs, top to bottom. ``af`` None (no called alleles in
+        that stratum) is drawn as the words "no data", not as a bar of 0.
+    title
+        Accessible title of the chart.
+    ident
+        The ``id`` of the ``<svg>`` element (unique within the page).
+    width
+        Width in px. Default 360: it fits beside a table, and a 390 px phone screen
+        (the pages scale a chart down to the screen, never scroll it sideways).
+
+    Notes
+    -----
+    The AF is written right of each bar (4 decimals, or 3 significant digits in
+    scientific notation below 0.001), so the chart reads without the table.
+    """
+    row, value_w = 22, 64
+    label_w = min(170, 12 + round(6.8 * max((len(lab) for lab, _ in items), default=4)))
+    height = max(1, len(items)) * row + 8
+    top = max((af for _, af in items if af), default=0.0) or 1.0
+    bar_w = max(20, width - label_w - value_w)
+    desc = (
+        "; ".join(f"{lab}: AF {'no data' if af is None else _af_text(af)}" for lab, af in items) or "no data"
+    )
+    out = [_svg_open(width, height, title, desc, ident)]
+    for i, (label, af) in enumerate(items):
+        y = 4 + i * row
+        text_y = y + 15
+        shown = escape(label if len(label) <= 24 else label[:23] + "\N{HORIZONTAL ELLIPSIS}")
+        out.append(
+            f'<text x="{label_w - 6}" y="{text_y}" text-anchor="end" fill="{_TEXT}" font-size="12">{shown}</text>'
+        )
+        if af is None:
+            out.append(f'<text x="{label_w + 4}" y="{text_y}" fill="{_ZERO}" font-size="12">no data</text>')
+            continue
+        w = round(bar_w * af / top, 1)
+        out.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{row - 8}" fill="{_BAR}"/>'
+            f'<text x="{label_w + w + 5}" y="{text_y}" fill="{_TEXT}" font-size="12">{_af_text(af)}</text>'
         )
     out.append("</svg>")
     return "".join(out)

@@ -89,7 +89,7 @@ def _argv(command: str, db: Path, cohort: Path, person: str) -> list[str]:
             "-q",
         ]
     if command == "withdraw":
-        return [*base, "--sample", person, "--reason", "crash trial"]
+        return [*base, "--sample", person, "--reason", "crash trial", "--yes"]
     return [*base, "--reason", "crash trial"]
 
 

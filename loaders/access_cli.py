@@ -28,6 +28,8 @@ _err = Console(stderr=True, soft_wrap=True)
 _out = Console(soft_wrap=True)
 
 _Db = DbOpt
+#: The columns of `variantdb audit` as TSV (its header row), in order.
+_AUDIT_COLUMNS = ("time", "key", "role", "status", "granularity", "method", "endpoint", "query")
 
 
 def _fail(message: str) -> None:
@@ -114,15 +116,14 @@ def audit(
         _err.print(f"no audit log yet ({audit_path(db)}): the service has not answered a request")
         return
     stats = AuditRead()
+    if not as_json:
+        typer.echo("\t".join(_AUDIT_COLUMNS))
     for entry in read_audit(db, key, when, stats):
         if as_json:
             typer.echo(json.dumps(entry, ensure_ascii=False))
         else:
             typer.echo(
-                "\t".join(
-                    str(entry.get(f) if entry.get(f) is not None else "-")
-                    for f in ("time", "key", "role", "status", "granularity", "method", "endpoint", "query")
-                )
+                "\t".join(str(entry.get(f) if entry.get(f) is not None else "-") for f in _AUDIT_COLUMNS)
             )
     _err.print(
         f"{stats.matched:,} entries"

@@ -31,6 +31,7 @@ from variantdb.release.files import read_current, read_release_meta
 from variantdb.store.layout import registry_file
 from variantdb.store.registry import Registry
 from variantdb.subcohort import parse_filter_args
+from variantdb.timestamps import format_utc
 from variantdb.verdict import (
     DiseaseArchitecture,
     VerdictParameterError,
@@ -50,6 +51,10 @@ app = typer.Typer(
 )
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# The access log's logger (variantdb.api.accesslog.ACCESS_LOGGER): named, not imported (loaders never import api).
+_ACCESS_LOGGER = "variantdb.access"
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 
@@ -394,6 +399,10 @@ def info(db: DbOpt, as_json: Annotated[bool, typer.Option("--json", help="Print 
     with Registry(db, read_only=True) as reg:
         summary = reg.summary()
     current = read_current(db)
+    for r in summary["releases"]:
+        r["created"] = format_utc(r["created"])
+    for b in summary["batches"]:
+        b["loaded_at"] = format_utc(b["loaded_at"])
     summary["current_release"] = current
     if current is not None:
         meta = read_release_meta(db, current)
@@ -411,12 +420,12 @@ def info(db: DbOpt, as_json: Annotated[bool, typer.Option("--json", help="Print 
     table = Table("release", "created", "samples", "variants", "batches")
     for r in summary["releases"]:
         table.add_row(
-            r["id"], str(r["created"]), f"{r['n_samples']:,}", f"{r['n_variants']:,}", ", ".join(r["batches"])
+            r["id"], r["created"], f"{r['n_samples']:,}", f"{r['n_variants']:,}", ", ".join(r["batches"])
         )
     out.print(table)
     table = Table("batch", "loaded", "samples")
     for b in summary["batches"]:
-        table.add_row(b["name"], str(b["loaded_at"]), f"{b['n_samples']:,}")
+        table.add_row(b["name"], b["loaded_at"], f"{b['n_samples']:,}")
     out.print(table)
 
 
@@ -426,13 +435,36 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level",
+            help="debug, info (the access log: one JSON line per request on standard output), "
+            "warning, error or critical.",
+        ),
+    ] = "info",
 ) -> None:
     """Serve the HTTP API and web page for the database's current release."""
     import uvicorn
 
-    if read_current(db) is None:
+    level = log_level.lower()
+    if level not in _LOG_LEVELS:
+        _fail(f"--log-level {log_level!r} is not one of {', '.join(_LOG_LEVELS)}", 2)
+    current = read_current(db)
+    if current is None:
         _fail(f"{db} has no release to serve; load a batch first (variantdb load)")
     os.environ["VARIANTDB_DB"] = str(db.resolve())
+    shown = f"[{host}]" if ":" in host else host
+    err.print(
+        f"serving {db} (release {current}) on http://{shown}:{port}/ (API docs at /docs) with "
+        f"{workers} worker(s); "
+        + (
+            "access log: one JSON line per request on standard output"
+            if level in ("debug", "info")
+            else f"access log off (--log-level {level})"
+        ),
+        highlight=False,
+    )
     with ExitStack() as stack:
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # /metrics sums the counts of every worker (prometheus_client's multiprocess mode).
@@ -445,11 +477,34 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level="warning",
-            access_log=False,
+            log_level=level,
+            log_config=_log_config(level),
+            access_log=False,  # the service writes its own (variantdb.api.accesslog)
             # The service applies X-Forwarded-* itself, from VARIANTDB_TRUSTED_PROXIES only.
             proxy_headers=False,
         )
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """Return uvicorn's logging configuration plus the access log (JSON lines on standard output)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["line"] = {"format": "%(message)s"}
+    config["handlers"]["variantdb_access"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "line",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"][_ACCESS_LOGGER] = {
+        "handlers": ["variantdb_access"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    config["loggers"]["variantdb"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
 
 
 register_lifecycle(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from variantdb.loaders.options import DbOpt
 from variantdb.release.files import read_current
 from variantdb.store.layout import registry_file, staging_root
 from variantdb.store.registry import Registry, write_lock
+from variantdb.timestamps import format_utc
 
 __all__ = ["register"]
 
@@ -34,11 +36,37 @@ OperatorOpt = Annotated[
 ]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why, for the changelog.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Say what would change, change nothing (no prompt, no lock).")
+]
+YesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--yes", "-y", help="Do not ask for confirmation (needed when standard input is not a terminal)."
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm(command: str, question: str, yes: bool) -> None:
+    """Ask ``question`` on the terminal unless ``--yes``; refuse (exit 1) without a terminal or a yes."""
+    if yes:
+        return
+    if not _stdin_is_terminal():
+        _fail(
+            f"{command} changes the database and asks for confirmation, but standard input is not a "
+            "terminal: pass --yes to go ahead, or --dry-run to see what would change; nothing changed"
+        )
+    if not typer.confirm(question, default=False, err=True):
+        _fail(f"{command} cancelled; nothing changed")
 
 
 def _need_db(db: Path) -> None:
@@ -53,10 +81,42 @@ def withdraw(
     ],
     reason: ReasonOpt = None,
     operator: OperatorOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
 ) -> None:
-    """Remove a person from every count (a new release) and delete their calls and no-call intervals."""
+    """Remove a person from every count (a new release) and delete their calls and no-call intervals.
+
+    Asks for confirmation first unless --yes; --dry-run says what would change and changes nothing.
+    """
+    from variantdb.lifecycle import plan_withdraw
     from variantdb.lifecycle import withdraw as run
 
+    _need_db(db)
+    try:
+        plan = plan_withdraw(db, sample)
+    except VariantdbError as e:
+        _fail(str(e))
+        return
+    if dry_run:
+        if plan.already_withdrawn:
+            out.print(f"already withdrawn: {', '.join(plan.already_withdrawn)}", highlight=False)
+        if plan.withdraw:
+            out.print(
+                f"dry run: would withdraw {len(plan.withdraw)} sample(s) ({', '.join(plan.withdraw)}), "
+                f"rewrite batch(es) {', '.join(plan.batches)} without them and publish a new release with "
+                f"{plan.n_samples_after:,} samples; nothing changed",
+                highlight=False,
+            )
+        else:
+            out.print("dry run: nothing to withdraw; nothing changed", highlight=False)
+        return
+    if plan.withdraw:
+        _confirm(
+            "withdraw",
+            f"Withdraw {len(plan.withdraw)} sample(s) ({', '.join(plan.withdraw)}) from every count, delete "
+            f"their calls and publish a new release with {plan.n_samples_after:,} samples?",
+            yes,
+        )
     try:
         report = run(db, sample, reason=reason, operator=operator)
     except VariantdbError as e:
@@ -129,9 +189,7 @@ def releases(db: DbOpt, as_json: JsonOpt = False) -> None:
     data = [
         {
             "id": r["id"],
-            "created": r["created"].isoformat()
-            if isinstance(r["created"], dt.datetime)
-            else str(r["created"]),
+            "created": format_utc(r["created"]),
             "samples": r["n_samples"],
             "variants": r["n_variants"],
             "batches": r["batches"],
@@ -316,16 +374,33 @@ def prune(
     ] = None,
     reason: ReasonOpt = None,
     operator: OperatorOpt = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
 ) -> None:
-    """Delete old releases, keeping the newest ones and always the current one."""
+    """Delete old releases, keeping the newest ones and always the current one.
+
+    Asks for confirmation first unless --yes; --dry-run says what would be deleted and deletes nothing.
+    """
     from variantdb.load import recover
-    from variantdb.release.retention import prune_releases
+    from variantdb.release.retention import plan_prune, prune_releases
     from variantdb.settings import get_settings
 
     _need_db(db)
     keep = keep if keep is not None else get_settings().keep_releases
     if keep <= 0:
         _fail("give --keep N (N >= 1) or set VARIANTDB_KEEP_RELEASES")
+    doomed = plan_prune(db, keep)
+    if dry_run:
+        out.print(
+            f"dry run: would prune {', '.join(doomed)} (keeping the newest {keep} and the current release); "
+            "nothing changed"
+            if doomed
+            else "dry run: nothing to prune; nothing changed",
+            highlight=False,
+        )
+        return
+    if doomed:
+        _confirm("prune", f"Delete release(s) {', '.join(doomed)} for good?", yes)
     try:
         with write_lock(db):
             recover(db)

@@ -1,5 +1,8 @@
 """The web pages driven in headless Chromium: search, a variant, paging a region, statistics, axe-core.
 
+Also signing in and out (on a second server whose keyless callers are ``public``, as
+deployed), no link that leads a role to a 403, and the variant page on a 390 px phone.
+
 Runs ``variantdb serve`` on a free 127.0.0.1 port against a database built by
 the real loader from ``tests/data/gvcf-1kg-chr22``, and takes screenshots of
 each page: into a temporary folder by default, and into ``docs/screenshots/``
@@ -82,7 +85,19 @@ def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(browser_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``variantdb serve`` on a free local port, stopped after the module."""
+    """``variantdb serve`` on a free local port, stopped after the module (callers without a key: controlled)."""
+    yield from _serve(browser_db, tmp_path_factory, {})
+
+
+@pytest.fixture(scope="module")
+def public_url(
+    browser_db: Path, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The same database served as deployed: a browser that has not signed in is ``public``."""
+    yield from _serve(browser_db, tmp_path_factory, {"VARIANTDB_ANONYMOUS_ROLE": "public"})
+
+
+def _serve(db: Path, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[str]:
     exe = Path(sys.executable).with_name("variantdb")
     if not exe.exists():
         pytest.skip(f"the variantdb command is not installed beside {sys.executable} (pip install -e .)")
@@ -90,10 +105,10 @@ def base_url(browser_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(exe), "serve", "--db", str(browser_db), "--host", "127.0.0.1", "--port", str(port)],
+            [str(exe), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            env={**os.environ, "PYTHONWARNINGS": "ignore", **env},
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -135,7 +150,23 @@ class _Watch:
 
 @pytest.fixture
 def page(browser: Any, base_url: str) -> Iterator[tuple[Any, _Watch]]:
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, base_url=base_url)
+    yield from _page(browser, base_url, {"width": 1200, "height": 900})
+
+
+@pytest.fixture
+def public_page(browser: Any, public_url: str) -> Iterator[tuple[Any, _Watch]]:
+    """A browser on the public deployment, not signed in."""
+    yield from _page(browser, public_url, {"width": 1200, "height": 900})
+
+
+@pytest.fixture
+def phone_page(browser: Any, public_url: str) -> Iterator[tuple[Any, _Watch]]:
+    """A 390 px wide phone screen on the public deployment, not signed in."""
+    yield from _page(browser, public_url, {"width": 390, "height": 844})
+
+
+def _page(browser: Any, base_url: str, viewport: dict[str, int]) -> Iterator[tuple[Any, _Watch]]:
+    context = browser.new_context(viewport=viewport, base_url=base_url)
     watch = _Watch()
     local = urlsplit(base_url).netloc
 
@@ -284,6 +315,134 @@ def test_no_serious_accessibility_violations(page: tuple[Any, _Watch], seen: Var
     for url in _AXE_PAGES:
         pg.goto(url.format(seen=format_variant_id(seen)))
         # evaluate() runs in the page without an inline <script>, so the pages' CSP stays on.
+        pg.evaluate(source)
+        result = pg.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))"
+        )
+        problems += [(url, v) for v in result if v["impact"] in ("serious", "critical")]
+    assert problems == []
+
+
+# --- signing in, role-aware pages, a phone screen -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keys(browser_db: Path) -> dict[str, str]:
+    """A registered and a controlled key of the browser database, by role."""
+    from variantdb.keys import KeyStore
+
+    store = KeyStore(browser_db)
+    return {role: store.create(role, f"lab {role}")[0] for role in ("registered", "controlled")}
+
+
+def _sign_in(pg: Any, key: str, start: str = "/") -> None:
+    pg.goto(start)
+    pg.get_by_role("banner").get_by_role("link", name="Sign in", exact=True).click()
+    pg.wait_for_url(lambda url: "/signin?next=" in url)
+    pg.get_by_label("API key").fill(key)
+    pg.get_by_role("button", name="Sign in").last.click()
+    pg.wait_for_load_state()
+    assert urlsplit(pg.url).path == urlsplit(start).path, pg.locator("main").inner_text()
+
+
+def test_sign_in_shows_the_role_and_sign_out_ends_it(
+    public_page: tuple[Any, _Watch], keys: dict[str, str], seen: Variant
+) -> None:
+    pg, _ = public_page
+    vid = format_variant_id(seen)
+    pg.goto(f"/variant/{vid}")
+    assert pg.locator(".role").inner_text() == "Public view"
+    assert pg.get_by_role("link", name="Statistics").count() == 0
+    assert pg.get_by_role("link", name="Variants nearby").count() == 0
+    _shot(pg, "public-variant.png")
+    _sign_in(pg, keys["registered"], f"/variant/{vid}")
+    assert "Signed in as lab registered (registered)" in pg.locator(".account").inner_text()
+    assert pg.get_by_role("link", name="Statistics").count() == 1
+    assert pg.locator("#summary").inner_text() == "Frequencies"
+    cookie = next(c for c in pg.context.cookies() if c["name"] == "variantdb_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert keys["registered"].split("_")[-1] not in cookie["value"]
+    _shot(pg, "signed-in-variant.png")
+    pg.get_by_role("button", name="Sign out").click()
+    pg.wait_for_url("**/")
+    assert pg.locator(".role").inner_text() == "Public view"
+    assert not [c for c in pg.context.cookies() if c["name"] == "variantdb_session" and c["value"]]
+    # The old session does not come back.
+    pg.goto("/stats")
+    assert "API key" in pg.content()
+
+
+def test_a_wrong_key_is_said_on_the_form(public_page: tuple[Any, _Watch]) -> None:
+    pg, _ = public_page
+    pg.goto("/signin")
+    pg.get_by_label("API key").fill("vdb_nope_nope")
+    pg.get_by_role("button", name="Sign in").last.click()
+    assert pg.get_by_role("alert").count() == 1
+    assert pg.locator("#key").get_attribute("aria-invalid") == "true"
+
+
+def _links(pg: Any) -> list[str]:
+    hrefs: list[str] = pg.locator("a[href]").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    return [h for h in hrefs if h.startswith("/") and not h.startswith("//")]
+
+
+@pytest.mark.parametrize("role", ["public", "registered", "controlled"])
+def test_no_link_leads_a_role_to_a_403(
+    public_page: tuple[Any, _Watch], keys: dict[str, str], seen: Variant, role: str
+) -> None:
+    pg, _ = public_page
+    if role != "public":
+        _sign_in(pg, keys[role])
+    starts = ["/", f"/variant/{format_variant_id(seen)}", "/signin"]
+    if role != "public":
+        starts += [f"/region/{REGION}?per_page=20", "/gene/FRG1FP", "/stats"]
+    checked: dict[str, int] = {}
+    for start in starts:
+        response = pg.goto(start)
+        assert response.status != 403, start
+        for href in _links(pg)[:80]:
+            if href not in checked:
+                checked[href] = pg.request.get(href, max_redirects=5).status
+    refused = {h: s for h, s in checked.items() if s == 403}
+    assert refused == {}, role
+    assert len(checked) > 5
+
+
+def test_the_variant_page_on_a_390px_phone(
+    phone_page: tuple[Any, _Watch], keys: dict[str, str], seen: Variant
+) -> None:
+    pg, _ = phone_page
+    _sign_in(pg, keys["controlled"], f"/variant/{format_variant_id(seen)}")
+    # The page never scrolls sideways; wide tables scroll inside their own box.
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+    charts = pg.locator("figure.af-chart svg")
+    assert charts.count() == 3
+    for i in range(charts.count()):
+        box = charts.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert "samples with a confident call" in pg.locator("#coverage-at").inner_text()
+    for name in ("gnomAD v4", "ClinVar", "dbSNP"):
+        link = pg.get_by_role("link", name=name)
+        assert link.count() == 1 and link.get_attribute("href").startswith("https://")
+    assert pg.locator("#verdicts").count() == 1
+    _shot(pg, "variant-390.png")
+    _axe_clean(pg, [f"/variant/{format_variant_id(seen)}", "/", "/stats", f"/region/{REGION}?per_page=20"])
+
+
+def test_public_pages_and_sign_in_are_axe_clean(public_page: tuple[Any, _Watch], seen: Variant) -> None:
+    pg, _ = public_page
+    _axe_clean(pg, ["/", f"/variant/{format_variant_id(seen)}", "/signin", "/signin?next=/stats"])
+
+
+def _axe_clean(pg: Any, urls: list[str]) -> None:
+    if not AXE.exists():
+        assert not os.environ.get("CI"), f"CI needs axe-core ({AXE}): npm ci --prefix tests/browser"
+        pytest.skip(f"axe-core is not installed ({AXE}): npm ci --prefix tests/browser")
+    source = AXE.read_text()
+    problems = []
+    for url in urls:
+        pg.goto(url)
         pg.evaluate(source)
         result = pg.evaluate(
             "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"

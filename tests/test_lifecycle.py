@@ -141,7 +141,18 @@ def test_withdraw_deletes_the_persons_rows_and_logs_it(db: Path, sample_ids: lis
     assert idx in stored_idx(db)
     result = runner.invoke(
         app,
-        ["withdraw", "--db", str(db), "--sample", person, "--reason", "consent revoked", "--operator", "dpo"],
+        [
+            "withdraw",
+            "--db",
+            str(db),
+            "--sample",
+            person,
+            "--reason",
+            "consent revoked",
+            "--operator",
+            "dpo",
+            "--yes",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "published release r0003" in result.output
@@ -156,7 +167,7 @@ def test_withdraw_deletes_the_persons_rows_and_logs_it(db: Path, sample_ids: lis
         ("release", "dpo", "r0003", None),
     ]
     # Again: a no-op, not an error, and no new release.
-    result = runner.invoke(app, ["withdraw", "--db", str(db), "--sample", person])
+    result = runner.invoke(app, ["withdraw", "--db", str(db), "--sample", person, "--yes"])
     assert result.exit_code == 0, result.output
     assert f"already withdrawn: {person}" in result.output
     assert read_current(db) == "r0003"
@@ -165,7 +176,7 @@ def test_withdraw_deletes_the_persons_rows_and_logs_it(db: Path, sample_ids: lis
 def test_withdraw_unknown_id_changes_nothing(db: Path, sample_ids: list[str]) -> None:
     before = release_tables(db)
     result = runner.invoke(
-        app, ["withdraw", "--db", str(db), "--sample", sample_ids[1], "--sample", "NOPE-1"]
+        app, ["withdraw", "--db", str(db), "--sample", sample_ids[1], "--sample", "NOPE-1", "--yes"]
     )
     assert result.exit_code == 1
     assert "no sample 'NOPE-1'" in result.output
@@ -387,7 +398,7 @@ def test_releases_lists_and_prune_keeps_current(
     report = withdraw(db, [sample_ids[5]])
     assert report.pruned == ["r0001"]
     assert sorted(p.name for p in (db / "releases").iterdir()) == ["r0002", "r0003"]
-    result = runner.invoke(app, ["prune", "--db", str(db), "--keep", "1", "--reason", "space"])
+    result = runner.invoke(app, ["prune", "--db", str(db), "--keep", "1", "--reason", "space", "--yes"])
     assert result.exit_code == 0, result.output
     assert "pruned r0002" in result.output
     assert sorted(p.name for p in (db / "releases").iterdir()) == ["r0003"]
@@ -424,7 +435,7 @@ def test_running_service_stops_serving_a_pruned_release(db: Path, sample_ids: li
             assert held.status_code == 200 and held.json()["release"] == rid
         # r0002 holds the person's genotypes; the withdrawal publishes r0003 without them.
         withdraw(db, [sample_ids[0]], reason="test")
-        result = runner.invoke(app, ["prune", "--db", str(db), "--keep", "1"])
+        result = runner.invoke(app, ["prune", "--db", str(db), "--keep", "1", "--yes"])
         assert result.exit_code == 0, result.output
         deadline = time.monotonic() + 1.0
         answers: dict[str, int] = {}

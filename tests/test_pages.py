@@ -10,7 +10,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from variantdb.api.charts import af_plot, bar_chart, column_chart
+from variantdb.api.charts import af_bar_chart, af_plot, bar_chart, column_chart
+from variantdb.api.routes.pages import _fmt_af
 from variantdb.release.index import ReleaseIndex
 from variantdb.variant import Variant, format_variant_id, to_spdi
 
@@ -182,6 +183,72 @@ def test_variant_page_shows_strata_release_and_links(client: TestClient, seen: V
     assert "Beacon v2 form" in html
 
 
+def test_variant_page_charts_af_by_stratum_beside_the_table(client: TestClient, seen: Variant) -> None:
+    vid = format_variant_id(seen)
+    html = _html(client, f"/variant/{vid}")
+    rec = client.get(f"/v1/variants/{vid}").json()
+    by_region = [s for s in rec["strata"] if s["kind"] == "region"]
+    section = html[html.index(">By region</h2>") :]
+    section = section[: section.index("</section>")]
+    # The table and the chart sit in one row; the chart names every stratum and its AF.
+    assert '<div class="chart-row">' in section and "<table" in section and "<svg" in section
+    desc = re.search(r'<desc id="chart-af-\d-desc">([^<]*)</desc>', section)
+    assert desc
+    for s in by_region:
+        shown = "no data" if s["af"] is None else _fmt_af(s["af"])
+        assert f"{s['value']}: AF {shown}" in desc.group(1), s
+
+
+def test_variant_page_shows_coverage_at_the_position(
+    client: TestClient, pages_db: Path, seen: Variant
+) -> None:
+    from variantdb.release.coverage import CoverageTrack
+    from variantdb.release.files import read_current, read_release_meta
+
+    rid = read_current(pages_db)
+    assert rid is not None
+    track = CoverageTrack(
+        pages_db / "releases" / rid, read_release_meta(pages_db, rid)["coverage"]["n_samples"]
+    )
+    covered = track.at(seen.chrom, seen.pos)
+    assert covered is not None and covered["all"] > 0
+    html = _html(client, f"/variant/{format_variant_id(seen)}")
+    block = html[html.index('id="coverage-at"') :]
+    block = block[: block.index("</dd>")]
+    assert f"{covered['all']:,} samples with a confident call at {seen.chrom}:{seen.pos:,}" in block
+    # The same figure as the coverage route.
+    assert client.get(f"/v1/coverage/{seen.chrom}:{seen.pos}").json()["covered"]["all"] == covered["all"]
+
+
+def test_variant_page_links_out_to_gnomad_clinvar_and_dbsnp(client: TestClient, seen: Variant) -> None:
+    html = _html(client, f"/variant/{format_variant_id(seen)}")
+    chrom = seen.chrom.removeprefix("chr")
+    links = re.findall(r'<a href="(https://[^"]+)" rel="noopener noreferrer external">([^<]+)</a>', html)
+    assert [name for _, name in links] == ["gnomAD v4", "ClinVar", "dbSNP"]
+    hrefs = [h.replace("&amp;", "&") for h, _ in links]
+    assert hrefs[0] == (
+        f"https://gnomad.broadinstitute.org/variant/{chrom}-{seen.pos}-{seen.ref}-{seen.alt}?dataset=gnomad_r4"
+    )
+    assert (
+        hrefs[1]
+        == f"https://www.ncbi.nlm.nih.gov/clinvar/?term={chrom}%5Bchr%5D%20AND%20{seen.pos}%5Bchrpos38%5D"
+    )
+    assert (
+        hrefs[2] == f"https://www.ncbi.nlm.nih.gov/snp/?term={chrom}%5BCHR%5D%20AND%20{seen.pos}%5BCHRPOS%5D"
+    )
+
+
+def test_variant_page_keeps_an_empty_slot_for_the_verdicts(client: TestClient, seen: Variant) -> None:
+    html = _html(client, f"/variant/{format_variant_id(seen)}")
+    assert '<div id="verdicts" class="verdicts-slot" data-slot="verdicts"></div>' in html
+
+
+def test_af_bar_chart_draws_no_data_as_words() -> None:
+    svg = af_bar_chart([("Hovedstaden", 0.25), ("Sjælland", 0.0), ("Nord", None)], "AF by region", "c9")
+    assert svg.count("<rect") == 2 and ">no data</text>" in svg and ">0.2500</text>" in svg
+    assert "Nord: AF no data" in svg
+
+
 def test_variant_page_explains_an_id_it_cannot_read(client: TestClient) -> None:
     html = _html(client, "/variant/chr22-100-X-Y", 400)
     assert "Cannot read this variant id" in html
@@ -256,7 +323,14 @@ def test_stats_page_has_charts_and_the_numbers_beside_them(client: TestClient) -
 _SVG_NS = "http://www.w3.org/2000/svg"
 
 
+#: The only other hosts a page names: plain links out of the variant page (a click, never a load).
+_LINK_OUT = re.compile(
+    r'<a href="https://(?:gnomad\.broadinstitute\.org|www\.ncbi\.nlm\.nih\.gov)/[^"]*" rel="noopener noreferrer external">'
+)
+
+
 def _external(text: str) -> list[str]:
+    text = _LINK_OUT.sub("", text)
     return [u for u in re.findall(r"(?:https?:)?//[\w.-]+[^\s\"'<>)]*", text) if u != _SVG_NS]
 
 
@@ -266,7 +340,7 @@ def test_no_served_page_or_asset_names_another_host(client: TestClient, seen: Va
     for url in urls:
         html = client.get(url).text
         assert _external(html) == [], url
-        for ref in re.findall(r'(?:src|href|action)="([^"]*)"', html):
+        for ref in re.findall(r'(?:src|href|action)="([^"]*)"', _LINK_OUT.sub("", html)):
             assert ref.startswith(("/", "#", "?")) and not ref.startswith("//"), (url, ref)
             if ref.startswith("/static/"):
                 assets.add(ref)
@@ -362,3 +436,20 @@ def test_what_a_visitor_types_is_escaped(client: TestClient) -> None:
     # A path segment cannot hold "/", so the gene page gets a tag without one.
     html = _html(client, "/gene/" + quote("<img src=x onerror=alert(1)>", safe=""), 404)
     assert "<img src=x" not in html and "&lt;img src=x" in html
+
+
+def test_the_readme_example_variant_has_a_meaningful_an(client: TestClient, pages_db: Path) -> None:
+    import pyarrow.dataset as ds
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    ids = set(re.findall(r"/v1/variants/([\w-]+)`", readme))
+    assert len(ids) == 1, ids
+    rec = client.get(f"/v1/variants/{ids.pop()}").json()
+    rid = (pages_db / "CURRENT").read_text().strip()
+    top = max(
+        ds.dataset(pages_db / "releases" / rid / "variants").to_table(columns=["an"]).column("an").to_pylist()
+    )
+    assert rec["ac"] > 5 and rec["an"] >= 0.9 * top, (rec["ac"], rec["an"], top)
+    # What the README says of it.
+    assert f"seen {rec['ac']} times among {rec['an']} called alleles" in readme
+    assert f"at most {top}" in readme

@@ -120,6 +120,15 @@ def test_sign_in_opens_a_session_with_safe_cookie_flags(browser: TestClient, key
     )
 
 
+def test_pages_let_browsers_send_their_origin_with_the_forms(browser: TestClient) -> None:
+    # Under no-referrer a browser sends "Origin: null" with a page's own form, and sign-in refuses it.
+    for url in ("/", "/signin"):
+        assert browser.get(url).headers["referrer-policy"] == "same-origin", url
+    r = browser.get("/signin")
+    refused = browser.post("/signin", data={"csrf": _csrf(r.text), "key": "x"}, headers={"Origin": "null"})
+    assert refused.status_code == 403
+
+
 def test_cookie_is_secure_over_https(db: Path, keys: dict[str, str]) -> None:
     with TestClient(create_app(db, OPEN, anonymous_role="public"), base_url="https://testserver") as c:
         r = _sign_in(c, keys["registered"])

@@ -9,9 +9,12 @@ memory-mapped index (:class:`variantdb.release.index.ReleaseIndex`) with vectori
 searches, and writes the same records with ``AC``, ``AN``, ``AF``, ``nhomalt``
 ... added (names from :func:`variantdb.schema.vcf_info_name`, optionally prefixed).
 
-Every value is per ALT allele (``Number=A``), AN included: each ALT normalizes to
-its own variant, and two alleles of one record can have different called alleles
-(a gVCF sample covers an SNV's position but not a deletion's). A variant the
+The INFO fields are declared as gnomAD declares them (:func:`variantdb.schema.vcf_info_number`):
+every value is per ALT allele (``Number=A``) but the called alleles, ``AN`` (``Number=1``).
+Each ALT normalizes to its own variant, and two alleles of one record can have
+different called alleles (a gVCF sample covers an SNV's position but not a
+deletion's): ``AF`` uses each ALT's own AN, and a multi-allelic record's ``AN`` is
+the smallest of its ALTs' (so "absent among AN alleles" holds for every one). A variant the
 release does not hold gets ``AC=0`` and the AN the release's AN track gives at its
 normalized position (``AN=0``, ``AF=.``: no data there). An ALT that cannot be a
 GRCh38 variant (symbolic, ``*``, other contigs, a REF that disagrees with the
@@ -41,7 +44,7 @@ from variantdb.frequency import af_array
 from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
-from variantdb.schema import COUNT_FIELDS, vcf_info_name
+from variantdb.schema import COUNT_FIELDS, vcf_info_name, vcf_info_number
 from variantdb.schema import strata as all_strata
 from variantdb.seen import SEEN_STATES, seen_states
 from variantdb.store.layout import ReleaseNotFoundError, release_path
@@ -130,6 +133,7 @@ class _Column:
     an_track: int  # position in the AN-track tuple for absent variants (an and af), else -1
     vcf_type: str  # "Integer" or "Float"
     description: str
+    number: str  # VCF Number: "A", or "1" for AN
     faf: str | None = None  # "faf95" / "faf99": numerator lambda(ac) from the index's table
 
 
@@ -155,7 +159,12 @@ def _describe(column: str, release: str) -> str:
         s = next((s for s in all_strata() if s.key == key), None)
         who = f"adj founders with {s.kind} {s.value}" if s is not None else f"stratum {key}"
     what = _DESCRIBE.get(base, column)
-    return f"variantdb release {release}: {what}; {who}; per ALT allele after splitting and normalizing"
+    per = (
+        "per record: the smallest over its ALT alleles after splitting and normalizing"
+        if vcf_info_number(column) == "1"
+        else "per ALT allele after splitting and normalizing"
+    )
+    return f"variantdb release {release}: {what}; {who}; {per}"
 
 
 def _resolve_columns(
@@ -231,7 +240,18 @@ def _resolve_columns(
             vtype, track = "Float", an_pos.get("an" + rest, -1)
         faf = None if col in pos or base == "af" else base
         out.append(
-            _Column(col, info_id, is_af, source, an_source, track, vtype, _describe(col, release), faf)
+            _Column(
+                col,
+                info_id,
+                is_af,
+                source,
+                an_source,
+                track,
+                vtype,
+                _describe(col, release),
+                vcf_info_number(col),
+                faf,
+            )
         )
     return out
 
@@ -480,7 +500,7 @@ class Annotator:
                 # htslib keeps a removed ID's slot: a raw line re-declares it, .add() refuses.
                 desc = col.description.replace('"', "'")
                 header.add_line(
-                    f'##INFO=<ID={col.info_id},Number=A,Type={col.vcf_type},Description="{desc}">'
+                    f'##INFO=<ID={col.info_id},Number={col.number},Type={col.vcf_type},Description="{desc}">'
                 )
             if self.verdict is not None:
                 self._declare_verdict(header)
@@ -752,6 +772,7 @@ class Annotator:
             fields += self._verdict_values(keys, rows)
             max_af = self.verdict.max_credible_af
             max_af_id = self.verdict_ids["maxCredibleAF"]
+        per_site = {c.info_id for c in self.columns if c.number == "1"}
         out_header = vout.header
         write = vout.write
         at = 0
@@ -770,7 +791,7 @@ class Annotator:
                 for info_id, values in fields:
                     part = values[at : at + k]
                     if any(v is not None for v in part):
-                        info[info_id] = part
+                        info[info_id] = min(v for v in part if v is not None) if info_id in per_site else part
                     elif info_id in replaced:
                         info.pop(info_id, None)
             elif replaced:

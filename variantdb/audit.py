@@ -27,6 +27,7 @@ import orjson
 
 from variantdb.errors import VariantdbError
 from variantdb.store.layout import access_dir
+from variantdb.timestamps import UTC_FORMAT
 
 __all__ = [
     "MAX_QUERY",
@@ -99,13 +100,12 @@ _second: list[Any] = [-1, ""]
 
 
 def now_iso() -> str:
-    """Return the current UTC time as the log writes it (ISO 8601, milliseconds, ``Z``)."""
-    now = time.time()
-    sec = int(now)
+    """Return the current UTC time as the log writes it (the one format, ``2026-12-07T08:15:00Z``)."""
+    sec = int(time.time())
     if sec != _second[0]:
         # Formatting the date costs microseconds: once per second is enough.
-        _second[:] = [sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))]
-    return f"{_second[1]}.{int((now - sec) * 1000):03d}Z"
+        _second[:] = [sec, time.strftime(UTC_FORMAT, time.gmtime(sec))]
+    return str(_second[1])
 
 
 def parse_since(text: str) -> datetime:

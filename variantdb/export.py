@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
-from variantdb.schema import vcf_info_name
+from variantdb.schema import vcf_info_name, vcf_info_number
 from variantdb.store.layout import ReleaseNotFoundError, release_path, variants_file
 
 __all__ = ["FORMATS", "RegionError", "export_release", "parse_region"]
@@ -214,7 +214,7 @@ def write_sites_vcf(
             "Float" if pa.types.is_floating(f.type) else "String" if pa.types.is_string(f.type) else "Integer"
         )
         desc = f.metadata[b"description"].decode().replace('"', "'") + describe_suffix
-        header.info.add(vcf_info_name(f.name), 1 if kind == "Integer" else "A", kind, desc)
+        header.info.add(vcf_info_name(f.name), vcf_info_number(f.name), kind, desc)
     compressed = out is not None and str(out).endswith(".gz")
     mode = "wz" if compressed else "w"
     n = 0

@@ -22,12 +22,12 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from variantdb.errors import VariantdbError
 from variantdb.store.layout import access_dir
+from variantdb.timestamps import now_utc
 
 __all__ = [
     "KEY_ROLES",
@@ -90,7 +90,7 @@ def hash_key(key: str, salt: bytes, n: int = _N, r: int = _R, p: int = _P) -> by
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return now_utc()
 
 
 class KeyStore:

@@ -51,7 +51,9 @@ __all__ = [
     "ChangeReport",
     "LifecycleError",
     "ResearchExport",
+    "WithdrawPlan",
     "export_research",
+    "plan_withdraw",
     "publish",
     "set_research_opt_out",
     "withdraw",
@@ -256,6 +258,41 @@ def withdraw(
             _rebuild(db, drop, reason, operator, settings, progress, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class WithdrawPlan:
+    """What :func:`withdraw` would do, found without changing anything (``variantdb withdraw --dry-run``)."""
+
+    withdraw: list[str]
+    already_withdrawn: list[str]
+    batches: list[str]
+    n_samples_after: int
+
+
+def plan_withdraw(db: Path, sample_ids: Sequence[str]) -> WithdrawPlan:
+    """Return what withdrawing ``sample_ids`` would change; read only (no lock, no recovery, no write).
+
+    Raises
+    ------
+    LifecycleError
+        No id given, or an id the database does not hold (as :func:`withdraw` would).
+    """
+    db = Path(db)
+    ids = list(dict.fromkeys(sample_ids))
+    if not ids:
+        raise LifecycleError("give at least one --sample to withdraw")
+    with Registry(db, read_only=True) as reg:
+        found = _find_samples(reg, ids, db)
+        row = reg.con.execute("SELECT count(*) FROM samples WHERE NOT withdrawn").fetchone()
+    kept = int(row[0]) if row else 0
+    drop = [s for s in ids if not found[s]["withdrawn"]]
+    return WithdrawPlan(
+        withdraw=drop,
+        already_withdrawn=[s for s in ids if found[s]["withdrawn"]],
+        batches=sorted({str(found[s]["batch"]) for s in drop}),
+        n_samples_after=kept - len(drop),
+    )
 
 
 def publish(

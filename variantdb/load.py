@@ -92,6 +92,7 @@ from variantdb.store.layout import (
 from variantdb.store.pseudonym import load_pseudonymizer
 from variantdb.store.registry import BATCH_NAME, BATCH_NAME_RULE, Registry, write_lock
 from variantdb.subcohort import extend_subcohort, write_subcohort
+from variantdb.timestamps import format_utc
 from variantdb.variant import Reference
 
 if TYPE_CHECKING:
@@ -685,7 +686,7 @@ def _release_meta(
 ) -> dict[str, Any]:
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return {
-        "created": created.isoformat(),
+        "created": format_utc(created),
         "code_version": variantdb.__version__,
         "batches": batches,
         "n_samples": cohort.size,

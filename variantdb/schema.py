@@ -30,6 +30,7 @@ __all__ = [
     "strata",
     "variants_schema",
     "vcf_info_name",
+    "vcf_info_number",
 ]
 
 
@@ -245,3 +246,14 @@ def vcf_info_name(column: str) -> str:
         if column == ours or column.startswith(ours + "_"):
             return theirs + column[len(ours) :]
     return column
+
+
+def vcf_info_number(column: str) -> str:
+    """Return the VCF ``Number`` of a variant-table column's INFO field, as gnomAD declares it.
+
+    ``1`` for the called alleles (``AN``, ``AN_raw``, ``AN_sex_xx`` ...: one per site),
+    ``A`` (one per ALT allele) for everything else: counts (``AC``, ``nhomalt``, ``nhemi``,
+    ``ncarriers``), frequencies (``AF``, ``faf95``) and per-allele labels. htslib checks
+    ``AC``, ``AF`` (``A``) and ``AN`` (``1``) and warns on reading a header that says otherwise.
+    """
+    return "1" if column == "an" or column.startswith("an_") else "A"

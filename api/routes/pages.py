@@ -28,6 +28,7 @@ from starlette.routing import NoMatchFound
 import variantdb
 from variantdb.api.access import signed_in, spend_queries
 from variantdb.api.auth import (
+    Role,
     caller_of,
     caller_role,
     granularity,
@@ -37,7 +38,8 @@ from variantdb.api.auth import (
     shape_record,
     shape_stats,
 )
-from variantdb.api.charts import af_plot, bar_chart, column_chart
+from variantdb.api.charts import af_bar_chart, af_plot, bar_chart, column_chart
+from variantdb.api.coverage import coverage_track, protect_covered
 from variantdb.api.deps import OpenRelease, SettingsDep, StoreDep
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import record_for_query, record_for_row
@@ -81,7 +83,10 @@ _CSP = (
 HTML_HEADERS = {
     "Content-Security-Policy": _CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it browsers send "Origin: null" even on the pages' own forms, and the
+    # sign-in and sign-out forms' Origin check would refuse every one (found by the Chromium test).
+    # same-origin still tells other sites (links out to gnomAD, ClinVar, dbSNP) nothing.
+    "Referrer-Policy": "same-origin",
 }
 
 _POSITION = re.compile(r"^[\w.]+:(?P<pos>[\d,]+)$")
@@ -322,12 +327,60 @@ def _beacon_href(request: Request, rec: dict[str, Any]) -> str | None:
     )
 
 
-def _strata_tables(rec: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+def _strata_tables(rec: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]], str]]:
+    """Return (title, rows, AF chart) per kind of stratum: the table and the same AFs as bars beside it."""
     titles = {"sex": "By sex", "region": "By region", "patient_group": "By patient group"}
     out: dict[str, list[dict[str, Any]]] = {}
     for s in rec.get("strata") or []:
         out.setdefault(s["kind"], []).append(s)
-    return [(titles.get(kind, kind), rows) for kind, rows in out.items()]
+    tables = []
+    for i, (kind, rows) in enumerate(out.items(), start=1):
+        title = titles.get(kind, kind)
+        chart = af_bar_chart(
+            [(str(s["value"]), s["af"]) for s in rows], f"AF {title.lower()}", f"chart-af-{i}"
+        )
+        tables.append((title, rows, chart))
+    return tables
+
+
+def _coverage_at(rel: OpenRelease, rec: dict[str, Any], role: Role, threshold: int) -> dict[str, Any]:
+    """Return the samples with a confident call at the variant's position, by technology, as the role may see them.
+
+    ``{"track": False}`` when the release has no coverage track, ``covered`` None where
+    the track holds nothing at the position. Below granularity ``record`` the counts
+    are protected as ``/v1/coverage`` protects them.
+    """
+    track = coverage_track(rel)
+    if track is None:
+        return {"track": False, "covered": None}
+    covered = track.at(rec["chrom"], rec["pos"])
+    if covered is not None and granularity(role) != "record":
+        covered = protect_covered(covered, threshold)
+    return {"track": True, "covered": covered}
+
+
+def _links_out(rec: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Return (name, URL, what it shows) of the same variant or position in gnomAD, ClinVar and dbSNP.
+
+    Plain links (GRCh38, 1-based positions): the page loads nothing from them; a click leaves the service.
+    """
+    chrom = str(rec["chrom"]).removeprefix("chr")
+    pos, ref, alt = rec["pos"], rec["ref"], rec["alt"]
+    term = quote(f"{chrom}[chr] AND {pos}[chrpos38]", safe="")
+    return [
+        (
+            "gnomAD v4",
+            f"https://gnomad.broadinstitute.org/variant/{quote(f'{chrom}-{pos}-{ref}-{alt}', safe='')}"
+            "?dataset=gnomad_r4",
+            "the same variant",
+        ),
+        ("ClinVar", f"https://www.ncbi.nlm.nih.gov/clinvar/?term={term}", f"records at {chrom}:{pos}"),
+        (
+            "dbSNP",
+            f"https://www.ncbi.nlm.nih.gov/snp/?term={quote(f'{chrom}[CHR] AND {pos}[CHRPOS]', safe='')}",
+            f"records at {chrom}:{pos}",
+        ),
+    ]
 
 
 @router.get("/variant/{variant_id:path}", response_class=HTMLResponse)
@@ -372,6 +425,10 @@ async def get_variant_page(
         sentence=sentence,
         groups=groups,
         strata=_strata_tables(rec),
+        coverage=_coverage_at(rel, rec, caller.role, caller.small_count_threshold)
+        if may_see_counts(caller.role)
+        else None,
+        links_out=_links_out(rec),
         others=others,
         json_href=json_href,
         beacon_href=_beacon_href(request, rec),

@@ -10,6 +10,7 @@ Where each file lives: :mod:`variantdb.store.layout`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ from variantdb.store.layout import (
     releases_dir,
     variants_file,
 )
+from variantdb.timestamps import format_utc
 
 __all__ = [
     "checksums",
@@ -85,12 +87,19 @@ def next_release_id(db: Path) -> str:
 
 
 def read_release_meta(db: Path, release_id: str) -> dict[str, Any]:
-    """Return a release's ``release.json``."""
+    """Return a release's ``release.json``, its ``created`` time in the one format (``...T08:15:00Z``).
+
+    Releases published before that format wrote ``+00:00``; they read the same as new ones.
+    """
     path = release_path(db, release_id) / "release.json"
     try:
         meta: dict[str, Any] = json.loads(path.read_text())
     except FileNotFoundError:
         raise ReleaseNotFoundError(f"release {release_id} is not published in {db}") from None
+    created = meta.get("created")
+    if isinstance(created, str):
+        with contextlib.suppress(ValueError):
+            meta["created"] = format_utc(created)
     return meta
 
 

@@ -17,7 +17,7 @@ from variantdb.store import changelog
 from variantdb.store.layout import release_path
 from variantdb.store.registry import Registry
 
-__all__ = ["prune_releases", "releases_to_prune"]
+__all__ = ["plan_prune", "prune_releases", "releases_to_prune"]
 
 
 def releases_to_prune(ids: list[str], current: str | None, keep: int) -> list[str]:
@@ -35,6 +35,13 @@ def releases_to_prune(ids: list[str], current: str | None, keep: int) -> list[st
     if keep <= 0:
         return []
     return [r for r in ids[: max(0, len(ids) - keep)] if r != current]
+
+
+def plan_prune(db: Path, keep: int) -> list[str]:
+    """Return the releases :func:`prune_releases` would delete now; read only (``prune --dry-run``)."""
+    with Registry(Path(db), read_only=True) as reg:
+        ids = [r["id"] for r in reg.releases()]
+    return releases_to_prune(ids, read_current(Path(db)), keep)
 
 
 def prune_releases(db: Path, keep: int, operator: str | None = None, reason: str | None = None) -> list[str]:

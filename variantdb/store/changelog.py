@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from variantdb.settings import get_settings
+from variantdb.timestamps import format_utc
 
 __all__ = ["ACTIONS", "DDL", "append", "current_operator", "read_log", "verify_chain"]
 
@@ -122,7 +123,7 @@ def read_log(
     return [
         {
             "seq": r[0],
-            "at": r[1].isoformat(),
+            "at": format_utc(r[1]),
             "action": r[2],
             "operator": r[3],
             "subject": r[4],
