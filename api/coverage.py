@@ -26,11 +26,11 @@ def coverage_track(rel: OpenRelease) -> CoverageTrack | None:
         if track is not None:
             _tracks.move_to_end(key)
             return track
-    entry = rel.meta.get("coverage")
-    if not isinstance(entry, dict):
+    entry = rel.meta.coverage
+    if entry is None:
         return None
     try:
-        track = CoverageTrack(rel.path, entry.get("n_samples") or {})
+        track = CoverageTrack(rel.path, entry.n_samples)
     except FileNotFoundError:
         return None
     with _lock:

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
@@ -30,6 +30,7 @@ from variantdb.api.params import RELEASE
 from variantdb.api.records import RecordLayout
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
+from variantdb.release.meta import ReleaseMeta
 from variantdb.settings import Settings, get_settings
 from variantdb.store.layout import RELEASE_ID, ReleaseNotFoundError, release_path
 from variantdb.variant import Reference
@@ -57,7 +58,7 @@ class OpenRelease:
 
     id: str
     path: Path
-    meta: dict[str, Any]
+    meta: ReleaseMeta
     index: ReleaseIndex
     layout: RecordLayout
     reference: Reference | None
@@ -69,7 +70,7 @@ def _open_release(db: Path, release_id: str) -> OpenRelease:
     meta = read_release_meta(db, release_id)
     path = release_path(db, release_id)
     index = ReleaseIndex.open(path)
-    ref_path = meta.get("reference")
+    ref_path = meta.reference
     reference = None
     if ref_path:
         try:
@@ -88,8 +89,7 @@ def _open_release(db: Path, release_id: str) -> OpenRelease:
             note = f"trimmed only: the release's reference {name} is not readable by the service"
     else:
         note = "trimmed only: the release has no reference FASTA, so indels are not left-aligned"
-    described = meta.get("strata")
-    layout = RecordLayout(index, described if isinstance(described, list) else None)
+    layout = RecordLayout(index, [s.model_dump() for s in meta.strata] or None)
     return OpenRelease(release_id, path, meta, index, layout, reference, note)
 
 

@@ -91,7 +91,7 @@ def _frequency(ac: int, an: int) -> float:
 
 def to_va(rec: dict[str, Any], rel: OpenRelease, with_strata: bool) -> dict[str, Any]:
     """Return a record (record granularity) as a ``CohortAlleleFrequencyStudyResult`` dict."""
-    created = str(rel.meta.get("created") or "")[:10] or None
+    created = rel.meta.created[:10] or None
     out: dict[str, Any] = {
         "id": f"variantdb:{rel.id}:{rec['variant_id']}",
         "type": "CohortAlleleFrequencyStudyResult",

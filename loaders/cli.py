@@ -406,8 +406,8 @@ def info(db: DbOpt, as_json: Annotated[bool, typer.Option("--json", help="Print 
     summary["current_release"] = current
     if current is not None:
         meta = read_release_meta(db, current)
-        summary["variants"] = meta["n_variants"]
-        summary["stats"] = meta["stats"]
+        summary["variants"] = meta.n_variants
+        summary["stats"] = meta.stats
     if as_json:
         out.print_json(json.dumps(summary, default=str))
         return

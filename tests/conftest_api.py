@@ -127,9 +127,9 @@ def build_release(
     base_meta: dict[str, Any] = {
         "created": "2026-11-22T00:00:00Z",
         "reference": None,
-        "strata": [s.key for s in strata()],
-        "samples": 100,
-        "batches": 1,
+        "strata": [{"key": s.key, "kind": s.kind, "value": s.value, "label": s.label} for s in strata()],
+        "n_samples": 100,
+        "batches": ["b1"],
         "stats": {
             "genomes": 100,
             "by_region": {"Hovedstaden": 60, "Sjælland": 40},

@@ -38,8 +38,8 @@ def release_digest(db: Path, release: str | None = None, numbered: bool = True) 
         if p.is_file() and p.name != "release.json" and kept(str(p.relative_to(root)))
     }
     meta = read_release_meta(db, release)
-    out["release.json"] = {k: v for k, v in meta.items() if k not in META_EXCLUDED}
-    out["release.json"]["checksums"] = {k: v for k, v in meta["checksums"].items() if kept(k)}
+    out["release.json"] = {k: v for k, v in meta.as_json().items() if k not in META_EXCLUDED}
+    out["release.json"]["checksums"] = {k: v for k, v in meta.checksums.items() if kept(k)}
     return out
 
 

@@ -251,7 +251,7 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path: Path, case: str) -> 
     make_batch(folder)
     load_batch(db, manifest, batch_name="second")
     assert read_current(db) == "r0002"
-    assert read_release_meta(db, "r0002")["n_samples"] == 5
+    assert read_release_meta(db, "r0002").n_samples == 5
 
 
 def test_sample_already_loaded_is_refused(tmp_path: Path) -> None:

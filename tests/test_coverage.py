@@ -24,10 +24,17 @@ from variantdb.genome import CONTIG_LENGTHS
 from variantdb.load import load_batch
 from variantdb.release.coverage import COVERAGE_FILE, CoverageTrack, compute_coverage_track, coverage_schema
 from variantdb.release.files import read_current, read_release_meta
+from variantdb.release.meta import ReleaseMeta
 from variantdb.schema import GAPS_SCHEMA
 from variantdb.store.layout import release_path
 
 DATA = Path(__file__).parent / "data"
+
+
+def _covered(meta: ReleaseMeta) -> dict[str, int]:
+    """Return the samples per technology a release's coverage entry records."""
+    assert meta.coverage is not None
+    return meta.coverage.n_samples
 
 
 def _samples() -> pa.Table:
@@ -96,7 +103,7 @@ def test_coverage_is_half_of_an_all_on_a_diploid_contig(gvcf_release: Path) -> N
     an = pq.read_table(gvcf_release / "an.parquet").to_pydict()
     track = CoverageTrack(
         gvcf_release,
-        read_release_meta(gvcf_release.parent.parent, gvcf_release.name)["coverage"]["n_samples"],
+        _covered(read_release_meta(gvcf_release.parent.parent, gvcf_release.name)),
     )
     starts = sorted(
         {s for c, s in zip(cov["chrom"], cov["start"], strict=True) if c == "chr22"}
@@ -169,7 +176,7 @@ def test_coverage_equals_bcftools_ns_per_technology(tmp_path: Path) -> None:
     db = tmp_path / "db"
     load_batch(db, manifest, reference=ref, batch_name="b1")
     rel = release_path(db, read_current(db) or "")
-    track = CoverageTrack(rel, read_release_meta(db, rel.name)["coverage"]["n_samples"])
+    track = CoverageTrack(rel, _covered(read_release_meta(db, rel.name)))
     # bcftools reads the panel BED's plain contig names as written; give it chr names.
     panel_chr = work / "panel-chr.bed"
     panel_chr.write_text("".join(f"chr{x}\n" for x in panel.read_text().splitlines() if x))

@@ -26,6 +26,7 @@ from variantdb.load import load_batch
 from variantdb.release.aggregate import compute_an_track, make_cohort, subset_cohort
 from variantdb.release.files import read_release_meta
 from variantdb.release.incremental import combine_tracks, incremental_base, plan_delta
+from variantdb.release.meta import ReleaseMeta, ReleaseStratum
 from variantdb.schema import GAPS_SCHEMA, GROUPS, strata
 from variantdb.store.layout import release_path
 from variantdb.store.registry import Registry
@@ -183,24 +184,28 @@ def test_combine_tracks_merges_equal_neighbours() -> None:
 
 def test_a_release_that_is_no_safe_base_is_named() -> None:
     samples = _samples(3, ["XX", "XY", "XX"], [-1, -1, -1])
-    meta = {
-        "id": "r0003",
-        "code_version": variantdb.__version__,
-        "strata": [{"key": s.key} for s in strata()],
-        "groups": GROUPS,
-        "n_samples": 3,
-        "batches": ["b", "a"],
-    }
+    meta = ReleaseMeta(
+        id="r0003",
+        created="2026-11-22T00:00:00+00:00",
+        n_variants=0,
+        code_version=variantdb.__version__,
+        strata=[ReleaseStratum(key=s.key, kind=s.kind, value=s.value, label=s.label) for s in strata()],
+        groups=GROUPS,
+        n_samples=3,
+        batches=["b", "a"],
+    )
     assert incremental_base(meta, samples, ["a", "b"]) is None
     assert incremental_base(None, samples, ["a"]) == "no previous release"
     assert "code version 0.0.0-old" in str(
-        incremental_base({**meta, "code_version": "0.0.0-old"}, samples, ["a", "b"])
+        incremental_base(meta.model_copy(update={"code_version": "0.0.0-old"}), samples, ["a", "b"])
     )
     assert "counts 4 samples, the registry 3" in str(
-        incremental_base({**meta, "n_samples": 4}, samples, ["a", "b"])
+        incremental_base(meta.model_copy(update={"n_samples": 4}), samples, ["a", "b"])
     )
     assert "other batches" in str(incremental_base(meta, samples, ["a", "b", "c"]))
-    assert "other strata" in str(incremental_base({**meta, "strata": []}, samples, ["a", "b"]))
+    assert "other strata" in str(
+        incremental_base(meta.model_copy(update={"strata": []}), samples, ["a", "b"])
+    )
 
 
 def test_full_rebuild_when_the_previous_release_differs_from_the_registry(tmp_path: Path) -> None:
@@ -282,12 +287,13 @@ def test_incremental_equals_full_rebuild_when_families_span_batches(
     load_parts(full, cohort, parts, "p", incremental=False)
     for release in ("r0001", "r0002", "r0003"):
         assert_same_release(release_digest(inc, release), release_digest(full, release))
-        assert read_release_meta(inc, release)["batches"] == read_release_meta(full, release)["batches"]
+        assert read_release_meta(inc, release).batches == read_release_meta(full, release).batches
     # The children stopped being founders when their parents came.
     meta = read_release_meta(inc, "r0003")
-    assert meta["stats"]["n_founders"] == meta["n_samples"] - sum(is_child)
-    assert read_release_meta(inc, "r0001")["stats"]["n_founders"] == len(parts[0])
-    assert (meta["coverage"]["n_samples"]["WES"] > 0) == (kind == "vcf")
+    assert meta.stats is not None and meta.coverage is not None
+    assert meta.stats["n_founders"] == meta.n_samples - sum(is_child)
+    assert (read_release_meta(inc, "r0001").stats or {})["n_founders"] == len(parts[0])
+    assert (meta.coverage.n_samples["WES"] > 0) == (kind == "vcf")
     table = pq.read_table(release_path(inc, "r0003") / "variants")
     assert table.num_rows > 50
     assert {"chrX", "chrY"} <= set(table.column("chrom").to_pylist())
@@ -407,7 +413,7 @@ def test_earlier_batches_segments_are_linked_not_copied_or_read(tmp_path: Path) 
     for rel in linked:
         assert (new / rel).samefile(prev / rel), rel
     meta3 = read_release_meta(db, "r0003")
-    assert len(hashed) == len(meta3["checksums"]) - len(linked)
+    assert len(hashed) == len(meta3.checksums) - len(linked)
     assert sorted(p.name for p in (new / "segments").iterdir()) == ["0000", "0001", "0002"]
     result = CliRunner().invoke(app, ["check", "--db", str(db)])
     assert result.exit_code == 0, result.output

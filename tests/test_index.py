@@ -98,7 +98,8 @@ def test_counts_use_the_narrowest_dtype(release: Path) -> None:
 
 
 def test_empty_release(tmp_path: Path) -> None:
-    path = write_release(tmp_path, "r0001", [], make_an_track(["chr1"]), {})
+    meta = {"created": "2026-11-22T00:00:00Z", "n_samples": 0}
+    path = write_release(tmp_path, "r0001", [], make_an_track(["chr1"]), meta)
     ix = ReleaseIndex.open(path)
     assert len(ix) == 0
     assert ix.find("chr1", 1, "A", "G") is None

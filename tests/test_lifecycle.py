@@ -120,7 +120,7 @@ def test_withdrawing_any_subset_equals_never_loading_it(
             withdraw(db, step, reason="test")
     fresh = build(cohort, work / "fresh" / "db", drop)
     assert release_tables(db) == release_tables(fresh)
-    assert read_release_meta(db, read_current(db) or "")["n_samples"] == N_SAMPLES - len(drop)
+    assert read_release_meta(db, read_current(db) or "").n_samples == N_SAMPLES - len(drop)
     report = check_database(db)
     assert report.ok, report.problems
 

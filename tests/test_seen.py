@@ -74,7 +74,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _row(5500, 0, 0, 2, 0),
     ]
     table = pa.Table.from_pylist(rows, schema=variants_schema())
-    meta = {"created": "2026-11-22T00:00:00Z", "reference": None, "samples": 100, "batches": ["b1"]}
+    meta = {"created": "2026-11-22T00:00:00Z", "reference": None, "n_samples": 100, "batches": ["b1"]}
     write_release(path, "r0001", [table], make_an_track(["chr1"], gaps={"chr1": GAP}), meta)
     return path
 

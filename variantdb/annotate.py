@@ -44,6 +44,7 @@ from variantdb.frequency import af_array
 from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
+from variantdb.release.meta import ReleaseMeta
 from variantdb.schema import COUNT_FIELDS, vcf_info_name, vcf_info_number
 from variantdb.schema import strata as all_strata
 from variantdb.seen import SEEN_STATES, seen_states
@@ -813,8 +814,8 @@ class Annotator:
                 ) from None
 
 
-def _open_reference(meta: dict[str, Any]) -> Reference | None:
-    ref_path = meta.get("reference")
+def _open_reference(meta: ReleaseMeta) -> Reference | None:
+    ref_path = meta.reference
     if not ref_path:
         return None
     try:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from variantdb.errors import VariantdbError
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
+from variantdb.release.meta import ReleaseMeta
 from variantdb.schema import vcf_info_name, vcf_info_number
 from variantdb.store.layout import ReleaseNotFoundError, release_path, variants_file
 
@@ -162,7 +163,7 @@ def write_tsv(tables: Iterable[pa.Table], schema: pa.Schema, out: Path | None) -
 
 
 def _export_vcf(
-    db: Path, release: str, reg: tuple[str, int, int] | None, out: Path | None, meta: dict[str, Any]
+    db: Path, release: str, reg: tuple[str, int, int] | None, out: Path | None, meta: ReleaseMeta
 ) -> int:
     from variantdb.schema import variants_schema
 

@@ -144,7 +144,7 @@ def _rebuild(
     idx = {int(r["sample_idx"]) for r in drop.values()}
     affected = sorted({str(r["batch"]) for r in drop.values()})
     current = read_current(db)
-    ref = read_release_meta(db, current).get("reference") if current else None
+    ref = read_release_meta(db, current).reference if current else None
     try:
         if affected:
             stage_without(db, release_id, affected, idx)
@@ -186,7 +186,7 @@ def _rebuild(
                         details={"batch": r["batch"], "release": release_id},
                         operator=operator,
                     )
-                reg.add_release(meta, _in_transaction=True, operator=operator)
+                reg.add_release(meta.as_json(), _in_transaction=True, operator=operator)
                 # Reports stored before paths were pseudonymized may still name the person's file.
                 reg.scrub_report_paths(load_pseudonymizer(db, create=False).vcf)
                 reg.con.execute("COMMIT")
@@ -201,8 +201,8 @@ def _rebuild(
     set_current(db, release_id)
     report.release = release_id
     report.rewritten_batches = affected
-    report.n_samples = int(meta["n_samples"])
-    report.n_variants = int(meta["n_variants"])
+    report.n_samples = meta.n_samples
+    report.n_variants = meta.n_variants
     report.pruned = prune_releases(db, settings.keep_releases, operator)
 
 
@@ -409,7 +409,7 @@ def export_research(
         if release is None:
             raise ReleaseNotFoundError(f"{db} has no release yet; load a batch first")
         meta = read_release_meta(db, release)
-        batches = [str(b) for b in meta["batches"]]
+        batches = meta.batches
         with Registry(db) as reg:
             samples = reg.samples()
             known = set(reg.batch_names())
@@ -423,7 +423,7 @@ def export_research(
         samples = samples.filter(pc.invert(opted))
         scratch = Path(tempfile.mkdtemp(prefix="variantdb-research-"))
         try:
-            ref = meta.get("reference")
+            ref = meta.reference
             publish_release(
                 scratch,
                 release,

@@ -77,6 +77,7 @@ from variantdb.release.incremental import (
     merge_coverage_contig,
     plan_delta,
 )
+from variantdb.release.meta import ReleaseDescription, ReleaseMeta, ReleaseStratum
 from variantdb.release.retention import prune_releases
 from variantdb.schema import CALLS_SCHEMA, GAPS_SCHEMA, GROUPS, variants_schema
 from variantdb.settings import Settings, get_settings
@@ -371,12 +372,19 @@ def load_batch(
                 )
                 report.publish = f"full: {why_full}"
             report.release = release_id
-            report.n_variants = int(meta["n_variants"])
+            report.n_variants = meta.n_variants
             report.seconds = time.perf_counter() - started
             committing = True
             with Registry(db) as reg:
                 reg.add_batch(
-                    name, manifest, stored, first_idx, report.as_dict(), meta, operator, vcf=pseudonyms.vcf
+                    name,
+                    manifest,
+                    stored,
+                    first_idx,
+                    report.as_dict(),
+                    meta.as_json(),
+                    operator,
+                    vcf=pseudonyms.vcf,
                 )
         except BaseException as e:
             # recover() follows the registry: it moves a recorded batch's staged files into
@@ -683,19 +691,19 @@ def _aggregate_connection(db: Path, settings: Settings) -> duckdb.DuckDBPyConnec
 
 def _release_meta(
     samples: pa.Table, cohort: Cohort, batches: list[str], settings: Settings, reference: Path | None
-) -> dict[str, Any]:
+) -> ReleaseDescription:
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return {
-        "created": format_utc(created),
-        "code_version": variantdb.__version__,
-        "batches": batches,
-        "n_samples": cohort.size,
-        "reference": None if reference is None else str(Path(reference).resolve()),
-        "groups": GROUPS,
-        "strata": [{"key": s.key, "kind": s.kind, "value": s.value, "label": s.label} for s in cohort.strata],
-        "settings": settings.as_dict(),
-        "stats": cohort_stats(samples, cohort),
-    }
+    return ReleaseDescription(
+        created=format_utc(created),
+        code_version=variantdb.__version__,
+        batches=batches,
+        n_samples=cohort.size,
+        reference=None if reference is None else str(Path(reference).resolve()),
+        groups=GROUPS,
+        strata=[ReleaseStratum(key=s.key, kind=s.kind, value=s.value, label=s.label) for s in cohort.strata],
+        settings=settings.as_dict(),
+        stats=cohort_stats(samples, cohort),
+    )
 
 
 def publish_release(
@@ -709,7 +717,7 @@ def publish_release(
     reference: Path | None,
     progress: Progress = _noop,
     mapper: Mapper | None = None,
-) -> dict[str, Any]:
+) -> ReleaseMeta:
     """Aggregate calls and no-call intervals into a release directory (not made current).
 
     Parameters
@@ -720,7 +728,7 @@ def publish_release(
 
     Returns
     -------
-    dict
+    ReleaseMeta
         The release metadata written to ``release.json``.
     """
     cohort = make_cohort(samples)
@@ -825,7 +833,7 @@ def publish_incremental(
     settings: Settings,
     reference: Path | None,
     progress: Progress = _noop,
-) -> dict[str, Any]:
+) -> ReleaseMeta:
     """Write the release of ``previous`` plus one new batch, reading only that batch's files.
 
     Parameters
@@ -848,7 +856,7 @@ def publish_incremental(
 
     Returns
     -------
-    dict
+    ReleaseMeta
         The release metadata written to ``release.json``; the release tables are
         byte-identical to :func:`publish_release` of the same samples.
 

@@ -3,16 +3,32 @@
 A manifest is a TSV with a header row and one row per sample. Every value is
 checked here, before any genotype is read, and every problem is reported with
 the file, line, field and value, so an operator can fix them all in one go.
+
+A row's values are checked by one pydantic model (:class:`ManifestRow`), whose
+validators word each problem; the header, the row lengths, duplicate samples and
+parents naming the sample itself are checked by :func:`read_manifest`.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from variantdb.errors import VariantdbError
 from variantdb.genome import SEXES
@@ -22,6 +38,7 @@ __all__ = [
     "FIELDS",
     "REQUIRED",
     "ManifestError",
+    "ManifestRow",
     "SampleRecord",
     "looks_like_cpr",
     "read_manifest",
@@ -122,8 +139,6 @@ def read_manifest(path: str | Path) -> list[SampleRecord]:
         problems.append("header: a column appears twice")
     if problems:
         raise ManifestError(path, problems)
-    regions = load_vocabulary("regions")
-    groups = load_vocabulary("patient_groups")
     records: list[SampleRecord] = []
     seen: dict[str, int] = {}
     for lineno, row in enumerate(reader, start=2):
@@ -132,14 +147,14 @@ def read_manifest(path: str | Path) -> list[SampleRecord]:
             problems.append(f"{where}: {len(row)} fields, the header has {len(header)}")
             continue
         values = {h: (v.strip() or None) for h, v in zip(header, row, strict=True)}
-        rec, errs = _validate_row(path, values, regions, groups)
+        valid, errs = _validate_row(path, values)
         problems += [f"{where}: {e}" for e in errs]
-        if rec is None:
+        if valid is None:
             continue
-        if rec.sample_id in seen:
-            problems.append(f"{where}: sample_id {rec.sample_id!r} already on line {seen[rec.sample_id]}")
-        seen[rec.sample_id] = lineno
-        records.append(dataclasses.replace(rec, line=lineno))
+        if valid.sample_id in seen:
+            problems.append(f"{where}: sample_id {valid.sample_id!r} already on line {seen[valid.sample_id]}")
+        seen[valid.sample_id] = lineno
+        records.append(valid.to_record(lineno))
     if not records and not problems:
         problems.append("no samples: the manifest has a header but no rows")
     for r in records:
@@ -152,76 +167,116 @@ def read_manifest(path: str | Path) -> list[SampleRecord]:
     return records
 
 
-def _validate_row(
-    manifest: Path, v: dict[str, str | None], regions: dict[str, str], groups: dict[str, str]
-) -> tuple[SampleRecord | None, list[str]]:
-    errs: list[str] = []
-    sid = v.get("sample_id")
-    if sid is None:
-        errs.append("sample_id is empty")
-    elif looks_like_cpr(sid):
-        errs.append(f"sample_id {sid!r} looks like a Danish CPR number; only pseudonyms may be loaded")
-    elif not _ID.match(sid):
-        errs.append(
-            f"sample_id {sid!r} must be 1-64 letters, digits or ._:- (starting with a letter or digit)"
-        )
-    for parent in ("father_id", "mother_id", "family_id"):
-        value = v.get(parent)
-        if value is not None and looks_like_cpr(value):
-            errs.append(f"{parent} {value!r} looks like a Danish CPR number; only pseudonyms may be loaded")
-        elif value is not None and not _ID.match(value):
-            errs.append(f"{parent} {value!r} must be 1-64 letters, digits or ._:-")
-    vcf = v.get("vcf")
-    vcf_path = None
-    if vcf is None:
-        errs.append("vcf is empty")
-    else:
-        vcf_path = (manifest.parent / vcf).resolve()
-        if not vcf_path.is_file():
-            errs.append(f"vcf {vcf!r}: no such file ({vcf_path})")
-    sex = v.get("sex")
-    if sex not in SEXES:
-        errs.append(f"sex {sex!r} is not one of {', '.join(SEXES)}")
-    region = v.get("region")
-    if region is not None and region not in regions:
-        errs.append(f"region {region!r} is not one of {', '.join(regions)}")
-    group = v.get("patient_group")
-    if group is not None and group not in groups:
-        errs.append(f"patient_group {group!r} is not one of {', '.join(groups)}")
-    tech = v.get("technology") or "WGS"
-    if tech not in TECHNOLOGIES:
-        errs.append(f"technology {tech!r} is not one of {', '.join(TECHNOLOGIES)}")
-    bed = v.get("capture_bed")
-    bed_path = None
-    if bed is not None:
-        bed_path = (manifest.parent / bed).resolve()
-        if not bed_path.is_file():
-            errs.append(f"capture_bed {bed!r}: no such file ({bed_path})")
-    consent = v.get("consent") or "given"
-    if consent not in CONSENT_VALUES:
-        errs.append(f"consent {consent!r} is not one of {', '.join(CONSENT_VALUES)}")
-    received = None
-    if v.get("received") is not None:
-        try:
-            received = dt.date.fromisoformat(str(v["received"]))
-        except ValueError:
-            errs.append(f"received {v['received']!r} is not a date (YYYY-MM-DD)")
-    if errs or sid is None or vcf_path is None or sex is None:
-        return None, errs
-    return (
-        SampleRecord(
-            sample_id=sid,
-            vcf=vcf_path,
-            sex=sex,
-            region=region,
-            patient_group=group,
-            family_id=v.get("family_id"),
-            father_id=v.get("father_id"),
-            mother_id=v.get("mother_id"),
-            technology=tech,
-            capture_bed=bed_path,
-            consent=consent,
-            received=received,
-        ),
-        [],
+def _problem(info: ValidationInfo, value: object, says: str) -> PydanticCustomError:
+    """Return the error of one value: the field, the value as written, and what is wrong or to do."""
+    return PydanticCustomError("manifest", "{problem}", {"problem": f"{info.field_name} {value!r}{says}"})
+
+
+def _pseudonym(value: str, info: ValidationInfo) -> str:
+    if looks_like_cpr(value):
+        raise _problem(info, value, " looks like a Danish CPR number; only pseudonyms may be loaded")
+    if not _ID.match(value):
+        start = " (starting with a letter or digit)" if info.field_name == "sample_id" else ""
+        raise _problem(info, value, f" must be 1-64 letters, digits or ._:-{start}")
+    return value
+
+
+def _file(value: str, info: ValidationInfo) -> Path:
+    """Resolve a path relative to the manifest's folder (the validation context's ``folder``); it must be a file."""
+    folder = Path(info.context["folder"]) if info.context else Path.cwd()
+    path = (folder / value).resolve()
+    if not path.is_file():
+        raise _problem(info, value, f": no such file ({path})")
+    return path
+
+
+def _one_of(allowed: Callable[[], Iterable[str]]) -> AfterValidator:
+    def check(value: str, info: ValidationInfo) -> str:
+        names = list(allowed())
+        if value not in names:
+            raise _problem(info, value, f" is not one of {', '.join(names)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _date(value: str, info: ValidationInfo) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise _problem(info, value, " is not a date (YYYY-MM-DD)") from None
+
+
+_Pseudonym = Annotated[str, AfterValidator(_pseudonym)]
+# The checks of a path or date run on the text as written, and return the parsed value.
+_File = Annotated[Path, BeforeValidator(_file)]
+_Date = Annotated[dt.date, BeforeValidator(_date)]
+
+
+class ManifestRow(BaseModel):
+    """One manifest row as written (values stripped, empty cells left out), validated field by field.
+
+    Validate with ``context={"folder": <the manifest's folder>}``: ``vcf`` and
+    ``capture_bed`` are relative to it. Each error's message names the field and
+    the value as written (:func:`read_manifest` adds the file and line). Fields are
+    declared in the order their problems are reported.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample_id: _Pseudonym = Field(description="the sample's pseudonym")
+    father_id: _Pseudonym | None = Field(default=None, description="the father's sample_id, if loaded")
+    mother_id: _Pseudonym | None = Field(default=None, description="the mother's sample_id, if loaded")
+    family_id: _Pseudonym | None = Field(default=None, description="the family's pseudonym")
+    vcf: _File = Field(description="the VCF or gVCF, relative to the manifest's folder")
+    sex: Annotated[str, _one_of(lambda: SEXES)] = Field(description="karyotypic sex: XX, XY or unknown")
+    region: Annotated[str, _one_of(lambda: load_vocabulary("regions"))] | None = Field(
+        default=None, description="Danish region (variantdb/data/regions.tsv)"
     )
+    patient_group: Annotated[str, _one_of(lambda: load_vocabulary("patient_groups"))] | None = Field(
+        default=None, description="patient group (variantdb/data/patient_groups.tsv)"
+    )
+    technology: Annotated[str, _one_of(lambda: TECHNOLOGIES)] = Field(
+        default="WGS", description="sequencing technology"
+    )
+    capture_bed: _File | None = Field(default=None, description="the capture BED of a WES or panel sample")
+    consent: Annotated[str, _one_of(lambda: CONSENT_VALUES)] = Field(
+        default="given", description="research consent; a withdrawn person is not loaded"
+    )
+    received: _Date | None = Field(default=None, description="date the sample was received, YYYY-MM-DD")
+
+    def to_record(self, line: int) -> SampleRecord:
+        """Return the validated row as the :class:`SampleRecord` the loader reads (paths absolute)."""
+        return SampleRecord(
+            sample_id=self.sample_id,
+            vcf=self.vcf,
+            sex=self.sex,
+            region=self.region,
+            patient_group=self.patient_group,
+            family_id=self.family_id,
+            father_id=self.father_id,
+            mother_id=self.mother_id,
+            technology=self.technology,
+            capture_bed=self.capture_bed,
+            consent=self.consent,
+            received=self.received,
+            line=line,
+        )
+
+
+def _validate_row(manifest: Path, values: dict[str, str | None]) -> tuple[ManifestRow | None, list[str]]:
+    """Return a row's model, or None and its problems (each naming the field and value)."""
+    written = {k: v for k, v in values.items() if v is not None}
+    try:
+        return ManifestRow.model_validate(written, context={"folder": manifest.parent}), []
+    except ValidationError as e:
+        return None, [_message(err) for err in e.errors(include_url=False)]
+
+
+def _message(err: ErrorDetails) -> str:
+    field = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "missing":
+        return f"{field} is empty" + (f"; use one of {', '.join(SEXES)}" if field == "sex" else "")
+    if err["type"] == "manifest":
+        return err["msg"]
+    return f"{field} {err['input']!r}: {err['msg']}"

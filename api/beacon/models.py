@@ -211,7 +211,7 @@ def resultsets_response(
                 "exists": exists,
                 "resultsCount": total,
                 "results": records,
-                "info": {"release": rel.id, "created": rel.meta.get("created")},
+                "info": {"release": rel.id, "created": rel.meta.created},
             }
         )
     return {
@@ -300,8 +300,8 @@ def info(rel: OpenRelease | None, base_url: str) -> dict[str, Any]:
         "alternativeUrl": f"{base_url}docs",
         "info": {"assembly": "GRCh38", "release": rel.id if rel else None},
     }
-    if rel is not None and isinstance(rel.meta.get("created"), str):
-        response["updateDateTime"] = rel.meta["created"]
+    if rel is not None:
+        response["updateDateTime"] = rel.meta.created
     return {"meta": informational_meta("info", "beacon-info-v2.0.0"), "response": response}
 
 

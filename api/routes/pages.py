@@ -132,7 +132,7 @@ _ENV.filters["state"] = lambda state: STATE_HEADLINES.get(state, state)
 def _release_line(rel: OpenRelease | None) -> dict[str, Any] | None:
     if rel is None:
         return None
-    return {"id": rel.id, "created": rel.meta.get("created"), "n_samples": rel.meta.get("n_samples")}
+    return {"id": rel.id, "created": rel.meta.created, "n_samples": rel.meta.n_samples}
 
 
 def render_page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -609,7 +609,7 @@ async def get_stats_page(
         rel = store.get(release)
     except APIError as e:
         return error_page(request, e, "Not available")
-    stats = shape_stats(rel.meta.get("stats"), caller.role, caller.small_count_threshold)
+    stats = shape_stats(rel.meta.stats, caller.role, caller.small_count_threshold)
     stats = stats if isinstance(stats, dict) else {}
     note_granularity(request, granularity(caller.role))
     sections = []
@@ -644,7 +644,7 @@ async def get_stats_page(
         sections=sections,
         months=cumulative,
         month_svg=month_svg,
-        batches=rel.meta.get("batches") or [],
+        batches=rel.meta.batches,
         json_href=f"/v1/stats?release={rel.id}",
     )
 

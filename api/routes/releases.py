@@ -14,6 +14,7 @@ from variantdb.api.errors import APIError
 from variantdb.api.models import ACCESS_ERRORS, ErrorPublic, ReleasePublic, ReleasesPublic, StatsPublic
 from variantdb.api.responses import json_response, without_paths
 from variantdb.release.files import list_releases, read_current, read_release_meta
+from variantdb.release.meta import ReleaseMeta
 from variantdb.store.layout import ReleaseNotFoundError
 
 __all__ = ["router"]
@@ -21,9 +22,9 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["releases"])
 
 
-def _public(meta: dict[str, Any], current: str | None, request: Request) -> dict[str, Any]:
-    out: dict[str, Any] = without_paths({k: v for k, v in meta.items() if k != "checksums"})
-    out["current"] = meta.get("id") == current
+def _public(meta: ReleaseMeta, current: str | None, request: Request) -> dict[str, Any]:
+    out: dict[str, Any] = without_paths({k: v for k, v in meta.as_json().items() if k != "checksums"})
+    out["current"] = meta.id == current
     _shape_meta(out, request)
     return out
 
@@ -71,7 +72,7 @@ async def get_releases(request: Request, store: StoreDep) -> Response:
 async def get_release_meta(request: Request, store: StoreDep, release_id: str) -> Response:
     """Return one release's metadata, checksums included (genome statistics need a key)."""
     rel = store.get(release_id)
-    out: dict[str, Any] = without_paths(dict(rel.meta))
+    out: dict[str, Any] = without_paths(rel.meta.as_json())
     out["current"] = rel.id == read_current(store.db)
     _shape_meta(out, request)
     return json_response(out)
@@ -90,16 +91,16 @@ async def get_stats(request: Request, rel: ReleaseDep) -> Response:
             "forbidden",
             "genome statistics are counts of people: they need an API key (registered or controlled)",
         )
-    stats = rel.meta.get("stats")
-    if not isinstance(stats, dict):
+    stats = rel.meta.stats
+    if stats is None:
         raise APIError(404, "no_stats", f"release {rel.id} recorded no statistics")
     threshold = caller.small_count_threshold
     note_granularity(request, "record" if caller.role in ("controlled", "admin") else "count")
     return json_response(
         {
             "release": rel.id,
-            "samples": rel.meta.get("n_samples", rel.meta.get("samples")),
-            "batches": without_paths(rel.meta.get("batches")),
+            "samples": rel.meta.n_samples,
+            "batches": without_paths(rel.meta.batches),
             "stats": shape_stats(stats, caller.role, threshold),
         }
     )

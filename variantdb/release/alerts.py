@@ -314,9 +314,9 @@ def diff_variants(
     read_release_meta(db, old)
     meta = read_release_meta(db, new)
     reference = None
-    if meta.get("reference"):
+    if meta.reference:
         try:
-            reference = Reference(meta["reference"])
+            reference = Reference(meta.reference)
         except (OSError, ValueError):
             reference = None  # trimmed only, as the service does
     parsed: list[tuple[str, Variant]] = []

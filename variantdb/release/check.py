@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from variantdb.release.files import checksums, read_current, read_release_meta
+from variantdb.release.meta import ReleaseMetaError
 from variantdb.store.batches import stored_sample_idx
 from variantdb.store.changelog import verify_chain
 from variantdb.store.layout import (
@@ -62,11 +63,11 @@ class CheckReport:
 def _check_release(db: Path, release_id: str, report: CheckReport) -> None:
     try:
         meta = read_release_meta(db, release_id)
-    except ReleaseNotFoundError as e:
+    except (ReleaseNotFoundError, ReleaseMetaError) as e:
         report.problems.append(str(e))
         return
-    recorded = meta.get("checksums")
-    if not isinstance(recorded, dict):
+    recorded = meta.checksums
+    if "checksums" not in meta.model_fields_set:
         report.problems.append(f"release {release_id}: release.json records no checksums")
         return
     actual = checksums(release_path(db, release_id))
@@ -196,18 +197,17 @@ def check_database(db: Path, release: str | None = None) -> CheckReport:
     if current is not None and current in recorded:
         try:
             meta = read_release_meta(db, current)
-        except ReleaseNotFoundError as e:
+        except (ReleaseNotFoundError, ReleaseMetaError) as e:
             report.problems.append(str(e))
         else:
-            if list(meta.get("batches", [])) != batches:
+            if meta.batches != batches:
                 report.problems.append(
-                    f"the current release {current} counts batches {meta.get('batches')}, "
-                    f"the registry has {batches}"
+                    f"the current release {current} counts batches {meta.batches}, the registry has {batches}"
                 )
             live = sum(1 for r in rows if not r[3])
-            if meta.get("n_samples") != live:
+            if meta.n_samples != live:
                 report.problems.append(
-                    f"the current release {current} counts {meta.get('n_samples')} samples, "
+                    f"the current release {current} counts {meta.n_samples} samples, "
                     f"the registry has {live} not withdrawn"
                 )
     by_batch: dict[str, dict[int, bool]] = {}

@@ -19,7 +19,6 @@ Positions are 1-based inclusive throughout.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -35,7 +34,8 @@ import pyarrow.parquet as pq
 from variantdb.genome import CONTIG_LENGTHS, CONTIGS, SEXES, ploidy_segments
 from variantdb.manifest import TECHNOLOGIES
 from variantdb.release.aggregate import _union_per_sample, call_files_for
-from variantdb.release.files import file_sha256
+from variantdb.release.files import file_sha256, write_release_meta
+from variantdb.release.meta import ReleaseMeta, parse_release_meta
 from variantdb.schema import GAPS_SCHEMA
 from variantdb.store.layout import fsync_dir
 
@@ -243,17 +243,13 @@ def write_coverage(
         "definition": "samples with a confident (adj) call: ploidy > 0 and inside no no-call interval",
     }
     meta_path = release_dir / "release.json"
-    meta = json.loads(meta_path.read_text())
-    meta["coverage"] = entry
+    meta = parse_release_meta(meta_path.read_text(), str(meta_path))
     # Only the new file is hashed: the rest of the release was checksummed when written.
-    meta["checksums"] = dict(
-        sorted({**meta["checksums"], COVERAGE_FILE: file_sha256(release_dir / COVERAGE_FILE)}.items())
-    )
+    sums = dict(sorted({**meta.checksums, COVERAGE_FILE: file_sha256(release_dir / COVERAGE_FILE)}.items()))
+    # Validated again (not model_copy): ``coverage`` becomes a set field, written like the others.
+    meta = ReleaseMeta.model_validate({**meta.as_json(), "checksums": sums, "coverage": entry})
     tmp_meta = release_dir / ".release.json.tmp"
-    with open(tmp_meta, "w") as fh:
-        json.dump(meta, fh, indent=1, ensure_ascii=False, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_release_meta(tmp_meta, meta)
     os.replace(tmp_meta, meta_path)
     fsync_dir(release_dir)
     return entry

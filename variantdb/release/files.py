@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from variantdb.genome import CONTIGS
+from variantdb.release.meta import ReleaseDescription, ReleaseMeta, parse_release_meta
 from variantdb.store.layout import (
     RELEASE_ID,
     ReleaseNotFoundError,
@@ -44,6 +45,7 @@ __all__ = [
     "read_release_meta",
     "set_current",
     "write_release",
+    "write_release_meta",
 ]
 
 
@@ -86,21 +88,30 @@ def next_release_id(db: Path) -> str:
     return f"r{(max(existing) + 1 if existing else 1):04d}"
 
 
-def read_release_meta(db: Path, release_id: str) -> dict[str, Any]:
+def read_release_meta(db: Path, release_id: str) -> ReleaseMeta:
     """Return a release's ``release.json``, its ``created`` time in the one format (``...T08:15:00Z``).
 
     Releases published before that format wrote ``+00:00``; they read the same as new ones.
     """
     path = release_path(db, release_id) / "release.json"
     try:
-        meta: dict[str, Any] = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise ReleaseNotFoundError(f"release {release_id} is not published in {db}") from None
-    created = meta.get("created")
-    if isinstance(created, str):
-        with contextlib.suppress(ValueError):
-            meta["created"] = format_utc(created)
+    meta = parse_release_meta(text, str(path))
+    with contextlib.suppress(ValueError):
+        created = format_utc(meta.created)
+        if created != meta.created:
+            meta = meta.model_copy(update={"created": created})
     return meta
+
+
+def write_release_meta(path: Path, meta: ReleaseMeta) -> None:
+    """Write ``release.json`` (``path``) from ``meta`` and fsync it; the caller renames it into place."""
+    with open(path, "w") as fh:
+        json.dump(meta.as_json(), fh, indent=1, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def checksums(root: Path, reuse: dict[str, str] | None = None) -> dict[str, str]:
@@ -132,7 +143,7 @@ def linked_checksums(root: Path, previous: Path) -> dict[str, str]:
     meta_path = previous / "release.json"
     if not meta_path.exists():
         return {}
-    known: dict[str, str] = json.loads(meta_path.read_text()).get("checksums", {})
+    known = parse_release_meta(meta_path.read_text(), str(meta_path)).checksums
     return {rel: sha for rel, sha in known.items() if _same_file(root / rel, previous / rel)}
 
 
@@ -158,7 +169,7 @@ def write_release(
     release_id: str,
     variants: Iterable[pa.Table],
     an_track: pa.Table | Callable[[], pa.Table],
-    meta: dict[str, Any],
+    meta: ReleaseDescription | Mapping[str, Any],
     *,
     make_current: bool = True,
     extra: Callable[[Path], object] | None = None,
@@ -180,8 +191,9 @@ def write_release(
         function returning it, called once ``variants`` is consumed (so a
         producer can build both in one streaming pass).
     meta
-        Metadata recorded in ``release.json`` (samples, batches, thresholds ...);
-        ``id``, ``n_variants``, ``contigs`` and ``checksums`` are added here.
+        Metadata recorded in ``release.json`` (samples, batches, thresholds ...), a
+        :class:`~variantdb.release.meta.ReleaseDescription` or the same as a mapping
+        (validated by it); ``id``, ``n_variants``, ``contigs`` and ``checksums`` are added here.
     make_current
         Switch ``CURRENT`` to the new release. Default True.
     extra
@@ -218,7 +230,7 @@ def _write_release(
     release_id: str,
     variants: Iterable[pa.Table],
     an_track: pa.Table | Callable[[], pa.Table],
-    meta: dict[str, Any],
+    meta: ReleaseDescription | Mapping[str, Any],
     make_current: bool,
     extra: Callable[[Path], object] | None,
     previous: Path | None,
@@ -244,13 +256,18 @@ def _write_release(
     if extra is not None:
         extra(tmp)
     build_index(tmp)
-    meta = {**meta, "id": release_id, "n_variants": n_variants, "contigs": contigs}
     linked = {} if previous is None else linked_checksums(tmp, previous)
-    meta["checksums"] = checksums(tmp, linked)
-    with open(tmp / "release.json", "w") as fh:
-        json.dump(meta, fh, indent=1, ensure_ascii=False, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
+    described = meta.as_json() if isinstance(meta, ReleaseDescription) else dict(meta)
+    written = ReleaseMeta.model_validate(
+        {
+            **described,
+            "id": release_id,
+            "n_variants": n_variants,
+            "contigs": contigs,
+            "checksums": checksums(tmp, linked),
+        }
+    )
+    write_release_meta(tmp / "release.json", written)
     for path in tmp.rglob("*"):  # linked files are durable already: the previous release synced them
         if path.is_file() and str(path.relative_to(tmp)) not in linked:
             with open(path, "rb") as fh:

@@ -58,6 +58,7 @@ from variantdb.release.aggregate import (
     subset_cohort,
 )
 from variantdb.release.coverage import compute_coverage_track, coverage_schema
+from variantdb.release.meta import ReleaseMeta
 from variantdb.schema import GAPS_SCHEMA, GROUPS, Stratum, an_schema, strata
 from variantdb.store.layout import batch_dir
 
@@ -167,7 +168,7 @@ def plan_delta(
     )
 
 
-def incremental_base(meta: dict[str, Any] | None, old_samples: pa.Table, batches: list[str]) -> str | None:
+def incremental_base(meta: ReleaseMeta | None, old_samples: pa.Table, batches: list[str]) -> str | None:
     """Return why a release cannot be the base of an incremental publish, or None when it can.
 
     Parameters
@@ -188,16 +189,16 @@ def incremental_base(meta: dict[str, Any] | None, old_samples: pa.Table, batches
     """
     if meta is None:
         return "no previous release"
-    if meta.get("code_version") != variantdb.__version__:
-        return f"release {meta.get('id')} was made by code version {meta.get('code_version')}"
-    if [s.get("key") for s in meta.get("strata", [])] != [s.key for s in strata()]:
-        return f"release {meta.get('id')} has other strata"
-    if list(meta.get("groups", {})) != list(GROUPS):
-        return f"release {meta.get('id')} has other groups"
-    if meta.get("n_samples") != old_samples.num_rows:
-        return f"release {meta.get('id')} counts {meta.get('n_samples')} samples, the registry {old_samples.num_rows}"
-    if sorted(meta.get("batches", [])) != sorted(batches):
-        return f"release {meta.get('id')} holds other batches than the registry"
+    if meta.code_version != variantdb.__version__:
+        return f"release {meta.id} was made by code version {meta.code_version}"
+    if [s.key for s in meta.strata] != [s.key for s in strata()]:
+        return f"release {meta.id} has other strata"
+    if list(meta.groups) != list(GROUPS):
+        return f"release {meta.id} has other groups"
+    if meta.n_samples != old_samples.num_rows:
+        return f"release {meta.id} counts {meta.n_samples} samples, the registry {old_samples.num_rows}"
+    if sorted(meta.batches) != sorted(batches):
+        return f"release {meta.id} holds other batches than the registry"
     return None
 
 
