@@ -264,7 +264,7 @@ def test_release_json_of_an_older_format_reads_in_the_one_format(tmp_path: Path,
     meta = json.loads(path.read_text())
     meta["created"] = "2026-11-02T10:04:05.123456+00:00"
     path.write_text(json.dumps(meta))
-    assert read_release_meta(db, rid)["created"] == "2026-11-02T10:04:05Z"
+    assert read_release_meta(db, rid).created == "2026-11-02T10:04:05Z"
 
 
 def test_tsv_outputs_have_a_header_row(two_releases: Path, api_client: Any) -> None:

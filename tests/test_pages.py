@@ -207,9 +207,9 @@ def test_variant_page_shows_coverage_at_the_position(
 
     rid = read_current(pages_db)
     assert rid is not None
-    track = CoverageTrack(
-        pages_db / "releases" / rid, read_release_meta(pages_db, rid)["coverage"]["n_samples"]
-    )
+    coverage = read_release_meta(pages_db, rid).coverage
+    assert coverage is not None
+    track = CoverageTrack(pages_db / "releases" / rid, coverage.n_samples)
     covered = track.at(seen.chrom, seen.pos)
     assert covered is not None and covered["all"] > 0
     html = _html(client, f"/variant/{format_variant_id(seen)}")
