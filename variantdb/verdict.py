@@ -38,8 +38,6 @@ from typing import Final, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammainccinv
-from scipy.stats import poisson
 
 from variantdb.errors import VariantdbError
 from variantdb.schema import load_vocabulary
@@ -591,6 +589,8 @@ def compute_max_tolerated_ac(an: ArrayLike, max_af: ArrayLike, ci: float = 0.95)
     ``faf > max_af`` exactly when ``AC > compute_max_tolerated_ac(AN, max_af, ci)``
     at the same confidence.
     """
+    from scipy.stats import poisson
+
     if not 0 < ci < 1:
         raise VerdictParameterError("ci", ci, "confidence must be in (0, 1)")
     n = np.asarray(an, dtype=np.float64)
@@ -606,6 +606,8 @@ def compute_max_tolerated_ac(an: ArrayLike, max_af: ArrayLike, ci: float = 0.95)
 
 def _absent_lambda(ci: float) -> float:
     """Return the Poisson mean above which seeing no allele has probability < ``1 - ci``."""
+    from scipy.special import gammainccinv
+
     return float(gammainccinv(1.0, 1.0 - ci))
 
 
@@ -804,6 +806,8 @@ def compute_verdicts(
         Counts that are negative, not whole, ``ac > an``, a faf outside
         [0, 1], a ``ba1_faf`` outside (0, 1], or inputs that do not broadcast.
     """
+    from scipy.special import gammainccinv
+
     if not 0 < ba1_faf <= 1:
         raise VerdictParameterError("ba1_faf", ba1_faf, "BA1 threshold must be in (0, 1]")
     ac_a = _as_counts("ac", ac)
