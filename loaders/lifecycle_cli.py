@@ -297,7 +297,7 @@ def _diff_variants(
     import csv
     import sys
 
-    from variantdb.release.alerts import ALERT_COLUMNS, diff_variants
+    from variantdb.release.alerts import ALERT_COLUMNS, diff_variants, tsv_cells
     from variantdb.verdict import VerdictParameterError, architecture_for, read_disease_architectures
 
     if since is not None and (old is not None or new is not None):
@@ -343,19 +343,7 @@ def _diff_variants(
     w = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
     w.writerow(["from", "to", *ALERT_COLUMNS])
     for r in alerts:
-        cells = []
-        for c in ALERT_COLUMNS:
-            v = r[c]
-            cells.append(
-                ",".join(v)
-                if isinstance(v, list)
-                else ""
-                if v is None
-                else str(v).lower()
-                if isinstance(v, bool)
-                else v
-            )
-        w.writerow([old, new, *cells])
+        w.writerow([old, new, *tsv_cells(r, ALERT_COLUMNS)])
     n_changed = sum(1 for r in alerts if r["changed"])
     err.print(
         f"{old} -> {new}: {n_changed:,} of {len(alerts):,} variants changed ({len(errors):,} ids skipped)",

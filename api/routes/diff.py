@@ -33,9 +33,16 @@ from variantdb.api.errors import APIError
 from variantdb.api.lookup import parse_query
 from variantdb.api.models import ACCESS_ERRORS, ErrorPublic
 from variantdb.api.routes.pages import error_page, render_page
-from variantdb.api.verdicts import parse_verdict_query
+from variantdb.api.verdicts import VERDICT_PARAMETERS, parse_verdict_query
 from variantdb.disclosure import is_small
-from variantdb.release.alerts import AF_FACTOR, ALERT_COLUMNS, ReleaseCounts, compare_counts, read_counts
+from variantdb.release.alerts import (
+    AF_FACTOR,
+    ALERT_COLUMNS,
+    ReleaseCounts,
+    compare_counts,
+    read_counts,
+    tsv_cells,
+)
 from variantdb.variant import Variant
 from variantdb.verdict import DiseaseArchitecture
 
@@ -43,16 +50,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["diff"])
 
-_VERDICT_FIELDS: Final = (
-    "patient_group",
-    "disease",
-    "inheritance",
-    "prevalence",
-    "allelic",
-    "genetic",
-    "penetrance",
-    "ci",
-)
+_VERDICT_FIELDS: Final = tuple(p for p in VERDICT_PARAMETERS if p != "verdicts")
 _FIELDS: Final = frozenset(("variants", "from", "to", "since", "af_factor", *_VERDICT_FIELDS))
 _COUNTS: Final = ("ac_from", "an_from", "af_from", "ac_to", "an_to", "af_to")
 
@@ -252,19 +250,7 @@ def _tsv(result: dict[str, Any]) -> str:
     for r in result["data"]:
         if "error" in r:
             continue
-        cells = []
-        for c in cols:
-            v = r.get(c)
-            cells.append(
-                ",".join(v)
-                if isinstance(v, list)
-                else ""
-                if v is None
-                else str(v).lower()
-                if isinstance(v, bool)
-                else v
-            )
-        w.writerow([result["from"], result["to"], *cells])
+        w.writerow([result["from"], result["to"], *tsv_cells(r, cols)])
     return buf.getvalue()
 
 

@@ -25,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 
 from variantdb.errors import VariantdbError
-from variantdb.frequency import FAF_CONFIDENCE, faf_lambda
+from variantdb.frequency import FAF_CONFIDENCE, af, faf_lambda
 from variantdb.release.files import read_release_meta
 from variantdb.release.index import ReleaseIndex
 from variantdb.seen import seen_state
@@ -41,6 +41,7 @@ __all__ = [
     "compare_counts",
     "diff_variants",
     "read_counts",
+    "tsv_cells",
 ]
 
 #: Default factor by which an AF must move to raise an alert.
@@ -184,8 +185,20 @@ def read_counts(
     return ReleaseCounts(found, states, out_ac, out_an, best, g_ac, best_ac.astype(np.int64))
 
 
-def _af(ac: int, an: int) -> float | None:
-    return ac / an if an else None
+def tsv_cells(row: dict[str, Any], columns: Sequence[str]) -> list[Any]:
+    """Return an alert row's cells for a TSV (lists joined by commas, None empty, booleans lower case)."""
+    cells: list[Any] = []
+    for c in columns:
+        v = row.get(c)
+        if isinstance(v, list):
+            cells.append(",".join(v))
+        elif v is None:
+            cells.append("")
+        elif isinstance(v, bool):
+            cells.append(str(v).lower())
+        else:
+            cells.append(v)
+    return cells
 
 
 def _af_moved(old: float | None, new: float | None, factor: float) -> bool:
@@ -235,8 +248,8 @@ def compare_counts(
         verdicts = tuple(compute_verdicts(c.ac, c.an, c.faf95_max_region, architecture) for c in (old, new))
     out = []
     for i, (q, v) in enumerate(zip(queries, variants, strict=True)):
-        af_o = _af(int(old.ac[i]), int(old.an[i]))
-        af_n = _af(int(new.ac[i]), int(new.an[i]))
+        af_o = af(int(old.ac[i]), int(old.an[i]))
+        af_n = af(int(new.ac[i]), int(new.an[i]))
         reasons = []
         if old.state[i] != new.state[i]:
             reasons.append("state")
