@@ -430,6 +430,30 @@ def test_the_variant_page_on_a_390px_phone(
     _axe_clean(pg, [f"/variant/{format_variant_id(seen)}", "/", "/stats", f"/region/{REGION}?per_page=20"])
 
 
+def test_frequency_verdicts_for_a_patient_group(
+    phone_page: tuple[Any, _Watch], keys: dict[str, str], seen: Variant
+) -> None:
+    """A signed-in lab picks the patient's group and reads the verdict per disease; public sees none."""
+    pg, _ = phone_page
+    vid = format_variant_id(seen)
+    _sign_in(pg, keys["controlled"], f"/variant/{vid}")
+    section = pg.locator("section[aria-labelledby=verdicts]")
+    assert section.count() == 1 and "Frequency verdicts" in section.inner_text()
+    pg.select_option("select[name=patient_group]", "hereditary_heart")
+    pg.locator("form.verdict-form button[type=submit], form.verdict-form input[type=submit]").first.click()
+    pg.wait_for_load_state()
+    text = pg.locator("section[aria-labelledby=verdicts]").inner_text()
+    assert "Hypertrophic cardiomyopathy" in text and "Hereditary heart disease" in text
+    assert "patient_group=hereditary_heart" in pg.url
+    _axe_clean(pg, [pg.url, "/diff"])
+
+
+def test_public_sees_no_verdicts(public_page: tuple[Any, _Watch], seen: Variant) -> None:
+    pg, _ = public_page
+    pg.goto(f"/variant/{format_variant_id(seen)}")
+    assert pg.locator("section[aria-labelledby=verdicts]").count() == 0
+
+
 def test_public_pages_and_sign_in_are_axe_clean(public_page: tuple[Any, _Watch], seen: Variant) -> None:
     pg, _ = public_page
     _axe_clean(pg, ["/", f"/variant/{format_variant_id(seen)}", "/signin", "/signin?next=/stats"])
