@@ -153,8 +153,25 @@ def _unkey(k: int, w: bytes) -> tuple[str, int, str, str]:
     return CONTIGS[k >> 32], k & 0xFFFFFFFF, ref, alt
 
 
+def _same_text(a: Path, b: Path) -> bool:
+    """Return whether two (b)gzipped VCFs decompress to the same bytes."""
+    with gzip.open(a, "rb") as fa, gzip.open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(1 << 20), fb.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
 def _run_tools(
-    label: str, db: Path, sites: Path, vcf: Path, work: Path, afq_db: Path | None
+    label: str,
+    db: Path,
+    sites: Path,
+    vcf: Path,
+    work: Path,
+    afq_db: Path | None,
+    before: Path | None = None,
 ) -> list[dict[str, Any]]:
     n = _records(vcf)
     runs = []
@@ -165,6 +182,23 @@ def _run_tools(
         work / f"{slug}.variantdb.log",
     )
     runs.append({"input": label, "tool": "variantdb annotate", "s": s, "rss_mb": rss, "records": n})
+    if before is not None:
+        # The same command with the package taken from an earlier checkout (PYTHONPATH goes first).
+        out_0 = work / f"{slug}.before.vcf.gz"
+        s, rss = measure(
+            f"PYTHONPATH={before} {_BIN / 'variantdb'} annotate --db {db} {vcf} -o {out_0} --quiet",
+            work / f"{slug}.before.log",
+        )
+        runs.append(
+            {
+                "input": label,
+                "tool": f"variantdb annotate, before ({before.name})",
+                "s": s,
+                "rss_mb": rss,
+                "records": n,
+                "same_output": _same_text(out, out_0),
+            }
+        )
     out_b = work / f"{slug}.bcftools.vcf.gz"
     s, rss = measure(
         f"bcftools annotate -a {sites} -c INFO/AC,INFO/AN,INFO/AF -Oz -o {out_b} {vcf} && tabix -f -p vcf {out_b}",
@@ -200,6 +234,11 @@ def main() -> None:
     ap.add_argument("--genome-n", type=int, default=2_000_000)
     ap.add_argument("--no-afquery", action="store_true")
     ap.add_argument("--no-genome", action="store_true")
+    ap.add_argument(
+        "--before",
+        type=Path,
+        help="an earlier checkout (e.g. from git archive) whose variantdb package is also timed, outputs compared",
+    )
     args = ap.parse_args()
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -262,7 +301,7 @@ def main() -> None:
         except RuntimeError as e:
             info["afquery_create_error"] = str(e)[-300:]
             afq_db = None
-    runs += _run_tools("na12878-chr21 (own DB)", na_db, na_sites, vcf, work, afq_db)
+    runs += _run_tools("na12878-chr21 (own DB)", na_db, na_sites, vcf, work, afq_db, args.before)
     info["join_na12878"] = join_rate(na_db, vcf)
 
     if not args.no_genome:
@@ -289,7 +328,7 @@ def main() -> None:
             "index": sum(p.stat().st_size for p in (rel / "index").iterdir()) / 1e6,
         }
         runs += _run_tools("na12878-chr21 vs synthetic", syn, syn_sites, vcf, work, None)
-        runs += _run_tools("generated genome", syn, syn_sites, genome, work, None)
+        runs += _run_tools("generated genome", syn, syn_sites, genome, work, None, args.before)
         info["join_genome"] = join_rate(syn, genome)
 
     for r in runs:
@@ -300,6 +339,9 @@ def main() -> None:
         if "s" in r:
             by_input.setdefault(r["input"], {})[r["tool"]] = r["s"]
     print(json.dumps(info, indent=1, default=str))
+    for r in runs:
+        if "same_output" in r:
+            print(f"{r['input']}: output before and after byte-identical (decompressed): {r['same_output']}")
     print("| input | tool | records | wall s | records/s | peak RSS MB | tool s / variantdb s |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in runs:

@@ -505,3 +505,37 @@ def test_http_annotate_verdicts_equal_the_cli(
     )
     assert_error(bad, 422, "invalid_request")
     assert "penetrance" in bad.json()["error"]["message"]
+
+
+def test_text_output_equals_the_record_writer(api_db: Path, api_cohort: Path, tmp_path: Path) -> None:
+    """The VCF writer (htslib's record text plus the INFO fields) writes what pysam's BCF writer holds.
+
+    SNVs in lower case, with an N REF and with a REF the reference contradicts take the
+    chunk's vectorized REF check; a wrong one is reported like any other bad REF.
+    """
+    with pysam.VariantFile(str(api_cohort / "vcf" / "cohort.vcf.gz")) as vf:
+        recs = [r for r, _ in zip(vf, range(40), strict=False)]
+    snv = next(r for r in recs if len(r.ref) == 1 and r.alts and len(r.alts) == 1 and len(r.alts[0]) == 1)
+    wrong = "ACGT"[("ACGT".index(snv.ref) + 1) % 4]
+    other = next(b for b in "ACGT" if b not in (snv.ref, wrong))
+    sites = [(r.chrom, r.pos, r.ref, list(r.alts or ())) for r in recs if r.pos != snv.pos]
+    sites += [
+        (snv.chrom, snv.pos, snv.ref.lower(), [snv.alts[0].lower()]),
+        (snv.chrom, snv.pos, wrong, [other]),  # REF disagrees with the reference
+        (snv.chrom, snv.pos, "N", [other]),
+    ]
+    sites.sort(key=lambda s: s[1])
+    src = _write_vcf(tmp_path / "mixed.vcf", sites)
+    vcf, bcf = tmp_path / "out.vcf", tmp_path / "out.bcf"
+    report = annotate_vcf(api_db, src, vcf, strata=["all"])
+    assert report.not_annotated["invalid_alleles_or_ref_mismatch"] == 1
+    assert annotate_vcf(api_db, src, bcf, strata=["all"]).as_dict() | {"output": "", "seconds": 0} == (
+        report.as_dict() | {"output": "", "seconds": 0}
+    )
+    with pysam.VariantFile(str(vcf)) as a, pysam.VariantFile(str(bcf)) as b:
+        text, records = [str(r) for r in a], [str(r) for r in b]
+    assert text == records
+    lower = next(t for t in text if f"\t{snv.pos}\t" in t and f"\t{snv.ref.lower()}\t" in t)
+    assert ";AC=" in lower or "\tAC=" in lower
+    bad = next(t for t in text if f"\t{snv.pos}\t.\t{wrong}\t" in t)
+    assert "AC=" not in bad

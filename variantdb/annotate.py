@@ -41,7 +41,7 @@ import numpy as np
 from variantdb.bgzf import TruncatedFileError, check_bgzf_eof
 from variantdb.errors import VariantdbError
 from variantdb.frequency import af_array
-from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, UnknownContigError, canonical_contig
+from variantdb.genome import CONTIG_INDEX, CONTIG_LENGTHS, CONTIGS, UnknownContigError, canonical_contig
 from variantdb.release.files import read_current, read_release_meta
 from variantdb.release.index import ReleaseIndex
 from variantdb.release.meta import ReleaseMeta
@@ -66,6 +66,14 @@ DEFAULT_FIELDS: Final = ("ac", "an", "af", "homozygote_count")
 _STRATUM_FIELDS: Final = ("ac", "an", "af", "faf95", "faf99", "homozygote_count", "hemizygote_count")
 _CHUNK: Final = 20_000
 _WIDTH: Final = 32  # alleles up to this many bytes ("REF>ALT") are compared in numpy; longer ones in Python
+_WINDOW: Final = 1 << 20  # the reference is read once per megabase a chunk's SNVs touch
+#: ``(REF, ALT)`` of a one-ALT SNV as pysam gives it -> ``b"REF>ALT"`` (upper case), the index's encoding.
+_SNV: Final[dict[tuple[str, ...], bytes]] = {
+    (r, a): f"{r.upper()}>{a.upper()}".encode()
+    for r in "ACGTNacgtn"
+    for a in "ACGTNacgtn"
+    if r.upper() != a.upper()
+}
 _INFO_ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
 #: What each count means, from the one declaration of the release's columns (variantdb.schema).
 _DESCRIBE: Final = {name: desc for name, (_, desc) in COUNT_FIELDS.items()}
@@ -390,6 +398,33 @@ def _check_contigs(path: Path, header: Any) -> None:
             )
 
 
+class _TextOut:
+    """A VCF written as text: the header, then each record as htslib formats it; bgzf when ``gz``.
+
+    ``write(rec)`` writes a pysam record as ``VariantFile.write`` would (``str(rec)``
+    is htslib's ``vcf_format``); ``write_lines`` writes records already formatted.
+    """
+
+    def __init__(self, dst: Path, gz: bool, header: Any) -> None:
+        import pysam
+
+        self.header = header
+        self._fh: Any = pysam.BGZFile(str(dst), "wb", index=None) if gz else open(dst, "wb")
+        self._fh.write(str(header).encode())
+
+    def write(self, rec: Any) -> None:
+        self._fh.write(str(rec).encode())
+
+    def write_lines(self, lines: list[str]) -> None:
+        self._fh.write("".join(lines).encode())
+
+    def __enter__(self) -> _TextOut:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+
 class Annotator:
     """Annotate VCF files against one open release.
 
@@ -445,6 +480,7 @@ class Annotator:
             )
         self.join = IndexJoin(index)
         self._contigs: dict[str, int] = {}
+        self._contig_span: dict[str, tuple[int, int]] = {}
         self._lambdas: dict[str, np.ndarray] = {}
 
     def annotate(
@@ -507,8 +543,14 @@ class Annotator:
                 self._declare_verdict(header)
             gz = str(dst).endswith(".gz") if compress is None else compress
             mode = "wb" if str(dst).endswith(".bcf") else ("wz" if gz else "w")
-            with pysam.VariantFile(str(dst), mode, header=header) as vout:
-                self._stream(vin, vout, report, release_pages, progress, src, replaced)
+            if mode == "wb":
+                with pysam.VariantFile(str(dst), mode, header=header) as vout:
+                    self._stream(vin, vout, report, release_pages, progress, src, replaced)
+            else:
+                # VCF: htslib formats each record (str(rec), what VariantFile.write writes) and
+                # the INFO additions are joined to that text; bgzf through htslib.
+                with _TextOut(dst, gz, header) as out:
+                    self._stream(vin, out, report, release_pages, progress, src, replaced)
         finally:
             vin.close()
         if mode == "wz" and compress is None:
@@ -741,23 +783,146 @@ class Annotator:
         for code, n in zip(*np.unique(codes, return_counts=True), strict=True):
             report.states[SEEN_STATES[int(code)]] += int(n)
 
-    def _write_chunk(self, chunk: list[Any], vout: Any, report: AnnotateReport, replaced: set[str]) -> None:
-        queries: list[tuple[int, bytes, str | None]] = []
+    def _text_lines(self, chunk: list[Any], spans: list[int], per_col: list[list[Any]]) -> list[str]:
+        """Return each record as htslib formats it with the INFO fields added, as pysam would write them.
+
+        A value is ``ID=v`` (``ID=v1,.,v3`` for several ALTs, ``.`` where missing) appended
+        after the record's own INFO; a field with no value for any ALT is left out. Floats
+        are written as htslib writes a float32: ``%g``.
+        """
+        # Per column, each ALT's "ID=v;" ("" where missing); per column also the bare values for multi-ALT records.
+        items: list[list[str]] = []
+        bare: list[list[str | None]] = []
+        for col, values in zip(self.columns, per_col, strict=True):
+            if col.vcf_type == "Float":
+                f32 = np.array([0.0 if v is None else v for v in values], dtype=np.float32)
+                nums = [f"{x:g}" for x in f32.astype(np.float64).tolist()]
+            else:
+                nums = [str(v) for v in values]
+            vals = [None if v is None else x for v, x in zip(values, nums, strict=True)]
+            head = col.info_id + "="
+            items.append(["" if x is None else f"{head}{x};" for x in vals])
+            bare.append(vals)
+        one = list(map("".join, zip(*items, strict=True)))
+        ids = [c.info_id for c in self.columns]
+        lines: list[str] = []
+        at = 0
+        for text, k in zip(map(str, chunk), spans, strict=True):
+            if k == 1:
+                add = one[at][:-1]
+            elif k:
+                parts = []
+                for i, vals in zip(ids, bare, strict=True):
+                    part = vals[at : at + k]
+                    if any(x is not None for x in part):
+                        parts.append(i + "=" + ",".join(["." if x is None else x for x in part]))
+                add = ";".join(parts)
+            else:
+                add = ""
+            at += k
+            if not add:
+                lines.append(text)
+                continue
+            cols = text.split("\t", 8)
+            if len(cols) == 9:
+                info = cols[7]
+                cols[7] = add if info == "." else f"{info};{add}"
+            else:  # sites only: INFO is the last column
+                info = cols[7][:-1]
+                cols[7] = (add if info == "." else f"{info};{add}") + "\n"
+            lines.append("\t".join(cols))
+        return lines
+
+    def _queries(
+        self, chunk: list[Any]
+    ) -> tuple[np.ndarray, list[bytes], list[str | None], list[int], set[int]]:
+        """Return each ALT's key, ``REF>ALT`` and why it was not looked up, the ALTs per record, symbolic records.
+
+        The same answer as :meth:`_query` on every ALT: a one-ALT SNV on a known contig takes
+        a table lookup (and, with a reference, one vectorized REF check per chunk); every
+        other ALT, and an SNV whose REF check is not clean, goes through :meth:`_query`.
+        """
+        keys: list[int] = []
+        wants: list[bytes] = []
+        reasons: list[str | None] = []
         spans: list[int] = []
         symbolic: set[int] = set()
+        snv_at: list[int] = []
         query = self._query
+        contig = self._contig_span
+        snv = _SNV
         for i, rec in enumerate(chunk):
-            alts = rec.alts or ()
-            spans.append(len(alts))
-            chrom, pos, ref = rec.chrom, rec.pos, rec.ref
-            for alt in alts:
-                q = query(chrom, pos, ref, alt)
-                queries.append(q)
-                if q[2] is not None and alt.startswith("<"):
+            al: tuple[str, ...] = rec.alleles or ()
+            n = max(len(al) - 1, 0)
+            spans.append(n)
+            if not n:
+                continue
+            chrom, pos = rec.chrom, rec.pos
+            if n == 1:
+                w = snv.get(al)
+                if w is not None:
+                    cidx, length = contig.get(chrom) or self._span(chrom)
+                    if cidx >= 0 and 1 <= pos <= length:
+                        snv_at.append(len(keys))
+                        keys.append((cidx << 32) | pos)
+                        wants.append(w)
+                        reasons.append(None)
+                        continue
+            ref = al[0]
+            for alt in al[1:]:
+                k, w, why = query(chrom, pos, ref, alt)
+                keys.append(k)
+                wants.append(w)
+                reasons.append(why)
+                if why is not None and alt is not None and alt.startswith("<"):
                     symbolic.add(i)
-        m = len(queries)
-        keys = np.fromiter((q[0] for q in queries), dtype=np.int64, count=m)
-        rows = self.join.rows(keys, [q[1] for q in queries])
+        karr = np.array(keys, dtype=np.int64)
+        if self.reference is not None and snv_at:
+            self._check_snv_refs(karr, wants, reasons, np.array(snv_at, dtype=np.int64))
+        return karr, wants, reasons, spans, symbolic
+
+    def _span(self, chrom: str) -> tuple[int, int]:
+        cidx = self._contig(chrom)
+        span = (cidx, CONTIG_LENGTHS[CONTIGS[cidx]] if cidx >= 0 else 0)
+        self._contig_span[chrom] = span
+        return span
+
+    def _check_snv_refs(
+        self, keys: np.ndarray, wants: list[bytes], reasons: list[str | None], at: np.ndarray
+    ) -> None:
+        """Check the SNVs at ``at`` against the reference (N matches anything), one read per megabase.
+
+        An SNV whose REF is not shown to match is looked up again through :meth:`_query`,
+        which left-aligns and reports exactly as for any other ALT.
+        """
+        assert self.reference is not None
+        k = keys[at]
+        cidx, pos = k >> 32, k & 0xFFFFFFFF
+        mine = np.frombuffer(b"".join(wants[j][:1] for j in at.tolist()), dtype=np.uint8)
+        ok = np.zeros(len(at), dtype=bool)
+        window = pos // _WINDOW
+        for c, w in {(int(a), int(b)) for a, b in zip(cidx.tolist(), window.tolist(), strict=True)}:
+            sel = np.flatnonzero((cidx == c) & (window == w))
+            base = max(1, w * _WINDOW - 200)
+            try:
+                seq = self.reference.preload(CONTIGS[c], base, (w + 1) * _WINDOW + 200)
+            except InvalidVariantError:
+                continue
+            p = pos[sel] - base
+            inside = p < len(seq)
+            sel, p = sel[inside], p[inside]
+            actual = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)[p]
+            n = ord("N")
+            ok[sel] = (actual == mine[sel]) | (actual == n) | (mine[sel] == n)
+        for j in at[~ok].tolist():
+            ref, _, alt = wants[j].decode().partition(">")
+            c = int(keys[j] >> 32)
+            keys[j], wants[j], reasons[j] = self._query(CONTIGS[c], int(keys[j] & 0xFFFFFFFF), ref, alt)
+
+    def _write_chunk(self, chunk: list[Any], vout: Any, report: AnnotateReport, replaced: set[str]) -> None:
+        keys, wants, reasons, spans, symbolic = self._queries(chunk)
+        m = len(keys)
+        rows = self.join.rows(keys, wants)
         per_col = self._columns(keys, rows)
         report.records += len(chunk)
         report.alleles += m
@@ -765,9 +930,12 @@ class Annotator:
         report.found += n_found
         report.absent += int(np.count_nonzero(keys >= 0)) - n_found
         self._count_states(keys, rows, report)
-        for q in queries:
-            if q[2] is not None:
-                report.not_annotated[q[2]] += 1
+        for why in reasons:
+            if why is not None:
+                report.not_annotated[why] += 1
+        if isinstance(vout, _TextOut) and not replaced and self.verdict is None:
+            vout.write_lines(self._text_lines(chunk, spans, per_col))
+            return
         fields = list(zip([c.info_id for c in self.columns], per_col, strict=True))
         if self.verdict is not None:
             fields += self._verdict_values(keys, rows)
