@@ -805,6 +805,7 @@ class Annotator:
             bare.append(vals)
         one = list(map("".join, zip(*items, strict=True)))
         ids = [c.info_id for c in self.columns]
+        per_site = {c.info_id for c in self.columns if c.number == "1"}
         lines: list[str] = []
         at = 0
         for text, k in zip(map(str, chunk), spans, strict=True):
@@ -812,9 +813,16 @@ class Annotator:
                 add = one[at][:-1]
             elif k:
                 parts = []
-                for i, vals in zip(ids, bare, strict=True):
+                for i, vals, values in zip(ids, bare, per_col, strict=True):
                     part = vals[at : at + k]
-                    if any(x is not None for x in part):
+                    if not any(x is not None for x in part):
+                        continue
+                    if i in per_site:
+                        # Number=1 (AN): one value per record, the smallest of its ALTs', as the record writer
+                        raw = values[at : at + k]
+                        smallest = min((v, j) for j, v in enumerate(raw) if v is not None)[1]
+                        parts.append(f"{i}={part[smallest]}")
+                    else:
                         parts.append(i + "=" + ",".join(["." if x is None else x for x in part]))
                 add = ";".join(parts)
             else:
