@@ -238,9 +238,10 @@ def test_variant_page_links_out_to_gnomad_clinvar_and_dbsnp(client: TestClient, 
     )
 
 
-def test_variant_page_keeps_an_empty_slot_for_the_verdicts(client: TestClient, seen: Variant) -> None:
+def test_variant_page_shows_the_verdicts_below_the_counts(client: TestClient, seen: Variant) -> None:
     html = _html(client, f"/variant/{format_variant_id(seen)}")
-    assert '<div id="verdicts" class="verdicts-slot" data-slot="verdicts"></div>' in html
+    assert html.count('id="verdicts"') == 1
+    assert html.index("Frequency verdicts") > html.index("coverage-at")
 
 
 def test_af_bar_chart_draws_no_data_as_words() -> None:
