@@ -10,13 +10,13 @@ import itertools
 from typing import Final
 
 from variantdb.errors import VariantdbError
+from variantdb.schema import SEXES
 
 __all__ = [
     "CONTIGS",
     "CONTIG_INDEX",
     "CONTIG_LENGTHS",
     "PARS",
-    "SEXES",
     "UnknownContigError",
     "canonical_contig",
     "contig_key",
@@ -25,7 +25,6 @@ __all__ = [
     "ploidy_segments",
 ]
 
-SEXES: Final = ("XX", "XY", "unknown")
 
 #: Canonical names of the loaded contigs, in karyotypic order (the release sort order).
 CONTIGS: Final[tuple[str, ...]] = (

@@ -31,8 +31,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from variantdb.errors import VariantdbError
-from variantdb.genome import SEXES
-from variantdb.schema import load_vocabulary
+from variantdb.schema import CONSENT_VALUES, SEXES, TECHNOLOGIES, load_vocabulary
 
 __all__ = [
     "FIELDS",
@@ -57,8 +56,6 @@ FIELDS = (
     "consent",
     "received",
 )
-CONSENT_VALUES = ("given", "research_opt_out")
-TECHNOLOGIES = ("WGS", "WES", "panel")
 _CPR = re.compile(r"^(\d{6}-?\d{4})$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 

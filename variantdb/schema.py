@@ -16,13 +16,16 @@ import pyarrow as pa
 
 __all__ = [
     "CALLS_SCHEMA",
+    "CONSENT_VALUES",
     "COUNT_FIELDS",
     "DERIVED_FIELDS",
     "GAPS_SCHEMA",
     "GROUPS",
     "QUALITY_FIELDS",
     "REGION_MAX_FIELDS",
+    "SEXES",
     "STRATUM_FIELDS",
+    "TECHNOLOGIES",
     "Stratum",
     "an_columns",
     "an_schema",
@@ -152,6 +155,13 @@ class Stratum:
     label: str  # for people
 
 
+#: The fixed vocabularies of a sample's metadata (the manifest's columns). Regions and patient groups
+#: are data, read by :func:`load_vocabulary` from ``variantdb/data``.
+SEXES: tuple[str, ...] = ("XX", "XY", "unknown")
+TECHNOLOGIES: tuple[str, ...] = ("WGS", "WES", "panel")
+CONSENT_VALUES: tuple[str, ...] = ("given", "research_opt_out")
+
+
 @cache
 def load_vocabulary(name: str) -> dict[str, str]:
     """Return ``{name: code}`` of the allowed regions or patient groups.
@@ -169,7 +179,7 @@ def load_vocabulary(name: str) -> dict[str, str]:
 @cache
 def strata() -> tuple[Stratum, ...]:
     """Return every stratum, in the column order of the release tables."""
-    out = [Stratum(f"sex_{s.lower()}", "sex", s, s) for s in ("XX", "XY")]
+    out = [Stratum(f"sex_{s.lower()}", "sex", s, s) for s in SEXES if s != "unknown"]
     out += [
         Stratum(f"region_{code}", "region", name, name) for name, code in load_vocabulary("regions").items()
     ]

@@ -22,11 +22,12 @@ import numpy as np
 import pyarrow as pa
 
 from variantdb.frequency import FAF_CONFIDENCE, af_column, faf_column, faf_max_columns
-from variantdb.genome import CONTIG_LENGTHS, SEXES, ploidy_segments
+from variantdb.genome import CONTIG_LENGTHS, ploidy_segments
 from variantdb.schema import (
     GAPS_SCHEMA,
     GROUPS,
     QUALITY_FIELDS,
+    SEXES,
     Stratum,
     an_columns,
     an_schema,

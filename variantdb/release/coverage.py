@@ -31,12 +31,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from variantdb.genome import CONTIG_LENGTHS, CONTIGS, SEXES, ploidy_segments
-from variantdb.manifest import TECHNOLOGIES
+from variantdb.genome import CONTIG_LENGTHS, CONTIGS, ploidy_segments
 from variantdb.release.aggregate import _union_per_sample, call_files_for
 from variantdb.release.files import file_sha256, write_release_meta
 from variantdb.release.meta import ReleaseMeta, parse_release_meta
-from variantdb.schema import GAPS_SCHEMA
+from variantdb.schema import GAPS_SCHEMA, SEXES, TECHNOLOGIES
 from variantdb.store.layout import fsync_dir
 
 __all__ = [

@@ -13,9 +13,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from variantdb.errors import VariantdbError
-from variantdb.genome import SEXES
-from variantdb.manifest import TECHNOLOGIES
-from variantdb.schema import COUNT_FIELDS, load_vocabulary
+from variantdb.schema import COUNT_FIELDS, SEXES, TECHNOLOGIES, load_vocabulary
 
 __all__ = [
     "FILTER_KEYS",

@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from variantdb.frequency import FAF_CONFIDENCE, af, faf_lambda
-from variantdb.genome import CONTIG_INDEX, CONTIGS, SEXES, ploidy_segments
+from variantdb.genome import CONTIG_INDEX, CONTIGS, ploidy_segments
+from variantdb.schema import SEXES
 from variantdb.subcohort.filters import SubcohortFilter
 from variantdb.subcohort.segments import (
     _ADJ,
