@@ -23,6 +23,7 @@ from variantdb.variant import (
 
 __all__ = [
     "excluded_group",
+    "find_ids",
     "invalid_variant_error",
     "parse_query",
     "record_for_query",
@@ -156,19 +157,34 @@ def _record(
     return out
 
 
+def find_ids(
+    rel: OpenRelease, ids: list[str]
+) -> tuple[list[Variant | InvalidVariantError], list[int | None]]:
+    """Parse a batch's ids in bulk and find the rows of those that parse, in one vectorized search.
+
+    Returns
+    -------
+    (parsed, rows)
+        Per id its normalized variant or the reason it cannot be parsed; per parsed
+        variant, in order, its row in the release index (None: absent).
+    """
+    parsed = parse_variant_ids(ids, rel.reference)
+    return parsed, rel.index.find_many([v for v in parsed if isinstance(v, Variant)])
+
+
 def records_for_ids(
     rel: OpenRelease,
     ids: list[str],
     *,
     strata: bool = True,
     exclude: ExcludedGroup | None = None,
+    found: tuple[list[Variant | InvalidVariantError], list[int | None]] | None = None,
 ) -> list[dict[str, Any] | APIError]:
     """Return the record of each id of a batch, in order, or the 400 error of an id that cannot be parsed.
 
     The same records as :func:`record_for_query` one id at a time, found in bulk:
-    the ids parsed by :func:`variantdb.variant.parse_variant_ids`, every row found
-    by one vectorized search (:meth:`ReleaseIndex.find_many`), the count rows
-    of the variants present and the AN of the absent ones each read in one call.
+    the ids parsed and searched by :func:`find_ids`, the count rows of the
+    variants present and the AN of the absent ones each read in one call.
 
     Parameters
     ----------
@@ -176,20 +192,21 @@ def records_for_ids(
         Include the strata. Default True.
     exclude
         As for :func:`record_for_variant`. Default None.
+    found
+        What :func:`find_ids` gave for these ids, when the caller needs it too. Default None.
     """
-    parsed = parse_variant_ids(ids, rel.reference)
+    parsed, rows = found if found is not None else find_ids(rel, ids)
     variants = [v for v in parsed if isinstance(v, Variant)]
     index = rel.index
-    rows = index.find_many(variants)
     present = [r for r in rows if r is not None]
     counts = iter(index.count_tuples(present))
     absent = iter(index.an_tuples([v for v, r in zip(variants, rows, strict=True) if r is None]))
-    found = iter(rows)
+    row_of = iter(rows)
     out: list[dict[str, Any] | APIError] = []
     for text, v in zip(ids, parsed, strict=True):
         if isinstance(v, InvalidVariantError):
             out.append(invalid_variant_error(text, v))
-        elif next(found) is not None:
+        elif next(row_of) is not None:
             out.append(_record(rel, v, text, strata, next(counts), None, exclude))
         else:
             out.append(_record(rel, v, text, strata, None, next(absent), exclude))

@@ -23,6 +23,7 @@ from variantdb.api.deps import OpenRelease, ReleaseStore
 from variantdb.api.errors import APIError
 from variantdb.api.lookup import (
     excluded_group,
+    find_ids,
     parse_query,
     record_for_query,
     record_for_variant,
@@ -113,25 +114,29 @@ def _one(
     exclude: str | None = None,
     params: Mapping[str, str] | None = None,
 ) -> Response:
-    if len(text) > _MAX_ID:
-        raise APIError(422, "invalid_request", f"variant id longer than {_MAX_ID:,} characters")
     _check_exclude(caller, exclude)
     level = granularity(caller.role)
     asked = parse_verdict_query(rel, params) if params else None
+    strata = strata and level == "record"
+    group = excluded_group(rel, exclude)
     if asked is None:
-        rec = record_for_query(
-            rel, text, strata=strata and level == "record", exclude=excluded_group(rel, exclude)
+        rec = shape_record(
+            record_for_query(rel, text, strata=strata, exclude=group),
+            caller.role,
+            caller.small_count_threshold,
         )
     else:
         v = parse_query(rel, text)
         row = rel.index.find(v.chrom, v.pos, v.ref, v.alt)
-        rec = record_for_variant(
-            rel, v, text, strata=strata and level == "record", row=row, exclude=excluded_group(rel, exclude)
+        rec = record_for_variant(rel, v, text, strata=strata, row=row, exclude=group)
+        rec = shape_record(rec, caller.role, caller.small_count_threshold)
+        attach_verdicts(
+            [rec],
+            [verdict_inputs(rel, v, row, asked.group)],
+            asked,
+            caller.role,
+            caller.small_count_threshold,
         )
-    rec = shape_record(rec, caller.role, caller.small_count_threshold)
-    if asked is not None:
-        inputs = verdict_inputs(rel, v, row, asked.group)
-        attach_verdicts([rec], [inputs], asked, caller.role, caller.small_count_threshold)
     caller.granularity = level
     return Response(orjson.dumps(rec), media_type=_JSON)
 
@@ -160,38 +165,23 @@ def _batch(
     strata = strata and level == "record"
     role, threshold = caller.role, caller.small_count_threshold
     # Parsed, searched and read in bulk (api.lookup.records_for_ids), shaped one by one.
+    found = find_ids(rel, ids)
     data: list[dict[str, Any]] = []
-    if asked is None:
-        for text, rec in zip(ids, records_for_ids(rel, ids, strata=strata, exclude=group), strict=True):
-            if isinstance(rec, APIError):
-                error = {"status": rec.status, "code": rec.code, "message": rec.message, "details": None}
-                data.append({"query": text, "error": error})
-            else:
-                data.append(shape_record(rec, role, threshold))
-    else:
-        # With verdicts: each found variant's row is also the verdict's input.
-        parsed: list[Variant | APIError] = []
-        for text in ids:
-            try:
-                parsed.append(parse_query(rel, text))
-            except APIError as e:
-                parsed.append(e)
-        rows = rel.index.find_many([v for v in parsed if isinstance(v, Variant)])
-        inputs: list[Any] = []
-        k = 0
-        for text, v in zip(ids, parsed, strict=True):
-            if isinstance(v, APIError):
-                error = {"status": v.status, "code": v.code, "message": v.message, "details": None}
-                data.append({"query": text, "error": error})
-                inputs.append(None)
-                continue
-            rec = record_for_variant(rel, v, text, strata=strata, row=rows[k], exclude=group)
+    for text, rec in zip(
+        ids, records_for_ids(rel, ids, strata=strata, exclude=group, found=found), strict=True
+    ):
+        if isinstance(rec, APIError):
+            error = {"status": rec.status, "code": rec.code, "message": rec.message, "details": None}
+            data.append({"query": text, "error": error})
+        else:
             data.append(shape_record(rec, role, threshold))
-            inputs.append(k)
-            k += 1
-        found = [v for v in parsed if isinstance(v, Variant)]
-        many = verdict_inputs_many(rel, found, rows, asked.group)
-        attach_verdicts(data, [None if j is None else many[j] for j in inputs], asked, role, threshold)
+    if asked is not None:
+        # The verdicts' inputs are read for the same variants and rows, in one pass.
+        parsed, rows = found
+        variants = [v for v in parsed if isinstance(v, Variant)]
+        many = iter(verdict_inputs_many(rel, variants, rows, asked.group))
+        inputs = [next(many) if isinstance(v, Variant) else None for v in parsed]
+        attach_verdicts(data, inputs, asked, role, threshold)
     caller.granularity = level
     return Response(orjson.dumps({"release": rel.id, "count": len(data), "data": data}), media_type=_JSON)
 
