@@ -27,7 +27,15 @@ import pyarrow.compute as pc
 
 from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_contig, ploidy
 from variantdb.ingest.genotypes import judge
-from variantdb.ingest.vcf import _SYMBOLIC_REF, FileReport, PartWriter, _Coverage, _State
+from variantdb.ingest.vcf import (
+    _SYMBOLIC_REF,
+    BadAltError,
+    FileReport,
+    PartWriter,
+    _Coverage,
+    _State,
+    split_alts,
+)
 from variantdb.manifest import SampleRecord
 from variantdb.settings import Settings
 from variantdb.variant import InvalidVariantError, Reference, Variant, normalize
@@ -36,7 +44,6 @@ __all__ = ["read_chunks"]
 
 CHUNK_RECORDS = 16_384
 _WINDOW = 1 << 20
-_ACGTN = frozenset("ACGTN")
 
 
 class _NeedsRecordReader(Exception):
@@ -54,7 +61,6 @@ def read_chunks(
     reference: Reference | None,
     report: FileReport,
     progress: Any,
-    only_contigs: list[str] | None,
     state: _State,
 ) -> bool:
     """Read a one-sample file chunk by chunk; return True when every record is read.
@@ -282,20 +288,10 @@ class _Context:
             chrom = canon[codes[i]]
             assert chrom is not None
             alts = [str(a).upper() for a in (alt_col[i].as_py() or [])]
-            real: list[tuple[int, str]] = []
-            for k, alt in enumerate(alts, start=1):
-                if alt in _SYMBOLIC_REF:
-                    continue
-                if alt == "*":
-                    report.skipped["star_alleles"] += 1
-                    continue
-                if alt.startswith("<") or "[" in alt or "]" in alt:
-                    report.skipped["symbolic_alleles"] += 1
-                    continue
-                if not set(alt) <= _ACGTN or alt == ".":
-                    raise _NeedsRecordReader
-                real.append((k, alt))
-            is_block = not real and bool(gvcf and alts and all(a in _SYMBOLIC_REF for a in alts))
+            try:
+                real, is_block = split_alts(alts, gvcf, report.skipped)
+            except BadAltError:
+                raise _NeedsRecordReader from None  # the record reader names the record
             if is_block:
                 raise _NeedsRecordReader  # a multi-symbolic block: the record reader's case
             if not real and alts:

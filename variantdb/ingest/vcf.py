@@ -47,6 +47,42 @@ _SYMBOLIC_REF = {"<NON_REF>", "<*>"}
 _ACGTN = frozenset("ACGTN")
 
 
+class BadAltError(ValueError):
+    """An ALT allele that is neither bases, ``*`` nor symbolic; ``args[0]`` is the allele as written."""
+
+
+def split_alts(
+    alts: list[str], gvcf: bool | None, skipped: Counter[str]
+) -> tuple[list[tuple[int, str]], bool]:
+    """Return a record's countable ALTs as ``(allele number, upper-case bases)`` and whether it is a block.
+
+    ``<NON_REF>``/``<*>`` are left out; ``*`` and other symbolic alleles are left
+    out and counted in ``skipped`` (``star_alleles``, ``symbolic_alleles``). A
+    gVCF record whose only ALTs are ``<NON_REF>``/``<*>`` is a reference block.
+
+    Raises
+    ------
+    BadAltError
+        For an ALT made of anything but A, C, G, T, N.
+    """
+    real: list[tuple[int, str]] = []
+    for k, alt in enumerate(alts, start=1):
+        if alt in _SYMBOLIC_REF:
+            continue
+        if alt == "*":
+            skipped["star_alleles"] += 1
+            continue
+        if alt.startswith("<") or "[" in alt or "]" in alt:
+            skipped["symbolic_alleles"] += 1
+            continue
+        up = alt.upper()
+        if not set(up) <= _ACGTN or up == ".":
+            raise BadAltError(alt)
+        real.append((k, up))
+    is_block = not real and bool(gvcf and alts and all(a in _SYMBOLIC_REF for a in alts))
+    return real, is_block
+
+
 class LoadError(VariantdbError, ValueError):
     """Bad input: the message names the file, the record, the field and the value."""
 
@@ -401,7 +437,7 @@ def read_vcf(
 
             sidx = sample_idx[order[0].sample_id]
             if read_chunks(path, region, order[0], sidx, calls, gaps, settings, reference, report, progress,
-                           only, state):  # fmt: skip
+                           state):  # fmt: skip
                 _finish(state, report, header_gvcf, np.array([sidx], dtype=np.int64), gaps, only)
                 return report
         _read_records(
@@ -565,23 +601,12 @@ def _read_records(
         if gvcf is None:
             gvcf = report.gvcf = any(a in _SYMBOLIC_REF for a in alts)
         end_info = rec.INFO.get("END") if gvcf else None
-        real_alts: list[tuple[int, str]] = []
-        for k, alt in enumerate(alts, start=1):
-            if alt in _SYMBOLIC_REF:
-                continue
-            if alt == "*":
-                report.skipped["star_alleles"] += 1
-                continue
-            if alt.startswith("<") or "[" in alt or "]" in alt:
-                report.skipped["symbolic_alleles"] += 1
-                continue
-            up = alt.upper()
-            if not set(up) <= _ACGTN or up == ".":
-                raise LoadError(
-                    f"{_record_id(path, recno, rec)}: field ALT: value {alt!r} is not made of A, C, G, T, N"
-                )
-            real_alts.append((k, up))
-        is_block = not real_alts and bool(gvcf and alts and all(a in _SYMBOLIC_REF for a in alts))
+        try:
+            real_alts, is_block = split_alts(alts, gvcf, report.skipped)
+        except BadAltError as e:
+            raise LoadError(
+                f"{_record_id(path, recno, rec)}: field ALT: value {e.args[0]!r} is not made of A, C, G, T, N"
+            ) from None
         if not real_alts and not is_block and alts:
             continue  # only star or symbolic alleles: nothing to count here
         # A record without an ALT (``ALT .``) lists no allele but still says whether
