@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 
-from variantdb.disclosure import floor_count, protect_genotypes, protect_parts
+from variantdb.disclosure import floor_count, is_small, protect_genotypes, protect_parts
 from variantdb.seen import describe_state
 
 __all__ = [
@@ -172,6 +172,10 @@ def _protect_headline(rec: dict[str, Any], threshold: int) -> None:
         v = rec.get(name)
         if isinstance(v, int):
             rec[name] = floor_count(v, threshold)
+    # n_carriers - n_carrier_families counts carriers who share a family with another carrier.
+    car, fam = rec.get("n_carriers"), rec.get("n_carrier_families")
+    if isinstance(car, int) and isinstance(fam, int) and is_small(car - fam, threshold):
+        rec["n_carrier_families"] = None
     if not isinstance(rec["ac"], int):
         # AF (and the faf derived from it) with AN would give AC back.
         for name in _FREQ:

@@ -184,6 +184,10 @@ def _check_record(rec: dict[str, Any], where: str) -> None:
             derived.append(("het + hemi = n_carriers - hom", car - hom))
         if _exact(ac, car, hemi):
             derived.append(("het = 2 n_carriers - ac - hemi", 2 * car - ac - hemi))
+        if _exact(car, g.get("n_carrier_families")):
+            derived.append(
+                ("carriers sharing a family = n_carriers - families", car - g["n_carrier_families"])
+            )
         if _exact(g.get("af"), g.get("an")) and g["af"] is not None:
             derived.append(("ac = af * an", round(g["af"] * g["an"])))
         for what, value in derived:
@@ -432,3 +436,25 @@ def test_public_callers_get_no_samples_by_technology(db: Path) -> None:
     with TestClient(create_app(db, OPEN, anonymous_role="public")) as c:
         for meta in (c.get("/v1/releases").json()["data"][0], c.get("/v1/releases/r0001").json()):
             assert "stats" not in meta and "n_samples" not in meta["coverage"], meta["coverage"]
+
+
+def test_carriers_sharing_a_family_are_not_given_by_difference() -> None:
+    from variantdb.api.auth import shape_record
+
+    rec = {
+        "seen": True,
+        "state": "seen",
+        "ac": 40,
+        "an": 1000,
+        "af": 0.04,
+        "n_carriers": 30,
+        "homozygote_count": 10,
+        "hemizygote_count": 0,
+        "n_fail": 0,
+        "n_carrier_families": 28,
+    }
+    shown = shape_record(dict(rec), "registered", T)
+    assert shown["n_carriers"] == 30 and shown["n_carrier_families"] is None
+    _check_record(shown, "constructed")
+    apart = shape_record({**rec, "n_carrier_families": 30}, "registered", T)
+    assert apart["n_carrier_families"] == 30
