@@ -75,6 +75,18 @@ def _tables(db: Path, release: str, region: tuple[str, int, int] | None) -> Iter
             yield dataset.to_table(filter=expr)
 
 
+def export_release_id(
+    db: Path, release: str | None, fmt: str, formats: tuple[str, ...], what: str = ""
+) -> str:
+    """Check an export's format and return the release it reads (default: the current one)."""
+    if fmt not in formats:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(formats)}{what}")
+    release = release or read_current(db)
+    if release is None:
+        raise ReleaseNotFoundError(f"{db} has no release yet; load a batch first")
+    return release
+
+
 def export_release(
     db: Path,
     fmt: str,
@@ -98,11 +110,7 @@ def export_release(
     release
         Release id. Default: the current release.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    release = release or read_current(db)
-    if release is None:
-        raise ReleaseNotFoundError(f"{db} has no release yet; load a batch first")
+    release = export_release_id(db, release, fmt, FORMATS)
     meta = read_release_meta(db, release)
     reg = parse_region(region) if region else None
     if fmt == "parquet":

@@ -16,10 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from variantdb.export import parse_region, write_parquet, write_tsv
+from variantdb.export import export_release_id, parse_region, write_parquet, write_tsv
 from variantdb.release.coverage import COVERAGE_FILE, coverage_schema
-from variantdb.release.files import read_current
-from variantdb.store.layout import ReleaseNotFoundError, release_path
+from variantdb.store.layout import release_path
 
 __all__ = ["COVERAGE_FORMATS", "export_coverage"]
 
@@ -72,11 +71,7 @@ def export_coverage(
     ValueError
         For another format, Parquet without ``out``, or a release without a coverage track.
     """
-    if fmt not in COVERAGE_FORMATS:
-        raise ValueError(f"format {fmt!r} is not one of {', '.join(COVERAGE_FORMATS)} for the coverage table")
-    release = release or read_current(db)
-    if release is None:
-        raise ReleaseNotFoundError(f"{db} has no release yet; load a batch first")
+    release = export_release_id(db, release, fmt, COVERAGE_FORMATS, " for the coverage table")
     path = release_path(db, release) / COVERAGE_FILE
     if not path.is_file():
         raise ValueError(

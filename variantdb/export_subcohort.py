@@ -15,8 +15,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from variantdb.export import FORMATS, parse_region, write_parquet, write_sites_vcf, write_tsv
-from variantdb.release.files import read_current
+from variantdb.export import (
+    FORMATS,
+    export_release_id,
+    parse_region,
+    write_parquet,
+    write_sites_vcf,
+    write_tsv,
+)
 from variantdb.release.index import ReleaseIndex
 from variantdb.store.layout import ReleaseNotFoundError, release_path, variants_file
 from variantdb.subcohort import SubcohortFilter, SubcohortIndex, subcohort_schema
@@ -75,11 +81,7 @@ def export_subcohort(
     ReleaseNotFoundError
         No such release, or one published without sub-cohort structures.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    release = release or read_current(db)
-    if release is None:
-        raise ReleaseNotFoundError(f"{db} has no release yet; load a batch first")
+    release = export_release_id(db, release, fmt, FORMATS)
     rd = release_path(db, release)
     if not (rd / "release.json").exists():
         raise ReleaseNotFoundError(f"release {release} is not published in {db}")
