@@ -436,25 +436,15 @@ def read_vcf(
             from variantdb.ingest.chunks import read_chunks
 
             sidx = sample_idx[order[0].sample_id]
-            if read_chunks(path, region, order[0], sidx, calls, gaps, settings, reference, report, progress,
-                           state):  # fmt: skip
-                _finish(state, report, header_gvcf, np.array([sidx], dtype=np.int64), gaps, only)
-                return report
-        _read_records(
-            path,
-            records,
-            order,
-            sample_idx,
-            calls,
-            gaps,
-            settings,
-            reference,
-            report,
-            progress,
-            only,
-            header_gvcf,
-            state,
-        )
+            chunked = read_chunks(path, region, order[0], sidx, calls, gaps, settings, reference, report,
+                                  progress, state)  # fmt: skip
+        else:
+            chunked = False
+        if not chunked:  # the record reader, from the first record the column reader left (if any)
+            _read_records(path, records, order, sample_idx, calls, gaps, settings, reference, report,
+                          progress, only, state)  # fmt: skip
+        idx = np.array([sample_idx[s.sample_id] for s in order], dtype=np.int64)
+        _finish(state, report, header_gvcf, idx, gaps, only)
     finally:
         with contextlib.suppress(Exception):
             vcf.close()
@@ -541,11 +531,9 @@ def _read_records(
     report: FileReport,
     progress: Any,
     only_contigs: list[str] | None,
-    header_gvcf: bool = False,
-    state: _State | None = None,
+    state: _State,
 ) -> None:
     """Judge records one at a time (any number of samples); skip the ``state.done`` records read already."""
-    state = state or _State()
     n = len(order)
     idx = np.array([sample_idx[s.sample_id] for s in order], dtype=np.int64)
     sex = np.array([_SEX_CODE[s.sex] for s in order], dtype=np.int64)
@@ -725,7 +713,6 @@ def _read_records(
     if progress is not None and pending:
         progress(pending)
     state.gvcf = gvcf
-    _finish(state, report, header_gvcf, idx, gaps, only_contigs)
 
 
 def _finish(
