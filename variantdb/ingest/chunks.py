@@ -29,9 +29,9 @@ from variantdb.genome import CONTIG_LENGTHS, UnknownContigError, canonical_conti
 from variantdb.ingest.genotypes import judge
 from variantdb.ingest.vcf import (
     _SYMBOLIC_REF,
-    BadAltError,
     FileReport,
     PartWriter,
+    _BadAltError,
     _Coverage,
     _State,
     split_alts,
@@ -290,7 +290,7 @@ class _Context:
             alts = [str(a).upper() for a in (alt_col[i].as_py() or [])]
             try:
                 real, is_block = split_alts(alts, gvcf, report.skipped)
-            except BadAltError:
+            except _BadAltError:
                 raise _NeedsRecordReader from None  # the record reader names the record
             if is_block:
                 raise _NeedsRecordReader  # a multi-symbolic block: the record reader's case

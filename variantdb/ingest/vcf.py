@@ -47,7 +47,7 @@ _SYMBOLIC_REF = {"<NON_REF>", "<*>"}
 _ACGTN = frozenset("ACGTN")
 
 
-class BadAltError(ValueError):
+class _BadAltError(ValueError):
     """An ALT allele that is neither bases, ``*`` nor symbolic; ``args[0]`` is the allele as written."""
 
 
@@ -62,7 +62,7 @@ def split_alts(
 
     Raises
     ------
-    BadAltError
+    _BadAltError
         For an ALT made of anything but A, C, G, T, N.
     """
     real: list[tuple[int, str]] = []
@@ -77,7 +77,7 @@ def split_alts(
             continue
         up = alt.upper()
         if not set(up) <= _ACGTN or up == ".":
-            raise BadAltError(alt)
+            raise _BadAltError(alt)
         real.append((k, up))
     is_block = not real and bool(gvcf and alts and all(a in _SYMBOLIC_REF for a in alts))
     return real, is_block
@@ -591,7 +591,7 @@ def _read_records(
         end_info = rec.INFO.get("END") if gvcf else None
         try:
             real_alts, is_block = split_alts(alts, gvcf, report.skipped)
-        except BadAltError as e:
+        except _BadAltError as e:
             raise LoadError(
                 f"{_record_id(path, recno, rec)}: field ALT: value {e.args[0]!r} is not made of A, C, G, T, N"
             ) from None
